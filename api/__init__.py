@@ -1,0 +1,1 @@
+"""Entry points: the HTTP API, its schemas and error mapping, exports, and the command line."""

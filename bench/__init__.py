@@ -1,0 +1,1 @@
+"""The benchmark and the seeded province generator it shares with `zhaoshang demo`."""

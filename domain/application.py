@@ -1,0 +1,472 @@
+"""The service layer: one method per command (load, call, save) and the queries on the record.
+
+Callers never touch aggregates: commands answer with the version they reached, queries with
+aggregates folded to the requested point in time, or with the history and its chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    RecordConflictError,
+    StoredEvent,
+    Transcoding,
+)
+
+from domain import errors
+from domain.association import Association
+from domain.events import SYSTEM, Actor, Context, EnvelopedEvent, event_type_name
+from domain.integrity import GENESIS, PREV_HASH, ChainedMapper, stored_event_hash
+from domain.project import Project
+from domain.values import end_of_business_day, parse_date
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+IdFactory = Callable[[], UUID]
+
+COMMAND_ATTEMPTS = 3
+
+
+class DateAsISO(Transcoding):
+    """The library's JSON transcoder has no transcoding for `datetime.date` (DESIGN §14)."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def utc_now() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One stored event with its envelope and its place in the stream's hash chain."""
+
+    version: int
+    type: str
+    occurred_on: date
+    recorded_at: datetime
+    actor: dict[str, str]
+    source: str
+    evidence: list[str]
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class Ledger(Application[UUID]):
+    """The zhaoshang application: associations and projects, stored with hash chains."""
+
+    name = "zhaoshang"
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: Clock = utc_now,
+        new_id: IdFactory = uuid4,
+    ) -> None:
+        super().__init__(env)
+        self.clock = clock
+        self.new_id = new_id
+        assert isinstance(self.mapper, ChainedMapper)
+        self.mapper.recorder = self.recorder  # type: ignore[assignment]
+
+    # ---- wiring -------------------------------------------------------------------------
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=ChainedMapper
+        )
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def context(
+        self, actor: Actor = SYSTEM, source: str = "api", evidence: Iterable[str] = ()
+    ) -> Context:
+        return Context(
+            actor=actor, source=source, recorded_at=self.clock(), evidence=tuple(evidence)
+        )
+
+    def save_or_conflict(self, *aggregates: Any) -> int:
+        """Save; a competing writer's save surfaces as `VersionConflict`, storing nothing."""
+        try:
+            recordings = self.save(*aggregates)
+        except (IntegrityError, RecordConflictError) as e:
+            raise errors.VersionConflict(
+                "another change was saved first; reload and try again"
+            ) from e
+        return max((r.notification.id for r in recordings), default=0)
+
+    # ---- loading ------------------------------------------------------------------------
+
+    def _get(self, cls: type[T], aggregate_id: UUID | str, what: str) -> T:
+        key = _as_uuid(aggregate_id, what)
+        try:
+            aggregate: object = self.repository.get(key)
+        except AggregateNotFoundError:
+            raise errors.NotFound(f"no {what} {aggregate_id}", field=f"{what}_id") from None
+        if not isinstance(aggregate, cls):
+            raise errors.NotFound(f"no {what} {aggregate_id}", field=f"{what}_id")
+        return aggregate
+
+    def get_project(self, project_id: UUID | str) -> Project:
+        return self._get(Project, project_id, "project")
+
+    def get_association(self, association_id: UUID | str) -> Association:
+        return self._get(Association, association_id, "association")
+
+    def _update(
+        self,
+        cls: type[T],
+        aggregate_id: UUID | str,
+        what: str,
+        command: Callable[[T], Any],
+        expected_version: int | None,
+    ) -> int:
+        """Load, run the command, save; retry the whole command if another writer got in first.
+
+        With an expected version (HTTP If-Match) a stale state is refused instead of retried.
+        """
+        for attempt in range(COMMAND_ATTEMPTS):
+            aggregate = self._get(cls, aggregate_id, what)
+            version: int = aggregate.version  # type: ignore[attr-defined]
+            if expected_version is not None and version != expected_version:
+                raise errors.StaleVersion(
+                    f"the {what} is at version {version}, not {expected_version}", field="If-Match"
+                )
+            command(aggregate)
+            try:
+                self.save_or_conflict(aggregate)
+            except errors.VersionConflict:
+                if expected_version is not None or attempt == COMMAND_ATTEMPTS - 1:
+                    raise
+                continue
+            return aggregate.version  # type: ignore[attr-defined, no-any-return]
+        raise AssertionError("unreachable")
+
+    def _check_associations(self, referrals: Any, field: str = "referrals") -> None:
+        if not isinstance(referrals, list):
+            return
+        for index, item in enumerate(referrals):
+            association_id = item.get("association_id") if isinstance(item, dict) else None
+            if not isinstance(association_id, str):
+                continue  # the domain's share parser names this error
+            try:
+                association = self.get_association(association_id)
+            except errors.NotFound:
+                raise errors.UnknownAssociation(
+                    f"no association {association_id}", field=f"{field}[{index}].association_id"
+                ) from None
+            if not association.active:
+                raise errors.AssociationInactive(
+                    f"association {association_id} was deactivated",
+                    field=f"{field}[{index}].association_id",
+                )
+
+    # ---- association commands -----------------------------------------------------------
+
+    def register_association(self, ctx: Context, **fields: Any) -> tuple[UUID, int]:
+        association = Association.register(ctx, association_id=self.new_id(), **fields)
+        self.save_or_conflict(association)
+        return association.id, association.version
+
+    def change_association_details(
+        self,
+        ctx: Context,
+        association_id: UUID | str,
+        expected_version: int | None = None,
+        **fields: Any,
+    ) -> int:
+        return self._update(
+            Association,
+            association_id,
+            "association",
+            lambda a: a.change_details(ctx, **fields),
+            expected_version,
+        )
+
+    def record_activity(
+        self, ctx: Context, association_id: UUID | str, **fields: Any
+    ) -> tuple[str, int]:
+        activity_id = str(self.new_id())
+        version = self._update(
+            Association,
+            association_id,
+            "association",
+            lambda a: a.record_activity(ctx, activity_id, **fields),
+            None,
+        )
+        return activity_id, version
+
+    def award_designation(self, ctx: Context, association_id: UUID | str, **fields: Any) -> int:
+        return self._update(
+            Association,
+            association_id,
+            "association",
+            lambda a: a.award_designation(ctx, **fields),
+            None,
+        )
+
+    def deactivate_association(
+        self, ctx: Context, association_id: UUID | str, **fields: Any
+    ) -> int:
+        return self._update(
+            Association,
+            association_id,
+            "association",
+            lambda a: a.deactivate(ctx, **fields),
+            None,
+        )
+
+    # ---- project commands ---------------------------------------------------------------
+
+    def refer_project(self, ctx: Context, **fields: Any) -> tuple[UUID, int]:
+        project = Project.refer(ctx, project_id=self.new_id(), **fields)
+        self._check_associations(fields.get("referrals"))
+        self.save_or_conflict(project)
+        return project.id, project.version
+
+    def _project(
+        self,
+        project_id: UUID | str,
+        command: Callable[[Project], Any],
+        expected_version: int | None,
+    ) -> int:
+        return self._update(Project, project_id, "project", command, expected_version)
+
+    def record_visit(
+        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+    ) -> int:
+        return self._project(project_id, lambda p: p.record_visit(ctx, **f), expected_version)
+
+    def record_negotiation(
+        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+    ) -> int:
+        return self._project(project_id, lambda p: p.record_negotiation(ctx, **f), expected_version)
+
+    def sign(
+        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+    ) -> int:
+        return self._project(project_id, lambda p: p.sign(ctx, **f), expected_version)
+
+    def register_company(
+        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+    ) -> int:
+        return self._project(project_id, lambda p: p.register_company(ctx, **f), expected_version)
+
+    def start_construction(
+        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+    ) -> int:
+        return self._project(project_id, lambda p: p.start_construction(ctx, **f), expected_version)
+
+    def record_funds_arrival(
+        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+    ) -> tuple[str, int]:
+        arrival_id = str(self.new_id())
+        version = self._project(
+            project_id, lambda p: p.record_funds_arrival(ctx, arrival_id, **f), expected_version
+        )
+        return arrival_id, version
+
+    def correct_funds_arrival(
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        arrival_id: str,
+        expected_version: int | None = None,
+        **f: Any,
+    ) -> int:
+        return self._project(
+            project_id, lambda p: p.correct_funds_arrival(ctx, arrival_id, **f), expected_version
+        )
+
+    def void_funds_arrival(
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        arrival_id: str,
+        expected_version: int | None = None,
+        **f: Any,
+    ) -> int:
+        return self._project(
+            project_id, lambda p: p.void_funds_arrival(ctx, arrival_id, **f), expected_version
+        )
+
+    def report_fixed_asset_investment(
+        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+    ) -> int:
+        return self._project(
+            project_id, lambda p: p.report_fixed_asset_investment(ctx, **f), expected_version
+        )
+
+    def record_production(
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        milestone: Any,
+        occurred_on: Any,
+        expected_version: int | None = None,
+    ) -> int:
+        if milestone == "started":
+            return self._project(
+                project_id, lambda p: p.start_production(ctx, occurred_on), expected_version
+            )
+        if milestone == "capacity_reached":
+            return self._project(
+                project_id, lambda p: p.reach_capacity(ctx, occurred_on), expected_version
+            )
+        raise errors.UnknownCode(
+            f"{milestone!r} is not one of: capacity_reached, started", field="milestone"
+        )
+
+    def record_follow_up_visit(
+        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+    ) -> tuple[int, list[str]]:
+        issue_ids = [str(self.new_id()) for _ in f.get("issues") or []]
+        version = self._project(
+            project_id,
+            lambda p: p.record_follow_up_visit(ctx, issue_ids=issue_ids, **f),
+            expected_version,
+        )
+        return version, issue_ids
+
+    def update_issue(
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        issue_id: str,
+        expected_version: int | None = None,
+        **f: Any,
+    ) -> int:
+        return self._project(
+            project_id, lambda p: p.update_issue(ctx, issue_id, **f), expected_version
+        )
+
+    def record_attestation(
+        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+    ) -> int:
+        return self._project(project_id, lambda p: p.record_attestation(ctx, **f), expected_version)
+
+    def change_attribution(
+        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+    ) -> int:
+        self._check_associations(f.get("referrals"))
+        return self._project(project_id, lambda p: p.change_attribution(ctx, **f), expected_version)
+
+    def reclassify(
+        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+    ) -> int:
+        return self._project(project_id, lambda p: p.reclassify(ctx, **f), expected_version)
+
+    def change_status(
+        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+    ) -> int:
+        return self._project(project_id, lambda p: p.change_status(ctx, **f), expected_version)
+
+    # ---- queries ------------------------------------------------------------------------
+
+    def project_events(self, project_id: UUID | str) -> list[EnvelopedEvent]:
+        self.get_project(project_id)  # 404 for an unknown id
+        key = _as_uuid(project_id, "project")
+        return [e for e in self.events.get(key) if isinstance(e, EnvelopedEvent)]
+
+    def project_as_of_version(self, project_id: UUID | str, version: int) -> Project:
+        if version < 1:
+            raise errors.InvalidInput("versions start at 1", field="as_of_version")
+        current = self.get_project(project_id)
+        if version > current.version:
+            raise errors.NotFound(
+                f"the project has {current.version} versions, not {version}", field="as_of_version"
+            )
+        aggregate: object = self.repository.get(_as_uuid(project_id, "project"), version=version)
+        assert isinstance(aggregate, Project)
+        return aggregate
+
+    def project_as_of(self, project_id: UUID | str, day: Any) -> Project:
+        """The project folded from the events that occurred on or before `day` (business date)."""
+        as_of = parse_date(day, "as_of")
+        return self._fold(project_id, lambda e: e.occurred_on <= as_of, "as_of", as_of)
+
+    def project_known_on(self, project_id: UUID | str, day: Any) -> Project:
+        """The project as the record stood at the end of `day` (Asia/Shanghai)."""
+        known_on = parse_date(day, "known_on")
+        cutoff = end_of_business_day(known_on)
+        return self._fold(project_id, lambda e: e.recorded_at < cutoff, "known_on", known_on)
+
+    def _fold(
+        self, project_id: UUID | str, keep: Callable[[EnvelopedEvent], bool], field: str, day: date
+    ) -> Project:
+        project: Project | None = None
+        for event in self.project_events(project_id):
+            if not keep(event):
+                continue
+            if project is None:
+                if not isinstance(event, Project.Referred):
+                    break
+                project = event.mutate(None)
+            else:
+                # Back-dated events skip versions here, so apply without the library's
+                # next-version check and let the version be the last one included.
+                event.apply(project)
+                project.version = event.originator_version
+                project.modified_on = event.timestamp
+        if project is None:
+            raise errors.NotFound(f"the project did not exist on {day}", field=field)
+        project.pending_events.clear()
+        return project
+
+    def history(self, project_id: UUID | str) -> list[HistoryEntry]:
+        """Every stored event of a project with its envelope, payload and chain link."""
+        self.get_project(project_id)
+        key = _as_uuid(project_id, "project")
+        return list(self._history(self.recorder.select_events(key)))
+
+    def _history(self, rows: Iterable[StoredEvent]) -> Iterator[HistoryEntry]:
+        assert isinstance(self.mapper, ChainedMapper)
+        for row in rows:
+            state = self.mapper.decode_state(row)
+            event = self.mapper.to_domain_event(row)
+            assert isinstance(event, EnvelopedEvent)
+            yield HistoryEntry(
+                version=row.originator_version,
+                type=event_type_name(row.topic),
+                occurred_on=event.occurred_on,
+                recorded_at=event.recorded_at,
+                actor=dict(event.actor),
+                source=event.source,
+                evidence=list(event.evidence),
+                data=event.payload(),
+                prev_hash=str(state.get(PREV_HASH, GENESIS)),
+                hash=stored_event_hash(row),
+            )
+
+    def decode(self, row: StoredEvent) -> DomainEventProtocol[UUID]:
+        return self.mapper.to_domain_event(row)
+
+
+def _as_uuid(value: UUID | str, what: str) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise errors.NotFound(f"no {what} {value}", field=f"{what}_id") from None

@@ -1,0 +1,117 @@
+"""The domain's error hierarchy: every refusal carries a stable code, a field and a reason.
+
+The HTTP layer maps the three families (invalid input, conflict with state, not found) to status
+codes in one place; the domain only says which family an error belongs to.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every refusal the domain makes; nothing is recorded when one is raised."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "field": self.field}
+
+
+class InvalidInput(DomainError):
+    """The request is invalid whatever the state (HTTP 422)."""
+
+    code = "validation_error"
+
+
+class InvalidAmount(InvalidInput):
+    code = "invalid_amount"
+
+
+class InvalidCurrency(InvalidInput):
+    code = "invalid_currency"
+
+
+class RateRequired(InvalidInput):
+    code = "rate_required"
+
+
+class DateInFuture(InvalidInput):
+    code = "date_in_future"
+
+
+class SharesMustTotal100(InvalidInput):
+    code = "shares_must_total_100"
+
+
+class UnknownIndustry(InvalidInput):
+    code = "unknown_industry"
+
+
+class UnknownCode(InvalidInput):
+    """A value outside a closed list (city, kind, status…)."""
+
+    code = "validation_error"
+
+
+class UnknownAssociation(InvalidInput):
+    code = "unknown_association"
+
+
+class Conflict(DomainError):
+    """A valid request that conflicts with the current state (HTTP 409)."""
+
+    code = "conflict"
+
+
+class StageOrder(Conflict):
+    code = "stage_order"
+
+
+class DateBeforeReferral(Conflict):
+    code = "date_before_referral"
+
+
+class ProjectWithdrawn(Conflict):
+    code = "project_withdrawn"
+
+
+class AssociationInactive(Conflict):
+    code = "association_inactive"
+
+
+class ArrivalVoided(Conflict):
+    code = "arrival_voided"
+
+
+class IssueAlreadyClosed(Conflict):
+    code = "issue_closed"
+
+
+class VersionConflict(Conflict):
+    """Another writer saved first; retrying the whole command on the fresh state may succeed."""
+
+    code = "version_conflict"
+
+
+class StaleVersion(VersionConflict):
+    """The caller named a version (If-Match) that is no longer the current one (HTTP 412)."""
+
+
+class SettlementExists(Conflict):
+    code = "settlement_exists"
+
+
+class OverCap(Conflict):
+    code = "over_cap"
+
+
+class NotFound(DomainError):
+    """The named thing does not exist (HTTP 404)."""
+
+    code = "not_found"

@@ -1,0 +1,28 @@
+"""The one SQLAlchemy URL: how the event store and the read models reach the same database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from domain.application import Ledger, utc_now
+
+
+def normalise_url(url: str) -> str:
+    """Accept `postgresql://` and `postgres://` and use the psycopg 3 driver for them."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def ledger_env(url: str) -> dict[str, str]:
+    """The eventsourcing environment for an application stored at `url`."""
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+        "SQLALCHEMY_URL": normalise_url(url),
+    }
+
+
+def open_ledger(url: str, clock: Callable[[], datetime] = utc_now) -> Ledger:
+    return Ledger(ledger_env(url), clock=clock)
