@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from api.settings import Settings
 from projections.database import open_ledger
