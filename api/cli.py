@@ -74,11 +74,23 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     return parser, handlers
 
 
-def _extensions() -> list[
-    Callable[[argparse._SubParsersAction[argparse.ArgumentParser], dict[str, Handler]], None]
-]:
-    """Sub-commands owned by other modules register themselves here."""
-    return []
+# Modules that own sub-commands; each has `register(commands, handlers)`.
+EXTENSION_MODULES = (
+    "api.cli_integrity",
+    "api.cli_users",
+    "api.cli_serve",
+    "projections.cli",
+    "scheduler.cli",
+)
+
+
+def _extensions() -> list[Callable[[Any, dict[str, Handler]], None]]:
+    """Sub-commands owned by other modules register themselves here (those present)."""
+    found = []
+    for name in EXTENSION_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            found.append(importlib.import_module(name).register)
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
