@@ -1,0 +1,1 @@
+"""The policy engine: reward rules as versioned YAML data, evaluated with explanations."""
