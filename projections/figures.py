@@ -1,0 +1,263 @@
+"""Work figures per month × association × landing city, the base of the quarterly dispatch
+(季调度) and of the annual evaluation indicators (评价, 1 December – 30 November).
+
+Counters are additive, so a batch adds its deltas with one upsert per key. Each event counts
+once for every referring association (amounts split by the shares in force, to the fen) and once
+more under the association id `""`, the city's own total, so city and province totals never
+count a jointly referred project twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, Text, insert, select
+
+from domain.association import Association
+from domain.project import Project
+from domain.values import to_cny, to_fen
+from projections.runtime import Handler, Projection, chunked, upsert
+
+CITY_TOTAL = ""
+METRICS = (
+    "referrals",
+    "visits",
+    "negotiations",
+    "signings",
+    "signed_amount_fen",
+    "funds_fen",
+    "production_starts",
+    "capacity_reached",
+    "follow_ups",
+    "issues_raised",
+    "issues_closed",
+    "activities",
+    "activity_reach",
+    "promotion",
+    "service",
+    "talent",
+    "technology",
+)
+
+
+def split_fen(total: int, shares: Sequence[tuple[str, str]]) -> list[tuple[str, int]]:
+    """Split an amount by percentage shares so the parts add up exactly (largest remainder)."""
+    exact = [(a, Decimal(total) * Decimal(s) / 100) for a, s in shares]
+    parts = [(a, int(x)) for a, x in exact]
+    left = total - sum(p for _, p in parts)
+    order = sorted(range(len(exact)), key=lambda i: (-(exact[i][1] - parts[i][1]), exact[i][0]))
+    for i in order[: max(left, 0)]:
+        parts[i] = (parts[i][0], parts[i][1] + 1)
+    return parts
+
+
+class FiguresProjection(Projection):
+    name = "figures"
+    schema_version = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.dirty: set[str] = set()
+        self.deltas: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
+        self.bulk = False
+
+    def define_tables(self, metadata: MetaData, generation: int) -> dict[str, Table]:
+        monthly = Table(
+            self.table_name("monthly", generation),
+            metadata,
+            Column("month", String(7), primary_key=True),
+            Column("association_id", String(36), primary_key=True),
+            Column("city", String(32), primary_key=True),
+            Column("metric", String(32), primary_key=True),
+            Column("value", BigInteger, nullable=False),
+        )
+        projects = Table(
+            self.table_name("projects", generation),
+            metadata,
+            Column("project_id", String(36), primary_key=True),
+            Column("doc", Text, nullable=False),
+        )
+        return {"monthly": monthly, "projects": projects}
+
+    def handlers(self) -> dict[type, Handler]:
+        return {
+            Project.Referred: self.on_referred,
+            Project.VisitRecorded: self.on_visit_recorded,
+            Project.NegotiationRecorded: self.on_negotiation_recorded,
+            Project.Signed: self.on_signed,
+            Project.FundsArrived: self.on_funds_arrived,
+            Project.FundsArrivalCorrected: self.on_funds_arrival_corrected,
+            Project.FundsArrivalVoided: self.on_funds_arrival_voided,
+            Project.ProductionStarted: self.on_production_started,
+            Project.CapacityReached: self.on_capacity_reached,
+            Project.FollowUpVisitRecorded: self.on_follow_up_visit_recorded,
+            Project.IssueRaised: self.on_issue_raised,
+            Project.IssueClosed: self.on_issue_closed,
+            Project.AttributionChanged: self.on_attribution_changed,
+            Project.Reclassified: self.on_touch,
+            Association.ActivityRecorded: self.on_activity_recorded,
+        }
+
+    def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
+        if not events:
+            self.bulk = True
+            return
+        self.bulk = False
+        table = self.tables["projects"]
+        ids = sorted({str(e.originator_id) for e in events})
+        for part in chunked(ids, 500):
+            for row in conn.execute(select(table).where(table.c.project_id.in_(part))):
+                self.docs[row.project_id] = json.loads(row.doc)
+
+    def reset(self) -> None:
+        self.docs.clear()
+        self.dirty.clear()
+        self.deltas.clear()
+
+    def flush(self, conn: Connection) -> None:
+        monthly, projects = self.tables["monthly"], self.tables["projects"]
+        rows = [
+            {"month": m, "association_id": a, "city": c, "metric": k, "value": v}
+            for (m, a, c, k), v in sorted(self.deltas.items())
+            if v != 0
+        ]
+        if rows:
+            statement = (
+                insert(monthly)
+                if self.bulk
+                else upsert(
+                    conn.dialect,
+                    monthly,
+                    ["month", "association_id", "city", "metric"],
+                    add=["value"],
+                )
+            )
+            conn.execute(statement, rows)
+        docs = [
+            {"project_id": p, "doc": json.dumps(self.docs[p], separators=(",", ":"))}
+            for p in sorted(self.dirty)
+        ]
+        if docs:
+            statement = (
+                insert(projects) if self.bulk else upsert(conn.dialect, projects, ["project_id"])
+            )
+            conn.execute(statement, docs)
+        self.deltas.clear()
+        self.dirty.clear()
+        if not self.bulk:
+            self.docs.clear()
+
+    # -- counting ---------------------------------------------------------------------------
+
+    def _count(
+        self, doc: dict[str, Any], month: str, metric: str, amount: int = 1, split: bool = False
+    ) -> None:
+        city = doc["city"]
+        self.deltas[(month, CITY_TOTAL, city, metric)] += amount
+        if split:
+            for association_id, part in split_fen(amount, doc["referrals"]):
+                self.deltas[(month, association_id, city, metric)] += part
+        else:
+            for association_id, _ in doc["referrals"]:
+                self.deltas[(month, association_id, city, metric)] += amount
+
+    def _doc(self, event: Any) -> dict[str, Any]:
+        project_id = str(event.originator_id)
+        self.dirty.add(project_id)
+        return self.docs[project_id]
+
+    @staticmethod
+    def _month(event: Any) -> str:
+        return str(event.occurred_on.isoformat()[:7])
+
+    def on_referred(self, event: Project.Referred) -> None:
+        project_id = str(event.originator_id)
+        doc = {
+            "city": event.city,
+            "referrals": [[r["association_id"], str(r["share"])] for r in event.referrals],
+            "arrivals": {},
+        }
+        self.docs[project_id] = doc
+        self.dirty.add(project_id)
+        self._count(doc, self._month(event), "referrals")
+
+    def on_visit_recorded(self, event: Project.VisitRecorded) -> None:
+        self._count(self._doc(event), self._month(event), "visits")
+
+    def on_negotiation_recorded(self, event: Project.NegotiationRecorded) -> None:
+        self._count(self._doc(event), self._month(event), "negotiations")
+
+    def on_signed(self, event: Project.Signed) -> None:
+        doc = self._doc(event)
+        month = self._month(event)
+        self._count(doc, month, "signings")
+        self._count(
+            doc,
+            month,
+            "signed_amount_fen",
+            to_fen(to_cny(event.contract_amount, event.rate_to_cny)),
+            split=True,
+        )
+
+    def on_funds_arrived(self, event: Project.FundsArrived) -> None:
+        doc = self._doc(event)
+        fen = to_fen(to_cny(event.amount, event.rate_to_cny))
+        month = self._month(event)
+        doc["arrivals"][event.arrival_id] = [month, fen, doc["referrals"]]
+        self._count(doc, month, "funds_fen", fen, split=True)
+
+    def _take_back(self, doc: dict[str, Any], arrival_id: str) -> None:
+        """Undo an arrival's earlier count in its own month, with the shares it was split by."""
+        month, fen, referrals = doc["arrivals"][arrival_id]
+        self.deltas[(month, CITY_TOTAL, doc["city"], "funds_fen")] -= fen
+        for association_id, part in split_fen(fen, referrals):
+            self.deltas[(month, association_id, doc["city"], "funds_fen")] -= part
+
+    def on_funds_arrival_corrected(self, event: Project.FundsArrivalCorrected) -> None:
+        doc = self._doc(event)
+        self._take_back(doc, event.arrival_id)
+        fen = to_fen(to_cny(event.amount, event.rate_to_cny))
+        month = event.arrived_on.isoformat()[:7]
+        doc["arrivals"][event.arrival_id] = [month, fen, doc["referrals"]]
+        self._count(doc, month, "funds_fen", fen, split=True)
+
+    def on_funds_arrival_voided(self, event: Project.FundsArrivalVoided) -> None:
+        doc = self._doc(event)
+        self._take_back(doc, event.arrival_id)
+        doc["arrivals"][event.arrival_id][1] = 0
+
+    def on_production_started(self, event: Project.ProductionStarted) -> None:
+        self._count(self._doc(event), self._month(event), "production_starts")
+
+    def on_capacity_reached(self, event: Project.CapacityReached) -> None:
+        self._count(self._doc(event), self._month(event), "capacity_reached")
+
+    def on_follow_up_visit_recorded(self, event: Project.FollowUpVisitRecorded) -> None:
+        self._count(self._doc(event), self._month(event), "follow_ups")
+
+    def on_issue_raised(self, event: Project.IssueRaised) -> None:
+        self._count(self._doc(event), self._month(event), "issues_raised")
+
+    def on_issue_closed(self, event: Project.IssueClosed) -> None:
+        self._count(self._doc(event), self._month(event), "issues_closed")
+
+    def on_attribution_changed(self, event: Project.AttributionChanged) -> None:
+        # Figures already counted stay with the associations of their time; later ones follow
+        # the new attribution.
+        self._doc(event)["referrals"] = [
+            [r["association_id"], str(r["share"])] for r in event.referrals
+        ]
+
+    def on_touch(self, event: Any) -> None:
+        self._doc(event)
+
+    def on_activity_recorded(self, event: Association.ActivityRecorded) -> None:
+        month = self._month(event)
+        association_id = str(event.originator_id)
+        for metric, amount in (("activities", 1), ("activity_reach", event.count), (event.kind, 1)):
+            self.deltas[(month, association_id, CITY_TOTAL, metric)] += amount

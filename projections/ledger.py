@@ -1,0 +1,476 @@
+"""The project ledger (项目台账): one row per project, one per association, and funds per year.
+
+Money is integer fen (SQLite's Numeric goes through float); dates are ISO strings, which sort
+and compare as dates on both databases.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+)
+
+from domain.association import Association
+from domain.project import Project
+from domain.values import to_cny, to_fen
+from projections.runtime import Handler, Projection, chunked, upsert
+
+PROJECT_COLUMNS = (
+    "name",
+    "investor",
+    "industry",
+    "project_type",
+    "origin",
+    "city",
+    "county",
+    "park",
+    "designations",
+    "stage",
+    "status",
+    "referred_on",
+    "first_visit_on",
+    "signed_on",
+    "contract_amount_fen",
+    "registered_on",
+    "construction_started_on",
+    "production_started_on",
+    "capacity_reached_on",
+    "funds_total_fen",
+    "planned_investment_fen",
+    "visits",
+    "negotiations",
+    "follow_ups",
+    "last_follow_up_on",
+    "open_issues",
+    "attested",
+    "version",
+    "last_event_on",
+)
+
+
+def _stage(doc: dict[str, Any]) -> str:
+    for column, stage in (
+        ("capacity_reached_on", "at_capacity"),
+        ("production_started_on", "in_production"),
+        ("construction_started_on", "under_construction"),
+        ("registered_on", "registered"),
+        ("signed_on", "signed"),
+    ):
+        if doc[column]:
+            return stage
+    if doc["negotiations"]:
+        return "negotiating"
+    if doc["visits"]:
+        return "visited"
+    return "referred"
+
+
+class LedgerProjection(Projection):
+    name = "ledger"
+    schema_version = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.associations: dict[str, dict[str, Any]] = {}
+        self.dirty: set[str] = set()
+        self.dirty_associations: set[str] = set()
+        self.bulk = False
+
+    def define_tables(self, metadata: MetaData, generation: int) -> dict[str, Table]:
+        projects = Table(
+            self.table_name("projects", generation),
+            metadata,
+            Column("project_id", String(36), primary_key=True),
+            Column("name", Text),
+            Column("investor", Text),
+            Column("industry", String(1)),
+            Column("project_type", String(32)),
+            Column("origin", String(32)),
+            Column("city", String(32)),
+            Column("county", Text),
+            Column("park", Text),
+            Column("designations", Text),
+            Column("stage", String(32)),
+            Column("status", String(16)),
+            Column("referred_on", String(10)),
+            Column("first_visit_on", String(10)),
+            Column("signed_on", String(10)),
+            Column("contract_amount_fen", BigInteger),
+            Column("registered_on", String(10)),
+            Column("construction_started_on", String(10)),
+            Column("production_started_on", String(10)),
+            Column("capacity_reached_on", String(10)),
+            Column("funds_total_fen", BigInteger),
+            Column("planned_investment_fen", BigInteger),
+            Column("visits", Integer),
+            Column("negotiations", Integer),
+            Column("follow_ups", Integer),
+            Column("last_follow_up_on", String(10)),
+            Column("open_issues", Integer),
+            Column("attested", Integer),
+            Column("version", Integer),
+            Column("last_event_on", String(10)),
+            Column("doc", Text, nullable=False),
+        )
+        Index(f"ix_{projects.name}_stage", projects.c.stage)
+        Index(f"ix_{projects.name}_city", projects.c.city)
+        links = Table(
+            self.table_name("project_associations", generation),
+            metadata,
+            Column("project_id", String(36), primary_key=True),
+            Column("association_id", String(36), primary_key=True),
+            Column("share", String(8), nullable=False),
+        )
+        Index(f"ix_{links.name}_association", links.c.association_id)
+        years = Table(
+            self.table_name("project_years", generation),
+            metadata,
+            Column("project_id", String(36), primary_key=True),
+            Column("year", Integer, primary_key=True),
+            Column("funds_fen", BigInteger, nullable=False),
+        )
+        Index(f"ix_{years.name}_year", years.c.year)
+        associations = Table(
+            self.table_name("associations", generation),
+            metadata,
+            Column("association_id", String(36), primary_key=True),
+            Column("name", Text),
+            Column("kind", String(32)),
+            Column("based_in", Text),
+            Column("contact", Text),
+            Column("registered_on", String(10)),
+            Column("active", Integer),
+            Column("activities", Integer),
+            Column("version", Integer),
+        )
+        return {"projects": projects, "links": links, "years": years, "associations": associations}
+
+    def handlers(self) -> dict[type, Handler]:
+        return {
+            Project.Referred: self.on_referred,
+            Project.VisitRecorded: self.on_visit_recorded,
+            Project.NegotiationRecorded: self.on_negotiation_recorded,
+            Project.Signed: self.on_signed,
+            Project.Registered: self.on_registered,
+            Project.ConstructionStarted: self.on_construction_started,
+            Project.FundsArrived: self.on_funds_arrived,
+            Project.FundsArrivalCorrected: self.on_funds_arrival_corrected,
+            Project.FundsArrivalVoided: self.on_funds_arrival_voided,
+            Project.FixedAssetInvestmentReported: self.on_other,
+            Project.ProductionStarted: self.on_production_started,
+            Project.CapacityReached: self.on_capacity_reached,
+            Project.FollowUpVisitRecorded: self.on_follow_up_visit_recorded,
+            Project.IssueRaised: self.on_issue_raised,
+            Project.IssueHandled: self.on_other,
+            Project.IssueClosed: self.on_issue_closed,
+            Project.AttestationRecorded: self.on_attestation_recorded,
+            Project.AttributionChanged: self.on_attribution_changed,
+            Project.Reclassified: self.on_reclassified,
+            Project.Stalled: self.on_stalled,
+            Project.Withdrawn: self.on_withdrawn,
+            Project.Reactivated: self.on_reactivated,
+            Association.Registered: self.on_association_registered,
+            Association.DetailsChanged: self.on_association_details_changed,
+            Association.ActivityRecorded: self.on_activity_recorded,
+            Association.DesignationAwarded: self.on_association_other,
+            Association.Deactivated: self.on_association_deactivated,
+        }
+
+    # -- batch state ------------------------------------------------------------------------
+
+    def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
+        if not events:
+            self.bulk = True
+            return
+        self.bulk = False
+        ids = sorted({str(e.originator_id) for e in events})
+        projects, associations = self.tables["projects"], self.tables["associations"]
+        for part in chunked(ids, 500):
+            for row in conn.execute(
+                select(projects.c.project_id, projects.c.doc).where(projects.c.project_id.in_(part))
+            ):
+                self.docs[row.project_id] = json.loads(row.doc)
+            for arow in conn.execute(
+                select(associations).where(associations.c.association_id.in_(part))
+            ).mappings():
+                self.associations[arow["association_id"]] = dict(arow)
+
+    def reset(self) -> None:
+        self.docs.clear()
+        self.associations.clear()
+        self.dirty.clear()
+        self.dirty_associations.clear()
+
+    def flush(self, conn: Connection) -> None:
+        projects, links, years, associations = (
+            self.tables["projects"],
+            self.tables["links"],
+            self.tables["years"],
+            self.tables["associations"],
+        )
+        ids = sorted(self.dirty)
+        project_rows: list[dict[str, Any]] = []
+        link_rows: list[dict[str, Any]] = []
+        year_rows: list[dict[str, Any]] = []
+        for project_id in ids:
+            doc = self.docs[project_id]
+            row = {column: doc[column] for column in PROJECT_COLUMNS}
+            row["project_id"] = project_id
+            row["doc"] = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+            project_rows.append(row)
+            link_rows.extend(
+                {"project_id": project_id, "association_id": a, "share": s}
+                for a, s in doc["referrals"]
+            )
+            by_year: dict[int, int] = {}
+            for arrived_on, fen, voided in doc["arrivals"].values():
+                if not voided:
+                    year = int(arrived_on[:4])
+                    by_year[year] = by_year.get(year, 0) + fen
+            year_rows.extend(
+                {"project_id": project_id, "year": y, "funds_fen": f}
+                for y, f in sorted(by_year.items())
+            )
+        if not self.bulk:
+            for part in chunked(ids, 500):
+                conn.execute(delete(links).where(links.c.project_id.in_(part)))
+                conn.execute(delete(years).where(years.c.project_id.in_(part)))
+        if project_rows:
+            statement = (
+                insert(projects) if self.bulk else upsert(conn.dialect, projects, ["project_id"])
+            )
+            conn.execute(statement, project_rows)
+        if link_rows:
+            conn.execute(insert(links), link_rows)
+        if year_rows:
+            conn.execute(insert(years), year_rows)
+        association_rows = [self.associations[a] for a in sorted(self.dirty_associations)]
+        if association_rows:
+            statement = (
+                insert(associations)
+                if self.bulk
+                else upsert(conn.dialect, associations, ["association_id"])
+            )
+            conn.execute(statement, association_rows)
+        self.dirty.clear()
+        self.dirty_associations.clear()
+        if not self.bulk:
+            self.docs.clear()
+            self.associations.clear()
+
+    # -- project handlers -------------------------------------------------------------------
+
+    def _doc(self, event: Any) -> dict[str, Any]:
+        project_id = str(event.originator_id)
+        doc = self.docs[project_id]
+        doc["version"] = event.originator_version
+        doc["last_event_on"] = max(doc["last_event_on"], event.occurred_on.isoformat())
+        self.dirty.add(project_id)
+        return doc
+
+    def _restage(self, doc: dict[str, Any]) -> None:
+        doc["stage"] = _stage(doc)
+
+    def on_referred(self, event: Project.Referred) -> None:
+        project_id = str(event.originator_id)
+        self.docs[project_id] = {
+            "name": event.name,
+            "investor": event.investor,
+            "industry": event.industry,
+            "project_type": event.project_type,
+            "origin": event.origin,
+            "city": event.city,
+            "county": event.county,
+            "park": event.park,
+            "designations": ",".join(d["kind"] for d in event.designations),
+            "stage": "referred",
+            "status": "active",
+            "referred_on": event.occurred_on.isoformat(),
+            "first_visit_on": None,
+            "signed_on": None,
+            "contract_amount_fen": None,
+            "registered_on": None,
+            "construction_started_on": None,
+            "production_started_on": None,
+            "capacity_reached_on": None,
+            "funds_total_fen": 0,
+            "planned_investment_fen": to_fen(event.planned_investment),
+            "visits": 0,
+            "negotiations": 0,
+            "follow_ups": 0,
+            "last_follow_up_on": None,
+            "open_issues": 0,
+            "attested": None,
+            "version": 1,
+            "last_event_on": event.occurred_on.isoformat(),
+            "referrals": [[r["association_id"], str(r["share"])] for r in event.referrals],
+            "arrivals": {},
+            "issues": {},
+        }
+        self.dirty.add(project_id)
+
+    def on_visit_recorded(self, event: Project.VisitRecorded) -> None:
+        doc = self._doc(event)
+        doc["visits"] += 1
+        day = event.occurred_on.isoformat()
+        if doc["first_visit_on"] is None or day < doc["first_visit_on"]:
+            doc["first_visit_on"] = day
+        self._restage(doc)
+
+    def on_negotiation_recorded(self, event: Project.NegotiationRecorded) -> None:
+        doc = self._doc(event)
+        doc["negotiations"] += 1
+        self._restage(doc)
+
+    def on_signed(self, event: Project.Signed) -> None:
+        doc = self._doc(event)
+        doc["signed_on"] = event.occurred_on.isoformat()
+        doc["contract_amount_fen"] = to_fen(to_cny(event.contract_amount, event.rate_to_cny))
+        self._restage(doc)
+
+    def on_registered(self, event: Project.Registered) -> None:
+        doc = self._doc(event)
+        doc["registered_on"] = event.occurred_on.isoformat()
+        self._restage(doc)
+
+    def on_construction_started(self, event: Project.ConstructionStarted) -> None:
+        doc = self._doc(event)
+        doc["construction_started_on"] = event.occurred_on.isoformat()
+        self._restage(doc)
+
+    def _refund(self, doc: dict[str, Any]) -> None:
+        doc["funds_total_fen"] = sum(
+            fen for _, fen, voided in doc["arrivals"].values() if not voided
+        )
+
+    def on_funds_arrived(self, event: Project.FundsArrived) -> None:
+        doc = self._doc(event)
+        fen = to_fen(to_cny(event.amount, event.rate_to_cny))
+        doc["arrivals"][event.arrival_id] = [event.occurred_on.isoformat(), fen, False]
+        self._refund(doc)
+
+    def on_funds_arrival_corrected(self, event: Project.FundsArrivalCorrected) -> None:
+        doc = self._doc(event)
+        fen = to_fen(to_cny(event.amount, event.rate_to_cny))
+        doc["arrivals"][event.arrival_id] = [event.arrived_on.isoformat(), fen, False]
+        self._refund(doc)
+
+    def on_funds_arrival_voided(self, event: Project.FundsArrivalVoided) -> None:
+        doc = self._doc(event)
+        doc["arrivals"][event.arrival_id][2] = True
+        self._refund(doc)
+
+    def on_production_started(self, event: Project.ProductionStarted) -> None:
+        doc = self._doc(event)
+        doc["production_started_on"] = event.occurred_on.isoformat()
+        self._restage(doc)
+
+    def on_capacity_reached(self, event: Project.CapacityReached) -> None:
+        doc = self._doc(event)
+        doc["capacity_reached_on"] = event.occurred_on.isoformat()
+        self._restage(doc)
+
+    def on_follow_up_visit_recorded(self, event: Project.FollowUpVisitRecorded) -> None:
+        doc = self._doc(event)
+        doc["follow_ups"] += 1
+        day = event.occurred_on.isoformat()
+        if doc["last_follow_up_on"] is None or day > doc["last_follow_up_on"]:
+            doc["last_follow_up_on"] = day
+
+    def on_issue_raised(self, event: Project.IssueRaised) -> None:
+        doc = self._doc(event)
+        doc["issues"][event.issue_id] = "open"
+        doc["open_issues"] += 1
+
+    def on_issue_closed(self, event: Project.IssueClosed) -> None:
+        doc = self._doc(event)
+        doc["issues"][event.issue_id] = "closed"
+        doc["open_issues"] -= 1
+
+    def on_attestation_recorded(self, event: Project.AttestationRecorded) -> None:
+        doc = self._doc(event)
+        doc["attested"] = 1 if event.granted else 0
+
+    def on_attribution_changed(self, event: Project.AttributionChanged) -> None:
+        doc = self._doc(event)
+        doc["referrals"] = [[r["association_id"], str(r["share"])] for r in event.referrals]
+
+    def on_reclassified(self, event: Project.Reclassified) -> None:
+        doc = self._doc(event)
+        doc["industry"] = event.industry
+        doc["project_type"] = event.project_type
+
+    def on_stalled(self, event: Project.Stalled) -> None:
+        self._doc(event)["status"] = "stalled"
+
+    def on_withdrawn(self, event: Project.Withdrawn) -> None:
+        self._doc(event)["status"] = "withdrawn"
+
+    def on_reactivated(self, event: Project.Reactivated) -> None:
+        self._doc(event)["status"] = "active"
+
+    def on_other(self, event: Any) -> None:
+        self._doc(event)
+
+    # -- association handlers ---------------------------------------------------------------
+
+    def _association(self, event: Any) -> dict[str, Any]:
+        association_id = str(event.originator_id)
+        row = self.associations[association_id]
+        row["version"] = event.originator_version
+        self.dirty_associations.add(association_id)
+        return row
+
+    def on_association_registered(self, event: Association.Registered) -> None:
+        association_id = str(event.originator_id)
+        self.associations[association_id] = {
+            "association_id": association_id,
+            "name": event.name,
+            "kind": event.kind,
+            "based_in": event.based_in,
+            "contact": event.contact,
+            "registered_on": event.occurred_on.isoformat(),
+            "active": 1,
+            "activities": 0,
+            "version": 1,
+        }
+        self.dirty_associations.add(association_id)
+
+    def on_association_details_changed(self, event: Association.DetailsChanged) -> None:
+        row = self._association(event)
+        row.update(name=event.name, based_in=event.based_in, contact=event.contact)
+
+    def on_activity_recorded(self, event: Association.ActivityRecorded) -> None:
+        self._association(event)["activities"] += 1
+
+    def on_association_deactivated(self, event: Association.Deactivated) -> None:
+        self._association(event)["active"] = 0
+
+    def on_association_other(self, event: Any) -> None:
+        self._association(event)
+
+
+def fen_to_decimal(fen: int | None) -> Decimal | None:
+    return None if fen is None else (Decimal(fen) / 100).quantize(Decimal("0.01"))
+
+
+def iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()

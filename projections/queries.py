@@ -1,0 +1,308 @@
+"""Queries on the read models for the API, the dispatch and the evaluation.
+
+Each query looks up the active generation of the projection it reads, so a blue/green rebuild
+switches readers over at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, or_, select
+
+from projections.figures import CITY_TOTAL, FiguresProjection
+from projections.ledger import LedgerProjection
+from projections.runtime import Projection, projections_table
+
+ACTIVITY_INDICATORS = ("promotion", "service", "talent", "technology")
+
+
+def quarter_months(quarter: str) -> tuple[int, list[str]]:
+    """`2023Q4` → (2023, ['2023-10', '2023-11', '2023-12'])."""
+    year, q = parse_quarter(quarter)
+    first = 3 * (q - 1) + 1
+    return year, [f"{year}-{m:02d}" for m in range(first, first + 3)]
+
+
+def parse_quarter(quarter: str) -> tuple[int, int]:
+    try:
+        year_text, q_text = quarter.upper().split("Q")
+        year, q = int(year_text), int(q_text)
+    except ValueError:
+        raise ValueError(f"{quarter!r} is not a quarter like 2023Q4") from None
+    if not 1 <= q <= 4 or not 2000 <= year <= 2100:
+        raise ValueError(f"{quarter!r} is not a quarter like 2023Q4")
+    return year, q
+
+
+def evaluation_months(year: int) -> list[str]:
+    """The evaluation year ending 30 November `year`: December of the year before to November."""
+    return [f"{year - 1}-12"] + [f"{year}-{m:02d}" for m in range(1, 12)]
+
+
+def months_before(day: date, months: int) -> date:
+    year, month = day.year, day.month - months
+    while month <= 0:
+        month += 12
+        year -= 1
+    last = (date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(year, month, min(day.day, last))
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    total: int
+
+
+class ReadModels:
+    """Read access to every projection's active tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._ledger = LedgerProjection()
+        self._figures = FiguresProjection()
+
+    def _bound(self, projection: Projection) -> Projection:
+        with self.engine.connect() as conn:
+            generation = conn.execute(
+                select(projections_table.c.generation).where(
+                    projections_table.c.name == projection.name
+                )
+            ).scalar_one_or_none()
+        if generation is None:
+            raise LookupError(f"projection {projection.name} has not been set up")
+        if generation != projection.generation or not projection.tables:
+            projection.bind(generation)
+        return projection
+
+    def position(self, name: str) -> int:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(projections_table.c.position).where(projections_table.c.name == name)
+            ).scalar_one_or_none()
+        return int(value or 0)
+
+    # -- ledger -----------------------------------------------------------------------------
+
+    def ledger_page(
+        self,
+        *,
+        stage: str | None = None,
+        city: str | None = None,
+        association_id: str | None = None,
+        industry: str | None = None,
+        year: int | None = None,
+        status: str | None = None,
+        page: int = 1,
+        size: int = 50,
+        association_scope: str | None = None,
+    ) -> Page:
+        tables = self._bound(self._ledger).tables
+        projects, links, years = tables["projects"], tables["links"], tables["years"]
+        conditions = []
+        if stage:
+            conditions.append(projects.c.stage == stage)
+        if city:
+            conditions.append(projects.c.city == city)
+        if industry:
+            conditions.append(projects.c.industry == industry)
+        if status:
+            conditions.append(projects.c.status == status)
+        for scope in (association_id, association_scope):
+            if scope:
+                conditions.append(
+                    projects.c.project_id.in_(
+                        select(links.c.project_id).where(links.c.association_id == scope)
+                    )
+                )
+        if year:
+            conditions.append(
+                or_(
+                    projects.c.referred_on.like(f"{year}-%"),
+                    projects.c.project_id.in_(
+                        select(years.c.project_id).where(years.c.year == year)
+                    ),
+                )
+            )
+        where = and_(*conditions) if conditions else None
+        columns = [c for c in projects.c if c.name != "doc"]
+        query = select(*columns).order_by(projects.c.referred_on.desc(), projects.c.project_id)
+        count = select(func.count()).select_from(projects)
+        if where is not None:
+            query, count = query.where(where), count.where(where)
+        query = query.limit(size).offset((page - 1) * size)
+        with self.engine.connect() as conn:
+            total = conn.execute(count).scalar_one()
+            rows = [dict(r) for r in conn.execute(query).mappings()]
+            self._attach_referrals(conn, links, rows)
+        return Page(rows, int(total))
+
+    def _attach_referrals(self, conn: Any, links: Any, rows: list[dict[str, Any]]) -> None:
+        ids = [r["project_id"] for r in rows]
+        shares: defaultdict[str, list[dict[str, str]]] = defaultdict(list)
+        if ids:
+            for link in conn.execute(
+                select(links)
+                .where(links.c.project_id.in_(ids))
+                .order_by(links.c.project_id, links.c.association_id)
+            ):
+                shares[link.project_id].append(
+                    {"association_id": link.association_id, "share": link.share}
+                )
+        for row in rows:
+            row["referrals"] = shares[row["project_id"]]
+
+    def ledger_row(self, project_id: str) -> dict[str, Any] | None:
+        tables = self._bound(self._ledger).tables
+        projects = tables["projects"]
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(select(projects).where(projects.c.project_id == project_id))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            result = dict(row)
+            result["doc"] = json.loads(result["doc"])
+            self._attach_referrals(conn, tables["links"], [result])
+        return result
+
+    def funds_by_year(self, project_id: str) -> dict[int, int]:
+        years = self._bound(self._ledger).tables["years"]
+        with self.engine.connect() as conn:
+            return {
+                r.year: r.funds_fen
+                for r in conn.execute(
+                    select(years).where(years.c.project_id == project_id).order_by(years.c.year)
+                )
+            }
+
+    def associations(self, association_scope: str | None = None) -> list[dict[str, Any]]:
+        table = self._bound(self._ledger).tables["associations"]
+        query = select(table).order_by(table.c.association_id)
+        if association_scope:
+            query = query.where(table.c.association_id == association_scope)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    def follow_ups_due(self, as_of: date, interval_days: int) -> list[dict[str, Any]]:
+        """Projects in production whose last follow-up (or production start) is older than the
+        interval on `as_of`; withdrawn projects are left out."""
+        projects = self._bound(self._ledger).tables["projects"]
+        cutoff = (as_of - timedelta(days=interval_days)).isoformat()
+        last = func.coalesce(projects.c.last_follow_up_on, projects.c.production_started_on)
+        query = (
+            select(
+                projects.c.project_id,
+                projects.c.name,
+                projects.c.city,
+                projects.c.stage,
+                projects.c.production_started_on,
+                projects.c.last_follow_up_on,
+                projects.c.open_issues,
+                last.label("last_contact_on"),
+            )
+            .where(projects.c.production_started_on.is_not(None))
+            .where(projects.c.production_started_on <= as_of.isoformat())
+            .where(projects.c.status != "withdrawn")
+            .where(last < cutoff)
+            .order_by(last, projects.c.project_id)
+        )
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(query).mappings()]
+        for row in rows:
+            row["days_since"] = (as_of - date.fromisoformat(row["last_contact_on"])).days
+            row["overdue_days"] = row["days_since"] - interval_days
+        return rows
+
+    def stalled_signings(self, as_of: date, months: int = 3) -> list[dict[str, Any]]:
+        """Projects signed more than `months` months before `as_of` with no funds and no
+        construction (as the ledger stands)."""
+        projects = self._bound(self._ledger).tables["projects"]
+        cutoff = months_before(as_of, months).isoformat()
+        query = (
+            select(
+                projects.c.project_id,
+                projects.c.name,
+                projects.c.city,
+                projects.c.signed_on,
+                projects.c.contract_amount_fen,
+                projects.c.status,
+            )
+            .where(projects.c.signed_on.is_not(None))
+            .where(projects.c.signed_on < cutoff)
+            .where(projects.c.funds_total_fen == 0)
+            .where(projects.c.construction_started_on.is_(None))
+            .where(projects.c.status != "withdrawn")
+            .order_by(projects.c.signed_on, projects.c.project_id)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
+
+    # -- figures ----------------------------------------------------------------------------
+
+    def _monthly(self, months: list[str]) -> list[Any]:
+        monthly = self._bound(self._figures).tables["monthly"]
+        query = (
+            select(
+                monthly.c.association_id,
+                monthly.c.city,
+                monthly.c.metric,
+                func.sum(monthly.c.value).label("value"),
+            )
+            .where(monthly.c.month.in_(months))
+            .group_by(monthly.c.association_id, monthly.c.city, monthly.c.metric)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query))
+
+    def dispatch_figures(self, quarter: str) -> dict[str, Any]:
+        """The quarter's figures per association and per city, and the year to date."""
+        year, months = quarter_months(quarter)
+        ytd_months = [f"{year}-{m:02d}" for m in range(1, int(months[-1][5:]) + 1)]
+        result: dict[str, Any] = {"quarter": quarter.upper()}
+        for label, span in (("quarter_figures", months), ("year_to_date", ytd_months)):
+            by_association: defaultdict[str, defaultdict[str, int]] = defaultdict(
+                lambda: defaultdict(int)
+            )
+            by_city: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
+            by_pair: defaultdict[tuple[str, str], defaultdict[str, int]] = defaultdict(
+                lambda: defaultdict(int)
+            )
+            province: defaultdict[str, int] = defaultdict(int)
+            for row in self._monthly(span):
+                value = int(row.value)
+                if row.association_id == CITY_TOTAL:
+                    by_city[row.city][row.metric] += value
+                    province[row.metric] += value
+                else:
+                    by_association[row.association_id][row.metric] += value
+                    if row.city != CITY_TOTAL:
+                        by_pair[(row.association_id, row.city)][row.metric] += value
+            result[label] = {
+                "province": dict(province),
+                "by_city": {c: dict(v) for c, v in sorted(by_city.items())},
+                "by_association": {a: dict(v) for a, v in sorted(by_association.items())},
+                "by_association_city": [
+                    {"association_id": a, "city": c, **dict(v)}
+                    for (a, c), v in sorted(by_pair.items())
+                ],
+            }
+        return result
+
+    def evaluation_indicators(self, year: int) -> dict[str, dict[str, int]]:
+        """Per association, the evaluation year's indicators (activities by kind, referrals,
+        visits, negotiations, signings, funds in fen)."""
+        indicators: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for row in self._monthly(evaluation_months(year)):
+            if row.association_id != CITY_TOTAL:
+                indicators[row.association_id][row.metric] += int(row.value)
+        for association in self.associations():
+            indicators[association["association_id"]]  # every registered association is listed
+        return {a: dict(v) for a, v in sorted(indicators.items())}

@@ -1,0 +1,398 @@
+"""The projection mechanism: one reader follows the notification log and feeds every projection.
+
+Each projection owns tables suffixed with a generation number (`rm_ledger_projects_g3`) and a row
+in `rm_projections` holding its active generation, the last notification position it has applied
+and its schema version. A batch of events is applied and its rows and positions are committed in
+one transaction, and the position update is guarded (`WHERE position = :old`), so an event takes
+effect exactly once even if a second runner starts by mistake: the loser's transaction rolls back.
+
+A rebuild folds every event into fresh generation tables in memory and writes them in bulk while
+the active generation keeps serving, catches the new tables up to the head, then switches the
+active generation in one guarded update (blue/green) and drops the old tables.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy.exc
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    event,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+
+from domain.application import Ledger
+
+Handler = Callable[[Any], None]
+
+
+def engine_of(ledger: Ledger) -> Engine:
+    """The SQLAlchemy engine the event store uses; read models share it (one database)."""
+    engine = ledger.recorder.datastore.engine  # type: ignore[attr-defined]
+    assert isinstance(engine, Engine)
+    return engine
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """Wait for SQLite's write lock instead of failing at once when processes share a file."""
+    if engine.dialect.name != "sqlite" or getattr(engine, "_zhaoshang_configured", False):
+        return
+
+    @event.listens_for(engine, "connect")
+    def _busy_timeout(dbapi_connection: Any, _: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.close()
+
+    engine._zhaoshang_configured = True  # type: ignore[attr-defined]
+
+
+registry_metadata = MetaData()
+projections_table = Table(
+    "rm_projections",
+    registry_metadata,
+    Column("name", String(64), primary_key=True),
+    Column("generation", Integer, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("schema_version", Integer, nullable=False),
+)
+
+
+def upsert(dialect: Dialect, table: Table, keys: Sequence[str], add: Sequence[str] = ()) -> Any:
+    """INSERT … ON CONFLICT for SQLite and PostgreSQL; `add` columns accumulate, others replace."""
+    insert = postgresql.insert(table) if dialect.name == "postgresql" else sqlite.insert(table)
+    updates = {
+        c.name: (table.c[c.name] + insert.excluded[c.name])
+        if c.name in add
+        else insert.excluded[c.name]
+        for c in table.columns
+        if c.name not in keys
+    }
+    return insert.on_conflict_do_update(index_elements=list(keys), set_=updates)
+
+
+@dataclass(frozen=True)
+class Registration:
+    generation: int
+    position: int
+    schema_version: int
+
+
+class Projection:
+    """Base of read models: tables per generation, one handler per event type.
+
+    Subclasses set `name` and `schema_version`, declare tables in `define_tables`, map event
+    classes to handlers in `handlers`, and load/flush the state a batch needs.
+    """
+
+    name = "projection"
+    schema_version = 1
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.tables: dict[str, Table] = {}
+        self._handlers: dict[type, Handler] = {}
+
+    # -- tables -----------------------------------------------------------------------------
+
+    def table_name(self, base: str, generation: int) -> str:
+        return f"rm_{self.name}_{base}_g{generation}"
+
+    def define_tables(self, metadata: MetaData, generation: int) -> dict[str, Table]:
+        raise NotImplementedError
+
+    def bind(self, generation: int) -> None:
+        self.generation = generation
+        self.tables = self.define_tables(MetaData(), generation)
+
+    def create_tables(self, conn: Connection) -> None:
+        for table in self.tables.values():
+            table.create(conn, checkfirst=True)
+
+    def drop_tables(self, conn: Connection, generation: int) -> None:
+        for table in self.define_tables(MetaData(), generation).values():
+            table.drop(conn, checkfirst=True)
+
+    # -- applying ---------------------------------------------------------------------------
+
+    def handlers(self) -> dict[type, Handler]:
+        raise NotImplementedError
+
+    def handler_for(self, event_class: type) -> Handler | None:
+        if not self._handlers:
+            self._handlers = self.handlers()
+        return self._handlers.get(event_class)
+
+    def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
+        """Load into memory the rows the batch's events will change."""
+
+    def flush(self, conn: Connection) -> None:
+        """Write what the batch changed, in bulk."""
+
+    def reset(self) -> None:
+        """Forget in-memory state (after a rolled-back batch)."""
+
+
+def stream_ids(events: Iterable[Any]) -> list[str]:
+    return sorted({str(e.originator_id) for e in events})
+
+
+class ProjectionRunner:
+    """Follows the notification log and applies new events to every projection, exactly once."""
+
+    def __init__(self, ledger: Ledger, projections: Sequence[Projection], batch_size: int = 2000):
+        self.ledger = ledger
+        self.engine = engine_of(ledger)
+        configure_sqlite(self.engine)
+        self.projections = list(projections)
+        self.batch_size = batch_size
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: BaseException | None = None
+        registry_metadata.create_all(self.engine, checkfirst=True)
+        self.ensure_registered()
+
+    # -- registry ---------------------------------------------------------------------------
+
+    def registration(self, conn: Connection, name: str) -> Registration | None:
+        row = (
+            conn.execute(select(projections_table).where(projections_table.c.name == name))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        return Registration(row["generation"], row["position"], row["schema_version"])
+
+    def ensure_registered(self) -> None:
+        """Create each projection's first generation; rebuild one whose schema changed."""
+        for projection in self.projections:
+            with self.engine.begin() as conn:
+                reg = self.registration(conn, projection.name)
+                if reg is None:
+                    projection.bind(1)
+                    projection.create_tables(conn)
+                    conn.execute(
+                        projections_table.insert().values(
+                            name=projection.name,
+                            generation=1,
+                            position=0,
+                            schema_version=projection.schema_version,
+                        )
+                    )
+                    continue
+                projection.bind(reg.generation)
+            if reg.schema_version != projection.schema_version:
+                self.rebuild(projection)
+
+    def positions(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {
+                p.name: reg.position
+                for p in self.projections
+                if (reg := self.registration(conn, p.name)) is not None
+            }
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def read(self, after: int, limit: int, upto: int | None = None) -> list[Any]:
+        """Decoded events with notification ids after `after` (each gets `.notification_id`)."""
+        rows = self.ledger.recorder.select_notifications(
+            start=after, limit=limit, stop=upto, inclusive_of_start=False
+        )
+        decoded = []
+        for row in rows:
+            domain_event = self.ledger.mapper.to_domain_event(row)
+            decoded.append((row.id, domain_event))
+        return decoded
+
+    # -- applying ---------------------------------------------------------------------------
+
+    def apply_batch(
+        self, batch: Sequence[tuple[int, Any]], projections: Sequence[Projection]
+    ) -> None:
+        """Apply a batch to the projections behind it; rows and positions in one transaction."""
+        last = batch[-1][0]
+        with self.engine.begin() as conn:
+            touched: list[Projection] = []
+            for projection in projections:
+                reg = self.registration(conn, projection.name)
+                assert reg is not None
+                if reg.generation != projection.generation:
+                    projection.bind(reg.generation)  # a rebuild elsewhere switched it
+                events = [e for (n, e) in batch if n > reg.position]
+                if not events:
+                    continue
+                try:
+                    projection.begin_batch(conn, events)
+                    for domain_event in events:
+                        handler = projection.handler_for(type(domain_event))
+                        if handler is not None:
+                            handler(domain_event)
+                    projection.flush(conn)
+                except BaseException:
+                    projection.reset()
+                    raise
+                result = conn.execute(
+                    projections_table.update()
+                    .where(projections_table.c.name == projection.name)
+                    .where(projections_table.c.generation == reg.generation)
+                    .where(projections_table.c.position == reg.position)
+                    .values(position=last)
+                )
+                if result.rowcount != 1:
+                    # Someone else applied these events first: undo ours.
+                    for p in [*touched, projection]:
+                        p.reset()
+                    raise ConcurrentProjectionError(projection.name)
+                touched.append(projection)
+
+    def run_once(self) -> int:
+        """Apply every event recorded so far; answer how many events were applied."""
+        applied = 0
+        collisions = 0
+        while True:
+            positions = self.positions()
+            start = min(positions.values(), default=0)
+            batch = self.read(start, self.batch_size)
+            if not batch:
+                return applied
+            behind = [p for p in self.projections if positions.get(p.name, 0) < batch[-1][0]]
+            try:
+                self.apply_batch(batch, behind)
+            except (ConcurrentProjectionError, sqlalchemy.exc.IntegrityError):
+                # Another runner got there first (on PostgreSQL its rows can collide with ours
+                # before the guarded position update does); re-read the positions and go on.
+                for projection in behind:
+                    projection.reset()
+                collisions += 1
+                if collisions > 3 and self.positions() == positions:
+                    raise
+                continue
+            collisions = 0
+            applied += len(batch)
+
+    # -- background -------------------------------------------------------------------------
+
+    def start(self, interval: float = 0.2) -> None:
+        """Poll the log in a thread (SQLite has no LISTEN/NOTIFY; polling works on both)."""
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.run_once()
+                    self.last_error = None
+                except Exception as error:  # keep serving; the next poll retries the batch
+                    self.last_error = error
+                self._stop.wait(interval)
+
+        self._stop.clear()
+        self._thread = threading.Thread(target=loop, name="projection-runner", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    # -- rebuild ----------------------------------------------------------------------------
+
+    def rebuild(
+        self,
+        projection: Projection,
+        progress: Callable[[int, int], None] | None = None,
+        chunk: int = 20_000,
+    ) -> int:
+        """Fold every event into a new generation in memory, write it in bulk, catch it up, and
+        switch to it atomically; the old generation serves reads until the switch."""
+        with self.engine.connect() as conn:
+            reg = self.registration(conn, projection.name)
+        assert reg is not None
+        old_generation = reg.generation
+        new_generation = _next_generation(old_generation)
+        builder = type(projection)()
+        builder.bind(new_generation)
+        with self.engine.begin() as conn:
+            builder.drop_tables(conn, new_generation)
+            builder.create_tables(conn)
+        head = self.ledger.recorder.max_notification_id() or 0
+        position = 0
+        done = 0
+        with self.engine.connect() as conn:
+            builder.begin_batch(conn, [])
+        while position < head:
+            batch = self.read(position, chunk, upto=head)
+            if not batch:
+                break
+            for _, domain_event in batch:
+                handler = builder.handler_for(type(domain_event))
+                if handler is not None:
+                    handler(domain_event)
+            position = batch[-1][0]
+            done += len(batch)
+            if progress:
+                progress(done, head)
+        with self.engine.begin() as conn:
+            builder.flush(conn)
+        builder.reset()
+        # Catch the new generation up with events recorded during the rebuild, then switch.
+        while True:
+            batch = self.read(position, self.batch_size)
+            with self.engine.begin() as conn:
+                if batch:
+                    builder.begin_batch(conn, [e for _, e in batch])
+                    for _, domain_event in batch:
+                        handler = builder.handler_for(type(domain_event))
+                        if handler is not None:
+                            handler(domain_event)
+                    builder.flush(conn)
+                    builder.reset()
+                    position = batch[-1][0]
+                    continue_catching_up = True
+                else:
+                    continue_catching_up = False
+                if not continue_catching_up:
+                    result = conn.execute(
+                        projections_table.update()
+                        .where(projections_table.c.name == projection.name)
+                        .where(projections_table.c.generation == old_generation)
+                        .values(
+                            generation=new_generation,
+                            position=position,
+                            schema_version=builder.schema_version,
+                        )
+                    )
+                    if result.rowcount != 1:
+                        raise ConcurrentProjectionError(projection.name)
+                    projection.drop_tables(conn, old_generation)
+                    break
+        projection.reset()
+        projection.bind(new_generation)
+        return done
+
+
+def _next_generation(generation: int) -> int:
+    return generation + 1
+
+
+class ConcurrentProjectionError(RuntimeError):
+    """Another runner advanced the projection first; this batch was rolled back."""
+
+
+def chunked(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
