@@ -1,0 +1,11 @@
+"""The projections this application runs, in one place for the runner, the CLI and the API."""
+
+from __future__ import annotations
+
+from projections.figures import FiguresProjection
+from projections.ledger import LedgerProjection
+from projections.runtime import Projection
+
+
+def all_projections() -> list[Projection]:
+    return [LedgerProjection(), FiguresProjection()]

@@ -1,0 +1,90 @@
+"""`zhaoshang projections …`: status, catch-up and rebuild of the read models."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from projections.catalogue import all_projections
+from projections.database import open_ledger
+from projections.runtime import ProjectionRunner
+
+
+class ProgressBar:
+    """A one-line progress bar with rate and ETA on stderr."""
+
+    def __init__(self, label: str, width: int = 30) -> None:
+        self.label = label
+        self.width = width
+        self.started = time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        rate = done / elapsed
+        fraction = done / total if total else 1.0
+        filled = int(self.width * fraction)
+        eta = (total - done) / rate if rate else 0.0
+        bar = "█" * filled + "·" * (self.width - filled)
+        print(
+            f"\r{self.label:<8} {bar} {done:>9,}/{total:,} events"
+            f"  {rate:>9,.0f}/s  ETA {eta:5.1f} s",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _rebuild(args: argparse.Namespace, settings: Any) -> int:
+    ledger = open_ledger(settings.database_url)
+    try:
+        runner = ProjectionRunner(ledger, all_projections())
+        names = [p.name for p in runner.projections]
+        chosen = [p for p in runner.projections if args.name in (None, p.name)]
+        if not chosen:
+            print(f"no projection named {args.name!r}; known: {', '.join(names)}", file=sys.stderr)
+            return 2
+        for projection in chosen:
+            started = time.perf_counter()
+            done = runner.rebuild(projection, progress=ProgressBar(projection.name))
+            elapsed = time.perf_counter() - started
+            print(file=sys.stderr)
+            print(
+                f"{projection.name}: rebuilt generation {projection.generation}"
+                f" from {done:,} events in {elapsed:.1f} s"
+                f" ({done / max(elapsed, 1e-9):,.0f} events/s)"
+            )
+    finally:
+        ledger.close()
+    return 0
+
+
+def _status(args: argparse.Namespace, settings: Any) -> int:
+    ledger = open_ledger(settings.database_url)
+    try:
+        runner = ProjectionRunner(ledger, all_projections())
+        if args.catch_up:
+            print(f"applied {runner.run_once():,} events")
+        head = ledger.recorder.max_notification_id() or 0
+        for name, position in runner.positions().items():
+            print(f"{name}: position {position:,} of {head:,}")
+    finally:
+        ledger.close()
+    return 0
+
+
+def register(commands: Any, handlers: dict[str, Any]) -> None:
+    parser = commands.add_parser("projections", help="read models: status, catch-up, rebuild")
+    sub = parser.add_subparsers(dest="projections_command", required=True)
+    rebuild = sub.add_parser("rebuild", help="rebuild from the first event into fresh tables")
+    rebuild.add_argument("name", nargs="?", default=None)
+    status = sub.add_parser("status", help="each projection's position")
+    status.add_argument("--catch-up", action="store_true", help="apply new events first")
+
+    def dispatch(args: argparse.Namespace, settings: Any) -> int:
+        if args.projections_command == "rebuild":
+            return _rebuild(args, settings)
+        return _status(args, settings)
+
+    handlers["projections"] = dispatch
