@@ -15,7 +15,18 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, MetaData, String, Table, Text, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+)
 
 from domain.association import Association
 from domain.project import Project
@@ -127,17 +138,23 @@ class FiguresProjection(Projection):
             if v != 0
         ]
         if rows:
+            keys = ["month", "association_id", "city", "metric"]
             statement = (
-                insert(monthly)
-                if self.bulk
-                else upsert(
-                    conn.dialect,
-                    monthly,
-                    ["month", "association_id", "city", "metric"],
-                    add=["value"],
-                )
+                insert(monthly) if self.bulk else upsert(conn.dialect, monthly, keys, add=["value"])
             )
             conn.execute(statement, rows)
+        # A correction or void can take a counter back to zero; a rebuild would never write
+        # such a row, so remove it to keep incremental and rebuilt tables identical.
+        for month, association_id, city, metric in [k for k, v in self.deltas.items() if v < 0]:
+            conn.execute(
+                delete(monthly).where(
+                    monthly.c.month == month,
+                    monthly.c.association_id == association_id,
+                    monthly.c.city == city,
+                    monthly.c.metric == metric,
+                    monthly.c.value == 0,
+                )
+            )
         docs = [
             {"project_id": p, "doc": json.dumps(self.docs[p], separators=(",", ":"))}
             for p in sorted(self.dirty)
