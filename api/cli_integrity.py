@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from eventsourcing.persistence import MapperDeserialisationError
+
 from api.settings import Settings
 from domain import errors
 from projections.database import open_ledger
@@ -267,6 +269,13 @@ def _history(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(render_lines(render_history(view, args.lang)))
     except errors.DomainError as e:
         return _refuse(e)
+    except MapperDeserialisationError as e:
+        print(
+            f"error: the project's stored events cannot be read ({e}); "
+            f"run `zhaoshang verify --project {args.project_id}`",
+            file=sys.stderr,
+        )
+        return FAILED
     finally:
         app.close()
     return OK

@@ -299,8 +299,9 @@ def _diagnose(
         return BrokenLink(
             stream,
             n,
-            f"versions out of order: the event stored at version {n} was recorded after the "
-            f"event now stored at version {rows[j].originator_version} (then version {label})",
+            f"versions out of order: the event stored at version {n} was recorded right after "
+            f"the event now stored at version {rows[j].originator_version} "
+            f"(which was version {label} then)",
             "events_reordered",
         )
     if n == 1:

@@ -442,3 +442,19 @@ class TestHistoryCommand:
         assert "Hash chain: broken at version 3" in out and "[link broken]" in out
         code, _, err = cli("history", str(UUID(int=7)))
         assert code == 2 and "not_found" in err
+
+    def test_history_of_an_unreadable_project_points_to_verify(
+        self, ledger: Ledger, cli: Cli
+    ) -> None:
+        project_id = busy_project(ledger)
+        raw_sql(
+            ledger,
+            (
+                "UPDATE zhaoshang_events SET state = :state WHERE id = :id",
+                {"state": b"{garbled", "id": row(ledger, project_id, 2).id},
+            ),
+        )
+        code, _, err = cli("history", str(project_id))
+        assert code == 1 and f"zhaoshang verify --project {project_id}" in err
+        code, out, _ = cli("verify", "--project", str(project_id))
+        assert code == 1 and "version 2: the stored state of version 2 cannot be decoded" in out
