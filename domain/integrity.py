@@ -316,7 +316,8 @@ def _diagnose(
         stream,
         n - 1,
         f"version {n - 1} was altered after it was stored: its stored form no longer matches "
-        f"the hash that version {n} recorded of it",
+        f"the hash that version {n} recorded of it (unless events between them were deleted "
+        "and the stream renumbered)",
         "event_altered",
     )
 

@@ -153,6 +153,17 @@ class TestCheckStream:
         broken = check_stream(_mapper(memory_ledger), renumbered).broken
         assert broken is not None and (broken.version, broken.code) == (1, "genesis_mismatch")
 
+    def test_a_deletion_hidden_by_renumbering_is_still_a_broken_link(
+        self, memory_ledger: Ledger, rows: list[StoredEvent]
+    ) -> None:
+        """Hashes alone cannot tell this from an edit of the predecessor: the reason says so."""
+        renumbered = rows[:2] + [
+            replace(r, originator_version=r.originator_version - 1) for r in rows[3:]
+        ]
+        broken = check_stream(_mapper(memory_ledger), renumbered).broken
+        assert broken is not None and (broken.version, broken.code) == (2, "event_altered")
+        assert "deleted and the stream renumbered" in broken.reason
+
     def test_unreadable_state_and_missing_link_are_named(
         self, memory_ledger: Ledger, rows: list[StoredEvent]
     ) -> None:
