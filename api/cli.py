@@ -88,7 +88,11 @@ def _extensions() -> list[Callable[[Any, dict[str, Handler]], None]]:
     """Sub-commands owned by other modules register themselves here (those present)."""
     found = []
     for name in EXTENSION_MODULES:
-        if importlib.util.find_spec(name) is not None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except ModuleNotFoundError:  # the parent package (e.g. `scheduler`) is not there yet
+            spec = None
+        if spec is not None:
             found.append(importlib.import_module(name).register)
     return found
 

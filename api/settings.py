@@ -11,6 +11,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///zhaoshang.db"
     policy_path: str = ""
     follow_up_interval_days: int = 180
+    # Ed25519 keys for signed checkpoints: the key itself (PEM or 64 hex digits) or a file
+    # holding it (`*_FILE`, which wins). Never stored in the database.
     checkpoint_private_key: str = ""
     checkpoint_public_key: str = ""
+    checkpoint_private_key_file: str = ""
+    checkpoint_public_key_file: str = ""
     settlement_day: str = "01-15"

@@ -115,3 +115,21 @@ class NotFound(DomainError):
     """The named thing does not exist (HTTP 404)."""
 
     code = "not_found"
+
+
+class ChainBroken(Conflict):
+    """A hash chain does not hold, so the record cannot be vouched for (e.g. by a checkpoint)."""
+
+    code = "chain_broken"
+
+
+class CheckpointInvalid(InvalidInput):
+    """A checkpoint document that is not one (unreadable JSON, missing or mistyped fields)."""
+
+    code = "checkpoint_invalid"
+
+
+class InvalidKey(InvalidInput):
+    """A signing or verification key that cannot be read as an Ed25519 key."""
+
+    code = "invalid_key"

@@ -145,53 +145,215 @@ class ChainedMapper(Mapper[UUID]):
 
 @dataclass(frozen=True)
 class BrokenLink:
-    """The first place a stream's chain does not hold."""
+    """The first place a stream's chain does not hold: the first version that can no longer be
+    trusted, why, and a stable code (`event_missing`, `event_altered`, `events_reordered`,
+    `link_missing`, `state_unreadable`, `genesis_mismatch`, `version_invalid`)."""
 
     stream_id: str
     version: int
     reason: str
+    code: str = "broken_link"
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {
+            "stream_id": self.stream_id,
+            "version": self.version,
+            "code": self.code,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class StreamCheck:
+    """One stream's chain recomputed from its stored rows.
+
+    `hashes[i]` is the hash of the i-th row read; `head_version` and `head_hash` describe the
+    stored head (the last row), whether or not the chain holds up to it; `trusted_version` is
+    the last version the chain vouches for (the head when `broken` is None).
+    """
+
+    stream_id: str
+    versions: tuple[int, ...]
+    hashes: tuple[str, ...]
+    broken: BrokenLink | None
+
+    @property
+    def events(self) -> int:
+        return len(self.versions)
+
+    @property
+    def head_version(self) -> int:
+        return self.versions[-1] if self.versions else 0
+
+    @property
+    def head_hash(self) -> str:
+        return self.hashes[-1] if self.hashes else GENESIS
+
+    @property
+    def trusted_version(self) -> int:
+        return self.broken.version - 1 if self.broken else self.head_version
+
+    def hash_at(self, version: int) -> str | None:
+        """The hash of the stored row with `version`, if there is one."""
+        index = version - 1
+        if 0 <= index < len(self.versions) and self.versions[index] == version:
+            return self.hashes[index]
+        for v, h in zip(self.versions, self.hashes, strict=True):
+            if v == version:
+                return h
+        return None
+
+
+def _stream_name(stored: StoredEvent) -> str:
+    return str(stored.originator_id)
+
+
+def check_stream(mapper: ChainedMapper, rows: Iterable[StoredEvent]) -> StreamCheck:
+    """Recompute one stream's chain from its rows in version order.
+
+    Each row's `prev_hash` must be the hash of the row before it (64 zeros for version 1) and
+    versions must run 1, 2, 3… without a gap. The first failure is diagnosed: a missing version
+    is named; a row whose recorded link points at another row's content is named as reordered;
+    otherwise the predecessor's stored form changed after its successor was chained to it, so
+    the predecessor is named as altered. (The newest event has no successor: only a signed
+    checkpoint of its hash can show that it was altered or deleted.)
+    """
+    rows = list(rows)
+    stream = _stream_name(rows[0]) if rows else ""
+    hashes = tuple(stored_event_hash(row) for row in rows)
+    versions = tuple(row.originator_version for row in rows)
+    expected_prev = GENESIS
+    broken: BrokenLink | None = None
+    for index, row in enumerate(rows):
+        n = index + 1
+        if row.originator_version != n:
+            if row.originator_version > n:
+                follows = f"version {n - 1}" if n > 1 else "the stream's start"
+                broken = BrokenLink(
+                    stream,
+                    n,
+                    f"version {n} is missing: version {row.originator_version} follows {follows}",
+                    "event_missing",
+                )
+            else:
+                broken = BrokenLink(
+                    stream,
+                    n,
+                    f"unexpected version {row.originator_version} where {n} was due",
+                    "version_invalid",
+                )
+            break
+        try:
+            state = mapper.decode_state(row)
+        except MapperDeserialisationError:
+            broken = BrokenLink(
+                stream, n, f"the stored state of version {n} cannot be decoded", "state_unreadable"
+            )
+            break
+        prev = state.get(PREV_HASH)
+        if not isinstance(prev, str):
+            broken = BrokenLink(stream, n, f"version {n} carries no prev_hash", "link_missing")
+            break
+        if prev != expected_prev:
+            broken = _diagnose(rows, hashes, index, prev, stream)
+            break
+        expected_prev = hashes[index]
+    return StreamCheck(stream, versions, hashes, broken)
+
+
+# Bound on the hashes tried when looking for where a misplaced event came from.
+DIAGNOSIS_BUDGET = 250_000
+
+
+def _diagnose(
+    rows: list[StoredEvent], hashes: tuple[str, ...], index: int, prev: str, stream: str
+) -> BrokenLink:
+    """Row `index` records a `prev` that is not the hash of the row before it: say why."""
+    n = index + 1
+    if prev == GENESIS:
+        return BrokenLink(
+            stream,
+            n,
+            f"version {n} carries the first event's link (64 zeros): "
+            "it was moved here from version 1",
+            "events_reordered",
+        )
+    found = _find_content(rows, prev)
+    if found is not None:
+        j, label, topic = found
+        if j == index - 1 and label == n - 1:
+            return BrokenLink(
+                stream,
+                n - 1,
+                f"the topic of version {n - 1} was changed after it was stored "
+                f"(it was {topic}, it is {rows[j].topic})",
+                "event_altered",
+            )
+        if j == index - 1:
+            return BrokenLink(
+                stream,
+                n - 1,
+                f"version {n - 1} was stored as version {label}: the stream was renumbered",
+                "events_reordered",
+            )
+        return BrokenLink(
+            stream,
+            n,
+            f"versions out of order: the event stored at version {n} was recorded right after "
+            f"the event now stored at version {rows[j].originator_version} "
+            f"(which was version {label} then)",
+            "events_reordered",
+        )
+    if n == 1:
+        return BrokenLink(
+            stream,
+            1,
+            "version 1 does not start the chain (its prev_hash is not 64 zeros): it was "
+            "replaced, or earlier events were deleted and the stream renumbered",
+            "genesis_mismatch",
+        )
+    return BrokenLink(
+        stream,
+        n - 1,
+        f"version {n - 1} was altered after it was stored: its stored form no longer matches "
+        f"the hash that version {n} recorded of it (unless events between them were deleted "
+        "and the stream renumbered)",
+        "event_altered",
+    )
+
+
+def _find_content(rows: list[StoredEvent], digest: str) -> tuple[int, int, str] | None:
+    """Which row's content, stored at which version and under which topic, hashes to `digest`:
+    (row index, version, topic), or None. Tries the rows' own topics first, then every topic
+    the stream uses (a swap may have moved states without their topics)."""
+    if len(rows) * len(rows) > DIAGNOSIS_BUDGET:
+        return None
+    topics = list(dict.fromkeys(row.topic for row in rows))
+    if len(rows) * len(rows) * len(topics) > DIAGNOSIS_BUDGET:
+        topics = []
+    versions = range(1, len(rows) + 1)
+    for j, row in enumerate(rows):
+        for label in versions:
+            candidate = StoredEvent(row.originator_id, label, row.topic, row.state)
+            if stored_event_hash(candidate) == digest:
+                return j, label, row.topic
+    for j, row in enumerate(rows):
+        for topic in topics:
+            if topic == row.topic:
+                continue
+            for label in versions:
+                candidate = StoredEvent(row.originator_id, label, topic, row.state)
+                if stored_event_hash(candidate) == digest:
+                    return j, label, topic
+    return None
 
 
 def verify_stream(
     mapper: ChainedMapper, rows: Iterable[StoredEvent]
 ) -> tuple[str, int, BrokenLink | None]:
-    """Check one stream's rows in version order; answer its head hash, head version and the
-    first broken link (or None)."""
-    expected_prev = GENESIS
-    expected_version = 1
-    head = GENESIS
-    stream = ""
-    for row in rows:
-        stream = str(row.originator_id)
-        if row.originator_version != expected_version:
-            return (
-                head,
-                expected_version - 1,
-                BrokenLink(
-                    stream,
-                    expected_version,
-                    f"version {expected_version} is missing (found {row.originator_version} next)",
-                ),
-            )
-        try:
-            state = mapper.decode_state(row)
-        except MapperDeserialisationError:
-            return (
-                head,
-                expected_version - 1,
-                BrokenLink(stream, row.originator_version, "stored state is unreadable"),
-            )
-        if state.get(PREV_HASH) != expected_prev:
-            return (
-                head,
-                expected_version - 1,
-                BrokenLink(
-                    stream,
-                    row.originator_version,
-                    "prev_hash does not match the predecessor's stored form",
-                ),
-            )
-        head = stored_event_hash(row)
-        expected_prev = head
-        expected_version += 1
-    return head, expected_version - 1, None
+    """Check one stream's rows in version order; answer the hash and version of the last event
+    the chain vouches for, and the first broken link (or None)."""
+    check = check_stream(mapper, rows)
+    trusted = check.trusted_version
+    head = check.hash_at(trusted) if trusted > 0 else GENESIS
+    return head or GENESIS, trusted, check.broken
