@@ -110,10 +110,15 @@ class Ledger(Application[UUID]):
         """Save; a competing writer's save surfaces as `VersionConflict`, storing nothing."""
         try:
             recordings = self.save(*aggregates)
-        except (IntegrityError, RecordConflictError) as e:
-            raise errors.VersionConflict(
-                "another change was saved first; reload and try again"
-            ) from e
+        except Exception as e:
+            # The mapper remembered hashes of events that were never stored.
+            assert isinstance(self.mapper, ChainedMapper)
+            self.mapper.forget({a.id for a in aggregates})
+            if isinstance(e, IntegrityError | RecordConflictError):
+                raise errors.VersionConflict(
+                    "another change was saved first; reload and try again"
+                ) from e
+            raise
         return max((r.notification.id for r in recordings), default=0)
 
     # ---- loading ------------------------------------------------------------------------

@@ -72,6 +72,11 @@ class ChainedMapper(Mapper[UUID]):
             self._hashes.popitem(last=False)
         return digest
 
+    def forget(self, stream_ids: set[UUID | str]) -> None:
+        """Drop remembered hashes of these streams (after a failed save wrote none of them)."""
+        for key in [k for k in self._hashes if k[0] in stream_ids]:
+            del self._hashes[key]
+
     def _prev_hash(self, originator_id: UUID | str, version: int) -> str:
         if version <= 1:
             return GENESIS

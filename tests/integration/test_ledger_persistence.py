@@ -14,6 +14,7 @@ from domain.application import Ledger
 from domain.integrity import GENESIS, PREV_HASH, stored_event_hash
 from domain.project import Project
 from projections.database import open_ledger
+from projections.integrity import verify_project
 from tests import factories
 from tests.conftest import OFFICER, STAFF
 
@@ -57,6 +58,8 @@ class TestLedgerOnDatabase:
         assert [h.data.get("notes") for h in history] == [None, "first"]
         # Retrying the whole command on the fresh version succeeds.
         assert ledger.record_visit(ctx, project_id, occurred_on="2022-07-02", notes="second") == 3
+        # The failed save's hashes were forgotten, so the chain written after it still holds.
+        assert verify_project(ledger, project_id)["ok"] is True
 
     def test_the_application_retries_a_command_that_lost_a_race(self, ledger: Ledger) -> None:
         project_id = factories.project(ledger)
