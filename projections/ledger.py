@@ -84,7 +84,7 @@ def _stage(doc: dict[str, Any]) -> str:
 
 class LedgerProjection(Projection):
     name = "ledger"
-    schema_version = 1
+    schema_version = 2
 
     def __init__(self) -> None:
         super().__init__()
@@ -324,6 +324,8 @@ class LedgerProjection(Projection):
             "referrals": [[r["association_id"], str(r["share"])] for r in event.referrals],
             "arrivals": {},
             "issues": {},
+            # Dated facts, so documents can be drawn up as of a past date.
+            "dates": {"visits": [], "negotiations": [], "follow_ups": [], "status": []},
         }
         self.dirty.add(project_id)
 
@@ -331,6 +333,7 @@ class LedgerProjection(Projection):
         doc = self._doc(event)
         doc["visits"] += 1
         day = event.occurred_on.isoformat()
+        doc["dates"]["visits"].append(day)
         if doc["first_visit_on"] is None or day < doc["first_visit_on"]:
             doc["first_visit_on"] = day
         self._restage(doc)
@@ -338,6 +341,7 @@ class LedgerProjection(Projection):
     def on_negotiation_recorded(self, event: Project.NegotiationRecorded) -> None:
         doc = self._doc(event)
         doc["negotiations"] += 1
+        doc["dates"]["negotiations"].append(event.occurred_on.isoformat())
         self._restage(doc)
 
     def on_signed(self, event: Project.Signed) -> None:
@@ -392,17 +396,18 @@ class LedgerProjection(Projection):
         doc = self._doc(event)
         doc["follow_ups"] += 1
         day = event.occurred_on.isoformat()
+        doc["dates"]["follow_ups"].append(day)
         if doc["last_follow_up_on"] is None or day > doc["last_follow_up_on"]:
             doc["last_follow_up_on"] = day
 
     def on_issue_raised(self, event: Project.IssueRaised) -> None:
         doc = self._doc(event)
-        doc["issues"][event.issue_id] = "open"
+        doc["issues"][event.issue_id] = [event.occurred_on.isoformat(), None, event.category]
         doc["open_issues"] += 1
 
     def on_issue_closed(self, event: Project.IssueClosed) -> None:
         doc = self._doc(event)
-        doc["issues"][event.issue_id] = "closed"
+        doc["issues"][event.issue_id][1] = event.occurred_on.isoformat()
         doc["open_issues"] -= 1
 
     def on_attestation_recorded(self, event: Project.AttestationRecorded) -> None:
@@ -419,13 +424,18 @@ class LedgerProjection(Projection):
         doc["project_type"] = event.project_type
 
     def on_stalled(self, event: Project.Stalled) -> None:
-        self._doc(event)["status"] = "stalled"
+        self._status(event, "stalled")
 
     def on_withdrawn(self, event: Project.Withdrawn) -> None:
-        self._doc(event)["status"] = "withdrawn"
+        self._status(event, "withdrawn")
 
     def on_reactivated(self, event: Project.Reactivated) -> None:
-        self._doc(event)["status"] = "active"
+        self._status(event, "active")
+
+    def _status(self, event: Any, status: str) -> None:
+        doc = self._doc(event)
+        doc["status"] = status
+        doc["dates"]["status"].append([event.occurred_on.isoformat(), status])
 
     def on_other(self, event: Any) -> None:
         self._doc(event)

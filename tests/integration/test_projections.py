@@ -210,14 +210,14 @@ class TestReadModels:
         runner_for(ledger).run_once()
 
         class LedgerV2(LedgerProjection):
-            schema_version = 2
+            schema_version = LedgerProjection.schema_version + 1
 
         runner = ProjectionRunner(ledger, [LedgerV2()])
         with runner.engine.connect() as conn:
             row = conn.execute(
                 select(projections_table).where(projections_table.c.name == "ledger")
             ).one()
-        assert (row.generation, row.schema_version) == (2, 2)
+        assert (row.generation, row.schema_version) == (2, LedgerV2.schema_version)
         assert row.position == ledger.recorder.max_notification_id()
 
     def test_a_second_runner_never_applies_an_event_twice(self, ledger: Ledger) -> None:
