@@ -245,6 +245,36 @@ class ReadModels:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
+    def ledger_docs(self, until: date) -> list[dict[str, Any]]:
+        """Every project referred on or before `until`, with its dated facts (ledger doc)."""
+        projects = self._bound(self._ledger).tables["projects"]
+        query = (
+            select(projects.c.project_id, projects.c.name, projects.c.city, projects.c.doc)
+            .where(projects.c.referred_on <= until.isoformat())
+            .order_by(projects.c.project_id)
+        )
+        rows = []
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                doc = json.loads(row.doc)
+                doc["project_id"], doc["name"], doc["city"] = row.project_id, row.name, row.city
+                rows.append(doc)
+        return rows
+
+    def first_business_date(self) -> date | None:
+        """The earliest referral or association registration on record."""
+        tables = self._bound(self._ledger).tables
+        with self.engine.connect() as conn:
+            days = [
+                conn.execute(select(func.min(tables["projects"].c.referred_on))).scalar(),
+                conn.execute(select(func.min(tables["associations"].c.registered_on))).scalar(),
+            ]
+        found = [date.fromisoformat(d) for d in days if d]
+        return min(found) if found else None
+
+    def association_names(self) -> dict[str, str]:
+        return {a["association_id"]: a["name"] for a in self.associations()}
+
     # -- figures ----------------------------------------------------------------------------
 
     def _monthly(self, months: list[str]) -> list[Any]:

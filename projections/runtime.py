@@ -13,6 +13,7 @@ active generation in one guarded update (blue/green) and drops the old tables.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -162,7 +163,9 @@ class ProjectionRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: BaseException | None = None
-        registry_metadata.create_all(self.engine, checkfirst=True)
+        # Another process may create it at the same moment.
+        with contextlib.suppress(sqlalchemy.exc.DatabaseError):
+            registry_metadata.create_all(self.engine, checkfirst=True)
         self.ensure_registered()
 
     # -- registry ---------------------------------------------------------------------------
@@ -180,23 +183,36 @@ class ProjectionRunner:
     def ensure_registered(self) -> None:
         """Create each projection's first generation; rebuild one whose schema changed."""
         for projection in self.projections:
-            with self.engine.begin() as conn:
-                reg = self.registration(conn, projection.name)
-                if reg is None:
-                    projection.bind(1)
-                    projection.create_tables(conn)
-                    conn.execute(
-                        projections_table.insert().values(
-                            name=projection.name,
-                            generation=1,
-                            position=0,
-                            schema_version=projection.schema_version,
+            try:
+                with self.engine.begin() as conn:
+                    reg = self.registration(conn, projection.name)
+                    if reg is None:
+                        projection.bind(1)
+                        projection.create_tables(conn)
+                        conn.execute(
+                            projections_table.insert().values(
+                                name=projection.name,
+                                generation=1,
+                                position=0,
+                                schema_version=projection.schema_version,
+                            )
                         )
-                    )
-                    continue
-                projection.bind(reg.generation)
+                        continue
+            except sqlalchemy.exc.DatabaseError:
+                # Another process registered it (or created its tables) at the same moment.
+                with self.engine.connect() as conn:
+                    reg = self.registration(conn, projection.name)
+                if reg is None:
+                    raise
+            projection.bind(reg.generation)
             if reg.schema_version != projection.schema_version:
-                self.rebuild(projection)
+                try:
+                    self.rebuild(projection)
+                except ConcurrentProjectionError:
+                    with self.engine.connect() as conn:
+                        reg = self.registration(conn, projection.name)
+                    assert reg is not None
+                    projection.bind(reg.generation)
 
     def positions(self) -> dict[str, int]:
         with self.engine.connect() as conn:

@@ -9,9 +9,14 @@ from domain.application import Ledger
 from tests.conftest import OFFICER, STAFF
 
 
-def association(app: Ledger, name: str = "北京湖南商会", kind: str = "domestic_chamber") -> str:
+def association(
+    app: Ledger,
+    name: str = "北京湖南商会",
+    kind: str = "domestic_chamber",
+    occurred_on: str = "2022-01-01",
+) -> str:
     association_id, _ = app.register_association(
-        app.context(STAFF), name=name, kind=kind, based_in="北京", occurred_on="2022-01-01"
+        app.context(STAFF), name=name, kind=kind, based_in="北京", occurred_on=occurred_on
     )
     return str(association_id)
 

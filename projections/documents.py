@@ -1,0 +1,212 @@
+"""Frozen documents (the quarterly dispatch, the annual evaluation, daily reminders) and their
+exactly-once store.
+
+A document is created inside one transaction guarded by a unique key on (kind, period,
+revision): however many processes try, one insert wins and the others find it there. Content is
+never overwritten; a changed record produces revision n+1 that references revision n and lists
+what changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy.exc
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
+
+metadata = MetaData()
+documents_table = Table(
+    "zhaoshang_documents",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("kind", String(32), nullable=False),
+    Column("period", String(32), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("generated_at", String(40), nullable=False),
+    Column("generated_by", String(128), nullable=False),
+    Column("revises", BigInteger, nullable=True),
+    Column("changes", Text, nullable=True),
+    UniqueConstraint("kind", "period", "revision", name="uq_zhaoshang_documents_period"),
+)
+
+
+def canonical_json(content: Any) -> str:
+    return json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+
+
+def content_hash(content: Any) -> str:
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Document:
+    id: int
+    kind: str
+    period: str
+    revision: int
+    content: dict[str, Any]
+    content_hash: str
+    position: int
+    generated_at: str
+    generated_by: str
+    revises: int | None
+    changes: dict[str, Any] | None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "period": self.period,
+            "revision": self.revision,
+            "content_hash": self.content_hash,
+            "position": self.position,
+            "generated_at": self.generated_at,
+            "generated_by": self.generated_by,
+            "revises": self.revises,
+            "changes": self.changes,
+        }
+
+
+def _document(row: Any) -> Document:
+    return Document(
+        id=row.id,
+        kind=row.kind,
+        period=row.period,
+        revision=row.revision,
+        content=json.loads(row.content),
+        content_hash=row.content_hash,
+        position=row.position,
+        generated_at=row.generated_at,
+        generated_by=row.generated_by,
+        revises=row.revises,
+        changes=json.loads(row.changes) if row.changes else None,
+    )
+
+
+class DocumentStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # Another process may create it at the same moment.
+        with contextlib.suppress(sqlalchemy.exc.DatabaseError):
+            metadata.create_all(engine, checkfirst=True)
+
+    def latest(self, kind: str, period: str) -> Document | None:
+        t = documents_table
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t)
+                .where(t.c.kind == kind, t.c.period == period)
+                .order_by(t.c.revision.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else _document(row)
+
+    def get(self, kind: str, period: str, revision: int | None = None) -> Document | None:
+        if revision is None:
+            return self.latest(kind, period)
+        t = documents_table
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t).where(t.c.kind == kind, t.c.period == period, t.c.revision == revision)
+            ).first()
+        return None if row is None else _document(row)
+
+    def list(self, kind: str | None = None) -> list[Document]:
+        t = documents_table
+        query = select(t).order_by(t.c.kind, t.c.period, t.c.revision)
+        if kind:
+            query = query.where(t.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [_document(r) for r in conn.execute(query)]
+
+    def periods(self, kind: str) -> set[str]:
+        t = documents_table
+        with self.engine.connect() as conn:
+            return set(
+                conn.execute(select(t.c.period).where(t.c.kind == kind).distinct()).scalars()
+            )
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(documents_table)).scalar_one())
+
+    def create(
+        self,
+        *,
+        kind: str,
+        period: str,
+        revision: int,
+        content: dict[str, Any],
+        position: int,
+        generated_by: str,
+        now: datetime,
+        revises: int | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> Document | None:
+        """Insert the document in one transaction; answer None if that (kind, period, revision)
+        already exists (another process made it first)."""
+        values = {
+            "kind": kind,
+            "period": period,
+            "revision": revision,
+            "content": canonical_json(content),
+            "content_hash": content_hash(content),
+            "position": position,
+            "generated_at": now.astimezone(UTC).isoformat(),
+            "generated_by": generated_by,
+            "revises": revises,
+            "changes": None if changes is None else canonical_json(changes),
+        }
+        try:
+            with self.engine.begin() as conn:
+                result = conn.execute(documents_table.insert().values(**values))
+                new_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+        except sqlalchemy.exc.IntegrityError:
+            return None
+        return self.get(kind, period, revision) if new_id is not None else None
+
+
+def quarter_of(day: date) -> str:
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+def quarter_bounds(quarter: str) -> tuple[date, date]:
+    year, q = int(quarter[:4]), int(quarter[5:])
+    start = date(year, 3 * (q - 1) + 1, 1)
+    end = date(year + 1, 1, 1) if q == 4 else date(year, 3 * q + 1, 1)
+    return start, date.fromordinal(end.toordinal() - 1)
+
+
+def quarters_between(first: date, last: date) -> list[str]:
+    """Every quarter from the one holding `first` to the one holding `last`, inclusive."""
+    result = []
+    year, q = first.year, (first.month - 1) // 3 + 1
+    end = (last.year, (last.month - 1) // 3 + 1)
+    while (year, q) <= end:
+        result.append(f"{year}Q{q}")
+        year, q = (year + 1, 1) if q == 4 else (year, q + 1)
+    return result

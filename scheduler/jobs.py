@@ -1,0 +1,16 @@
+"""The scheduled jobs: thin functions with explicit ids that call into the services."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scheduler.service import BackgroundServices
+
+CATCH_UP_QUARTERLY = "catch_up_quarterly"
+CATCH_UP_DAILY = "catch_up_daily"
+
+
+def catch_up_job(services: BackgroundServices) -> None:
+    """Generate whatever closed periods lack their document (the database decides what)."""
+    services.catch_up_now()

@@ -1,0 +1,109 @@
+"""Background services of the one process that holds the runner lock: the projection runner and
+APScheduler (3.x) with its cron in Asia/Shanghai.
+
+APScheduler's defaults would silently skip runs missed during downtime (1 s misfire grace,
+coalescing, next run recomputed on start). Here that does not matter: every job is `catch_up`,
+run at start-up, on a quarterly and a daily cron, and it asks the database what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from domain.application import Ledger, utc_now
+from domain.values import SHANGHAI
+from projections.catalogue import all_projections
+from projections.documents import Document, DocumentStore
+from projections.queries import ReadModels
+from projections.runtime import ProjectionRunner, engine_of
+from scheduler import jobs
+from scheduler.catch_up import CatchUp, DocumentKind, standard_kinds
+from scheduler.lock import SingleRunnerLock
+
+log = logging.getLogger("zhaoshang.scheduler")
+
+# Extra document kinds (evaluation, settlement) register here: f(read, ledger) -> DocumentKind.
+EXTRA_KINDS: list[Callable[[ReadModels, Ledger], DocumentKind]] = []
+
+
+class BackgroundServices:
+    def __init__(
+        self,
+        ledger: Ledger,
+        url: str,
+        *,
+        scheduler_enabled: bool = True,
+        follow_up_interval_days: int = 180,
+        clock: Callable[[], datetime] = utc_now,
+        poll_interval: float = 0.2,
+    ) -> None:
+        self.ledger = ledger
+        self.lock = SingleRunnerLock(url)
+        self.scheduler_enabled = scheduler_enabled
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.runner = ProjectionRunner(ledger, all_projections())
+        engine = engine_of(ledger)
+        self.read = ReadModels(engine)
+        self.store = DocumentStore(engine)
+        kinds = standard_kinds(self.read, follow_up_interval_days)
+        kinds += [make(self.read, ledger) for make in EXTRA_KINDS]
+        self.catch_up = CatchUp(self.runner, self.store, self.read, kinds)
+        self.scheduler: BackgroundScheduler | None = None
+        self._catch_up_lock = threading.Lock()
+
+    def catch_up_now(self) -> list[Document]:
+        with self._catch_up_lock:
+            made = self.catch_up(self.clock())
+        for document in made:
+            log.info(
+                "generated %s %s revision %s", document.kind, document.period, document.revision
+            )
+        return made
+
+    def start(self) -> bool:
+        """Run projections (and the scheduler) here if no other process does; answer whether."""
+        if not self.lock.acquire():
+            log.info("another process runs the projections and the scheduler")
+            return False
+        self.runner.start(self.poll_interval)
+        if self.scheduler_enabled:
+            scheduler = BackgroundScheduler(timezone=SHANGHAI)
+            options: dict[str, Any] = {
+                "args": [self],
+                "misfire_grace_time": None,
+                "coalesce": True,
+                "max_instances": 1,
+                "replace_existing": True,
+            }
+            scheduler.add_job(
+                jobs.catch_up_job,
+                CronTrigger(month="1,4,7,10", day=1, hour=0, minute=5, timezone=SHANGHAI),
+                id=jobs.CATCH_UP_QUARTERLY,
+                **options,
+            )
+            scheduler.add_job(
+                jobs.catch_up_job,
+                CronTrigger(hour=1, minute=0, timezone=SHANGHAI),
+                id=jobs.CATCH_UP_DAILY,
+                **options,
+            )
+            # At start-up too, so downtime across period ends is caught up at once.
+            scheduler.add_job(jobs.catch_up_job, id="catch_up_at_start", args=[self])
+            scheduler.start()
+            self.scheduler = scheduler
+        return True
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
+        self.runner.stop()
+        self.lock.release()
