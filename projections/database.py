@@ -19,7 +19,7 @@ def normalise_url(url: str) -> str:
 def ledger_env(url: str) -> dict[str, str]:
     """The eventsourcing environment for an application stored at `url`."""
     return {
-        "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+        "PERSISTENCE_MODULE": "projections.persistence:Factory",
         "SQLALCHEMY_URL": normalise_url(url),
     }
 
