@@ -144,8 +144,9 @@ SCALES = {
     "small": Scale(
         associations=60, projects=600, follow_up_every_days=120, max_visits=4, max_arrivals=6
     ),
+    # About 100 events a project, 2,000,000 in all (DESIGN §10): busy lives, frequent 回访.
     "province": Scale(
-        associations=2000, projects=20000, follow_up_every_days=20, max_visits=12, max_arrivals=24
+        associations=2000, projects=20000, follow_up_every_days=3, max_visits=24, max_arrivals=48
     ),
 }
 
