@@ -88,7 +88,11 @@ def _extensions() -> list[Callable[[Any, dict[str, Handler]], None]]:
     """Sub-commands owned by other modules register themselves here (those present)."""
     found = []
     for name in EXTENSION_MODULES:
-        if importlib.util.find_spec(name) is not None:
+        try:
+            present = importlib.util.find_spec(name) is not None
+        except ModuleNotFoundError:  # its package (e.g. `scheduler`) is not there yet
+            present = False
+        if present:
             found.append(importlib.import_module(name).register)
     return found
 
