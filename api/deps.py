@@ -14,8 +14,8 @@ A router for a new area needs only these:
     ) -> ...: ...
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: FastAPI reads the dependencies' annotations
+# at run time, and those of the closures below name local variables.
 import re
 import threading
 from collections.abc import Callable
