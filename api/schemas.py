@@ -37,6 +37,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from domain.application import HistoryEntry
 from domain.association import Association
 from domain.project import STAGE_LABELS, Project
 
@@ -1188,7 +1189,7 @@ class HistoryEntryOut(BaseModel):
     hash: str
 
     @classmethod
-    def of(cls, entry: Any) -> HistoryEntryOut:
+    def of(cls, entry: HistoryEntry) -> HistoryEntryOut:
         return cls(
             version=entry.version,
             type=entry.type,

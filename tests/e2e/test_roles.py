@@ -50,6 +50,8 @@ def referral(association: str) -> dict[str, Any]:
 
 DAY = {"occurred_on": "2024-02-01"}
 CASES = [
+    Case("who am I", "GET", "/users/me", None, ALL),
+    Case("list users", "GET", "/users", None, frozenset({"admin"})),
     Case("list associations", "GET", "/associations", None, ALL),
     Case("read own association", "GET", "/associations/{A}", None, ALL),
     Case("read another association", "GET", "/associations/{B}", None, NOT_LIAISON),
@@ -300,3 +302,12 @@ def test_every_write_records_its_actor(world: tuple[Api, dict[str, str]]) -> Non
     assert last["type"] == "visit_recorded"
     assert last["actor"]["role"] == "officer" and last["actor"]["id"].startswith("officer-")
     assert last["source"] == "api"
+
+
+def test_who_am_i(world: tuple[Api, dict[str, str]]) -> None:
+    api, ids = world
+    me = api.get("/users/me", role="liaison", association_id=ids["A"]).json()
+    assert me["role"] == "liaison" and me["association_id"] == ids["A"]
+    assert "refer_own_project" in me["permissions"] and "read" not in me["permissions"]
+    names = {u["name"] for u in api.get("/users", role="admin").json()}
+    assert me["name"] in names
