@@ -431,3 +431,18 @@ def test_the_database_being_unreachable_answers_503(sqlite_api: Api, monkeypatch
     r = sqlite_api.get(f"/projects/{project}")
     assert_error(r, 503, "unavailable", None)
     assert r.headers["retry-after"] == "1"
+
+
+def test_a_bug_answers_500_in_the_error_shape(sqlite_api: Api, monkeypatch: Any) -> None:
+    from tests.e2e.conftest import TestClient
+
+    project = sqlite_api.project()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(sqlite_api.app.state.ledger, "get_project", broken)
+    client = TestClient(sqlite_api.app, raise_server_exceptions=False)
+    r = client.get(f"/projects/{project}", headers=sqlite_api.auth("admin"))
+    assert_error(r, 500, "internal_error", None)
+    assert "a bug" not in r.text  # nothing of the internals leaks

@@ -46,6 +46,9 @@ def test_the_main_story(
         "Authorization": "Bearer "
         + cli_token(capsys, "liu.liaison", "--role", "liaison", "--association", shenzhen)
     }
+    listed = c.get("/associations", headers=admin).json()
+    assert [a["name"] for a in listed["items"]] == ["深圳湖南商会", "新加坡湖南同乡会"]
+    assert c.get("/associations", headers=liaison).json()["total"] == 1
 
     # The liaison refers a project its association brought, jointly with another.
     api.at("2024-03-16")
