@@ -89,10 +89,10 @@ def _extensions() -> list[Callable[[Any, dict[str, Handler]], None]]:
     found = []
     for name in EXTENSION_MODULES:
         try:
-            present = importlib.util.find_spec(name) is not None
-        except ModuleNotFoundError:  # its package (e.g. `scheduler`) is not there yet
-            present = False
-        if present:
+            spec = importlib.util.find_spec(name)
+        except ModuleNotFoundError:  # the parent package (e.g. `scheduler`) is not there yet
+            spec = None
+        if spec is not None:
             found.append(importlib.import_module(name).register)
     return found
 
