@@ -18,3 +18,12 @@ class Settings(BaseSettings):
     checkpoint_private_key_file: str = ""
     checkpoint_public_key_file: str = ""
     settlement_day: str = "01-15"
+
+    # HTTP API
+    max_body_bytes: int = 1024 * 1024  # larger request bodies are refused with 413
+    # Background services (projection runner, scheduler; `api/lifecycle.py`). The API process
+    # runs them unless told not to: `serve --workers N` runs them once in the parent process and
+    # turns them off in the workers.
+    background_services: bool = True
+    # `serve --no-scheduler`: no scheduled documents; the projections keep running.
+    scheduler_enabled: bool = True

@@ -1,0 +1,115 @@
+"""`zhaoshang serve [--host --port --workers N --no-scheduler] [--demo]`: run the HTTP API.
+
+One worker: the API process also runs the background services (`api/lifecycle.py`: projection
+runner, scheduler) in its lifespan. Several workers: uvicorn starts them from the import string
+`api.app:app_from_env` (a factory reading `ZHAOSHANG_*`), with the background services turned
+off in every worker and run once here, in the parent process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from api.settings import Settings
+
+APP_FACTORY = "api.app:app_from_env"
+
+
+def load_demo_if_empty(settings: Settings, scale: str = "small") -> bool:
+    """Load the demo province when the database holds no events; answer whether it did."""
+    from bench.province import generate
+    from projections.database import open_ledger
+
+    ledger = open_ledger(settings.database_url)
+    try:
+        if ledger.recorder.max_notification_id():
+            print("serve --demo: the database already holds events; not loading", file=sys.stderr)
+            return False
+        summary = generate(ledger, scale)
+    finally:
+        ledger.close()
+    print(
+        f"serve --demo: loaded the {scale} demo province "
+        f"({summary.associations} associations, {summary.projects} projects, "
+        f"{summary.events} events)",
+        file=sys.stderr,
+    )
+    return True
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    if args.workers < 1:
+        print("zhaoshang serve: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.no_scheduler:
+        settings = settings.model_copy(update={"scheduler_enabled": False})
+    if args.demo:
+        load_demo_if_empty(settings)
+
+    if args.workers == 1:
+        from api.app import create_app
+
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+        return 0
+
+    from api.lifecycle import BackgroundServices, ServiceContext
+    from domain.application import utc_now
+    from projections.database import open_ledger
+
+    os.environ["ZHAOSHANG_DATABASE_URL"] = settings.database_url
+    os.environ["ZHAOSHANG_SCHEDULER_ENABLED"] = "true" if settings.scheduler_enabled else "false"
+    os.environ["ZHAOSHANG_BACKGROUND_SERVICES"] = "false"
+    ledger = None
+    services = None
+    if settings.background_services:
+        ledger = open_ledger(settings.database_url)
+        services = BackgroundServices(
+            ServiceContext(
+                settings=settings,
+                ledger=ledger,
+                clock=utc_now,
+                scheduler_enabled=settings.scheduler_enabled,
+            )
+        )
+        services.start()
+    try:
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+        )
+    finally:
+        if services is not None:
+            services.stop()
+        if ledger is not None:
+            ledger.close()
+    return 0
+
+
+def register(commands: Any, handlers: dict[str, Any]) -> None:
+    serve = commands.add_parser("serve", help="run the HTTP API (and the background services)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="API worker processes")
+    serve.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="no scheduled documents (dispatches, evaluations, settlements); projections still run",
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="load the small demo province first if the database is empty",
+    )
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    handlers["serve"] = _serve

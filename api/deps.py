@@ -1,0 +1,194 @@
+"""FastAPI dependencies shared by every router: the ledger, the current user, role checks,
+and the `Writer` that runs a command with the caller's envelope and If-Match.
+
+A router for a new area needs only these:
+
+    from api.auth import Permission
+    from api.deps import get_ledger, get_engine, require
+
+    @router.get("/rewards/{year}")
+    def rewards(
+        year: int,
+        user: Annotated[Principal, Depends(require(Permission.READ))],
+        engine: Annotated[Engine, Depends(get_engine)],
+    ) -> ...: ...
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the dependencies' annotations
+# at run time, and those of the closures below name local variables.
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+
+from api.auth import Permission, Principal
+from api.errors import forbidden, unauthenticated
+from api.schemas import WriteIn
+from api.settings import Settings
+from api.users import UserStore
+from domain import errors
+from domain.application import Ledger
+from domain.events import Context
+
+T = TypeVar("T")
+
+SOURCE = "api"
+_VERSION = re.compile(r"\d{1,18}", re.ASCII)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+def get_users(request: Request) -> UserStore:
+    users: UserStore = request.app.state.users
+    return users
+
+
+def get_engine(request: Request) -> Engine:
+    """An SQLAlchemy engine on the ledger's database, for read models."""
+    return get_users(request).engine
+
+
+def current_user(request: Request) -> Principal:
+    """The user named by `Authorization: Bearer <token>`, or 401."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise unauthenticated()
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthenticated("use the header Authorization: Bearer <token>")
+    user = get_users(request).authenticate(token.strip())
+    if user is None:
+        raise unauthenticated("the bearer token is not valid")
+    request.state.principal = user
+    return user
+
+
+def require(*permissions: Permission) -> Callable[..., Principal]:
+    """A dependency answering the current user if it holds one of `permissions`, else 403."""
+    names = " or ".join(p.value for p in permissions)
+
+    def dependency(user: Annotated[Principal, Depends(current_user)]) -> Principal:
+        if not user.can(*permissions):
+            raise forbidden(f"the {user.role} role may not do this (needs {names})")
+        return user
+
+    return dependency
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_if_match(header: str | None) -> list[int] | None:
+    """The versions an If-Match header names; None when it sets no condition (absent, `*`).
+
+    Quotes are optional (`"7"` or `7`); a weak or unreadable tag names no version, so it
+    never matches (412).
+    """
+    if header is None or not header.strip() or header.strip() == "*":
+        return None
+    versions = []
+    for tag in header.split(","):
+        text = tag.strip()
+        if text.startswith("W/"):
+            continue  # If-Match compares strongly: a weak tag never matches
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            text = text[1:-1]
+        if _VERSION.fullmatch(text):
+            versions.append(int(text))
+    return versions
+
+
+@dataclass
+class Writer:
+    """Runs one command for the current user: envelope (actor, source, evidence), If-Match,
+    and the process's write lock.
+
+    Writes in one process are serialised by the lock. Both stores serialise appends anyway
+    (SQLite's single writer, PostgreSQL's table lock, DESIGN §14), so it costs little and saves
+    conflict retries between the API's threads. It also closes a race of the hash-chaining
+    mapper as it stands on this branch: it remembers the hash of every event it encodes, even
+    one whose save then fails, so a concurrent command on the same project could chain its
+    event to a hash that was never stored (main's "ledger: forget chain hashes of a failed
+    save" fixes the mapper itself).
+    """
+
+    ledger: Ledger
+    user: Principal
+    if_match: str | None
+    lock: threading.Lock
+
+    def context(self, body: WriteIn) -> Context:
+        return self.ledger.context(self.user.actor(), source=SOURCE, evidence=body.evidence_refs())
+
+    def _expected(self, what: str, current: Callable[[], int]) -> int | None:
+        versions = parse_if_match(self.if_match)
+        if versions is None:
+            return None
+        if len(versions) == 1:
+            return versions[0]
+        version = current()  # 404 before 412
+        if version in versions:
+            return version
+        raise errors.StaleVersion(
+            f"the {what} is at version {version}, which If-Match does not name", field="If-Match"
+        )
+
+    def create(self, command: Callable[..., T], body: WriteIn) -> T:
+        """A command that creates an aggregate (no If-Match)."""
+        with self.lock:
+            return command(self.context(body), **body.fields())
+
+    def project(self, command: Callable[..., T], project_id: str, body: WriteIn, **extra: Any) -> T:
+        """A command on an existing project, honouring If-Match."""
+        with self.lock:
+            expected = self._expected(
+                "project", lambda: int(self.ledger.get_project(project_id).version)
+            )
+            return command(
+                self.context(body),
+                project_id,
+                expected_version=expected,
+                **extra,
+                **body.fields(),
+            )
+
+    def association(self, command: Callable[..., T], association_id: str, body: WriteIn) -> T:
+        """A command on an existing association. Its commands take no expected version, so
+        If-Match is checked against the version read under the process's write lock."""
+        with self.lock:
+            versions = parse_if_match(self.if_match)
+            if versions is not None:
+                version = int(self.ledger.get_association(association_id).version)
+                if version not in versions:
+                    raise errors.StaleVersion(
+                        f"the association is at version {version}", field="If-Match"
+                    )
+            return command(self.context(body), association_id, **body.fields())
+
+
+def writer(*permissions: Permission) -> Callable[..., Writer]:
+    """A dependency answering a `Writer` for a user holding one of `permissions`."""
+    allowed = require(*permissions)
+
+    def dependency(request: Request, user: Annotated[Principal, Depends(allowed)]) -> Writer:
+        return Writer(
+            ledger=get_ledger(request),
+            user=user,
+            if_match=request.headers.get("if-match"),
+            lock=request.app.state.write_lock,
+        )
+
+    return dependency

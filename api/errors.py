@@ -1,0 +1,263 @@
+"""THE one place where refusals become HTTP answers.
+
+Every error leaves the API as `{"error": {"code", "message", "field"}}` (DESIGN §12):
+
+- domain errors by family: `InvalidInput` → 422, `Conflict` → 409 (`StaleVersion` → 412
+  `version_conflict`), `NotFound` → 404; code, message and field come from the domain;
+- request validation (pydantic) → 422 `validation_error` with the field's path
+  (`referrals[0].share`), or a more specific code where the schema knows one (`invalid_amount`
+  for a JSON float given as money, `invalid_currency`);
+- `ApiError` raised by the API itself (401 `unauthenticated`, 403 `forbidden`, 413
+  `payload_too_large`, 412 for an unparseable If-Match…);
+- Starlette's own HTTP errors (unknown route 404, 405) in the same shape;
+- the database being unreachable or locked → 503 `unavailable` (retry later);
+- anything else is a bug: logged with its traceback and answered 500 `internal_error`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from eventsourcing.persistence import OperationalError as StoreOperationalError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError as SQLOperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain import errors as domain_errors
+
+log = logging.getLogger("zhaoshang.api")
+
+# Error types our schema validators raise themselves (pydantic_core.PydanticCustomError).
+SCHEMA_CODES = frozenset({"invalid_amount", "invalid_currency", "validation_error"})
+# Fields whose every schema error has a code of its own.
+FIELD_CODES = {"currency": "invalid_currency"}
+LOCATIONS = ("body", "query", "path", "header", "cookie")
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    412: "version_conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """A refusal made by the API layer itself (authentication, roles, size, preconditions)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = dict(headers or {})
+
+
+def unauthenticated(message: str = "a valid bearer token is required") -> ApiError:
+    return ApiError(401, "unauthenticated", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(message: str) -> ApiError:
+    return ApiError(403, "forbidden", message)
+
+
+def payload_too_large(limit: int) -> ApiError:
+    return ApiError(413, "payload_too_large", f"the request body is larger than {limit} bytes")
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content=error_body(code, message, field), headers=dict(headers or {})
+    )
+
+
+def status_for(error: domain_errors.DomainError) -> int:
+    if isinstance(error, domain_errors.StaleVersion):
+        return 412
+    if isinstance(error, domain_errors.NotFound):
+        return 404
+    if isinstance(error, domain_errors.Conflict):
+        return 409
+    return 422  # InvalidInput, and any refusal of the domain not in a family
+
+
+def field_path(loc: Sequence[int | str]) -> str | None:
+    """A pydantic location as the path the domain uses: `referrals[0].share`, `If-Match`."""
+    parts = list(loc)
+    where = parts.pop(0) if parts and parts[0] in LOCATIONS else "body"
+    if where == "header" and parts:
+        return "-".join(word.capitalize() for word in str(parts[0]).replace("_", "-").split("-"))
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or None
+
+
+def validation_error(exc: RequestValidationError) -> tuple[str, str, str | None]:
+    """The (code, message, field) of the first problem pydantic found."""
+    problems = exc.errors()
+    if not problems:
+        return "validation_error", "the request is invalid", None
+    first = problems[0]
+    kind = str(first.get("type", ""))
+    loc = tuple(first.get("loc", ()))
+    field = field_path(loc)
+    if kind == "json_invalid":
+        detail = (first.get("ctx") or {}).get("error", "")
+        return "validation_error", f"the body is not valid JSON ({detail})".strip(), None
+    if kind == "missing" and field is None:
+        return "validation_error", "a JSON object body is required", None
+    if kind in SCHEMA_CODES:
+        code = kind
+    else:
+        last = next((p for p in reversed(loc) if isinstance(p, str)), "")
+        code = FIELD_CODES.get(last, "validation_error")
+    message = str(first.get("msg", "invalid value"))
+    if kind == "missing":
+        message = "this field is required"
+    elif kind == "extra_forbidden":
+        message = "this field is not part of the request"
+    return code, message, field
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every error the API can meet to the one error shape."""
+
+    async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, domain_errors.DomainError)
+        return error_response(status_for(exc), exc.code, exc.message, exc.field)
+
+    async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers)
+
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        code, message, field = validation_error(exc)
+        return error_response(422, code, message, field)
+
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such resource: {request.method} {request.url.path}"
+        return error_response(exc.status_code, code, message, None, exc.headers)
+
+    async def on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(
+            503,
+            "unavailable",
+            "the database is busy or unreachable; try again",
+            headers={"Retry-After": "1"},
+        )
+
+    async def on_bug(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response(500, "internal_error", "an internal error occurred; it was logged")
+
+    app.add_exception_handler(domain_errors.DomainError, on_domain_error)
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(SQLOperationalError, on_database_unavailable)
+    app.add_exception_handler(StoreOperationalError, on_database_unavailable)
+    app.add_exception_handler(Exception, on_bug)
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over `limit` bytes with 413 `payload_too_large`.
+
+    A declared Content-Length over the limit is refused before anything is read; a streamed
+    (chunked) body is read up to the limit and refused as soon as it passes it. The body read
+    is replayed to the application, so the endpoint sees it unchanged.
+    """
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                await self.app(scope, _replay([message], receive), send)
+                return
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        whole = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([whole], receive), send)
+
+    async def _refuse(self, scope: Any, receive: Any, send: Any) -> None:
+        error = payload_too_large(self.limit)
+        response = error_response(
+            error.status, error.code, error.message, None, {"Connection": "close"}
+        )
+        await response(scope, receive, send)
+
+
+def _content_length(scope: Any) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _replay(messages: list[dict[str, Any]], receive: Any) -> Any:
+    pending = list(messages)
+
+    async def replayed() -> Any:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replayed
