@@ -35,13 +35,11 @@ def raw_insert_rate(engine: Engine, rows: int = 100_000, per_transaction: int = 
     table = f"bench_raw_{os.getpid()}"
     with engine.begin() as conn:
         conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        blob = "BYTEA" if engine.dialect.name == "postgresql" else "BLOB"
         conn.execute(
             text(
-                f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, originator_id VARCHAR(36) NOT NULL, "
-                "originator_version INTEGER NOT NULL, topic TEXT NOT NULL, state BYTEA NOT NULL)"
-                if engine.dialect.name == "postgresql"
-                else f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, originator_id VARCHAR(36) NOT NULL, "
-                "originator_version INTEGER NOT NULL, topic TEXT NOT NULL, state BLOB NOT NULL)"
+                f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, originator_id VARCHAR(36) NOT NULL,"
+                f" originator_version INTEGER NOT NULL, topic TEXT NOT NULL, state {blob} NOT NULL)"
             )
         )
     raw = engine.raw_connection()

@@ -57,6 +57,7 @@ class BackgroundServices:
         kinds += [make(self.read, ledger) for make in EXTRA_KINDS]
         self.catch_up = CatchUp(self.runner, self.store, self.read, kinds)
         self.scheduler: BackgroundScheduler | None = None
+        self._start_up: threading.Thread | None = None
         self._catch_up_lock = threading.Lock()
 
     def catch_up_now(self) -> list[Document]:
@@ -95,15 +96,49 @@ class BackgroundServices:
                 id=jobs.CATCH_UP_DAILY,
                 **options,
             )
-            # At start-up too, so downtime across period ends is caught up at once.
-            scheduler.add_job(jobs.catch_up_job, id="catch_up_at_start", args=[self])
             scheduler.start()
             self.scheduler = scheduler
+            # At start-up too, so downtime across period ends is caught up at once.
+            self._start_up = threading.Thread(
+                target=jobs.catch_up_job, args=[self], name="catch-up-at-start", daemon=True
+            )
+            self._start_up.start()
         return True
 
     def stop(self) -> None:
+        if self._start_up is not None:
+            self._start_up.join(timeout=60)
+            self._start_up = None
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
         self.runner.stop()
         self.lock.release()
+
+
+class _ServerServices:
+    """The API server's view of the background services (see `api.lifecycle`)."""
+
+    name = "projections-and-scheduler"
+
+    def __init__(self, services: BackgroundServices) -> None:
+        self.services = services
+
+    def start(self) -> None:
+        self.services.start()
+
+    def stop(self) -> None:
+        self.services.stop()
+
+
+def background_service(ctx: Any) -> _ServerServices:
+    """The projection runner always; the scheduled documents unless `--no-scheduler`."""
+    return _ServerServices(
+        BackgroundServices(
+            ctx.ledger,
+            ctx.settings.database_url,
+            scheduler_enabled=ctx.scheduler_enabled,
+            follow_up_interval_days=ctx.settings.follow_up_interval_days,
+            clock=ctx.clock,
+        )
+    )

@@ -68,7 +68,11 @@ def test_background_services_start_and_stop_with_the_app(
         app = create_app(Settings(database_url=url), clock=lambda: clock[0])
         with TestClient(app):
             assert log == ["start projections scheduler=True", "start scheduler scheduler=True"]
-            assert app.state.background_services == ["projections", "scheduler"]
+            assert app.state.background_services == [
+                "projections-and-scheduler",
+                "projections",
+                "scheduler",
+            ]
         assert log[2:] == ["stop scheduler", "stop projections"]
 
         log.clear()
