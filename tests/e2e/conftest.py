@@ -136,3 +136,11 @@ def api(database_url: str, clock: list[datetime]) -> Iterator[Api]:
 @pytest.fixture
 def sqlite_api(tmp_path: Path, clock: list[datetime]) -> Iterator[Api]:
     yield from _client(f"sqlite:///{tmp_path / 'api.db'}", clock)
+
+
+def project_read_models(api: Api) -> None:
+    """Bring the read models up to every event (the server does this in the background)."""
+    from projections.catalogue import all_projections
+    from projections.runtime import ProjectionRunner
+
+    ProjectionRunner(api.app.state.ledger, all_projections()).run_once()

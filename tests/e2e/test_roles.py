@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import NOW
-from tests.e2e.conftest import ROLES, Api, _client
+from tests.e2e.conftest import ROLES, Api, _client, project_read_models
 
 ALL = frozenset(ROLES)
 STAFF = frozenset({"admin", "staff"})
@@ -188,6 +188,13 @@ CASES = [
         {"occurred_on": "2024-02-01", "industry": "D", "reason": "主营", "approver": "处长"},
         STAFF,
     ),
+    Case("ledger", "GET", "/projects", None, ALL),
+    Case("ledger filtered", "GET", "/projects?city=changsha&stage=in_production", None, ALL),
+    Case("ledger export", "GET", "/projects/export?format=csv", None, ALL),
+    Case("follow-ups due", "GET", "/follow-ups/due?as_of=2024-12-31", None, ALL),
+    Case("verify a project", "GET", "/projects/{P}/verify", None, NOT_LIAISON),
+    Case("list dispatches", "GET", "/dispatches", None, NOT_LIAISON),
+    Case("read a dispatch", "GET", "/dispatches/2023Q4", None, NOT_LIAISON),
 ]
 
 
@@ -217,6 +224,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, dict[
             },
         )
         ids["issue"] = r.json()["issue_ids"][0]
+        project_read_models(api)
         yield api, ids
 
 
@@ -311,3 +319,32 @@ def test_who_am_i(world: tuple[Api, dict[str, str]]) -> None:
     assert "refer_own_project" in me["permissions"] and "read" not in me["permissions"]
     names = {u["name"] for u in api.get("/users", role="admin").json()}
     assert me["name"] in names
+
+
+def test_every_operation_has_a_case(world: tuple[Api, dict[str, str]]) -> None:
+    """A new endpoint must join the table above, so its roles are checked too."""
+    api, _ = world
+    covered = {(c.method, c.path.split("?")[0]) for c in CASES}
+    for path, operations in api.app.openapi()["paths"].items():
+        if path == "/health":
+            continue
+        for method in operations:
+            pattern = path
+            for placeholder, key in (
+                ("{project_id}", "{P}"),
+                ("{association_id}", "{A}"),
+                ("{arrival_id}", "{arrival}"),
+                ("{issue_id}", "{issue}"),
+                ("{quarter}", "2023Q4"),
+            ):
+                pattern = pattern.replace(placeholder, key)
+            matches = {
+                (
+                    m,
+                    p.replace("{B}", "{A}")
+                    .replace("{Q}", "{P}")
+                    .replace("{spare_arrival}", "{arrival}"),
+                )
+                for m, p in covered
+            }
+            assert (method.upper(), pattern) in matches, f"no role case for {method.upper()} {path}"

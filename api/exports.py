@@ -1,0 +1,106 @@
+"""Tabular exports: JSON, CSV (UTF-8 with BOM, so Excel opens it) and XLSX (openpyxl), with
+Chinese column headers and amounts as numbers with two decimals."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import Response
+from fastapi.responses import JSONResponse
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from domain import errors
+
+FORMATS = ("json", "csv", "xlsx")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class ExportColumn:
+    key: str
+    label: str  # the Chinese header
+    money: bool = False  # a Decimal amount in yuan, shown with two decimals
+
+
+@dataclass(frozen=True)
+class Sheet:
+    title: str
+    columns: Sequence[ExportColumn]
+    rows: Sequence[dict[str, Any]]
+
+
+def check_format(value: str) -> str:
+    if value not in FORMATS:
+        raise errors.UnknownCode(f"format must be one of {', '.join(FORMATS)}", field="format")
+    return value
+
+
+def _cell(value: Any, money: bool) -> Any:
+    if value is None:
+        return ""
+    if money:
+        return Decimal(value).quantize(Decimal("0.01"))
+    if isinstance(value, (list, tuple)):
+        return "；".join(str(v) for v in value)
+    return value
+
+
+def csv_bytes(sheet: Sheet) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([c.label for c in sheet.columns])
+    for row in sheet.rows:
+        writer.writerow([_cell(row.get(c.key), c.money) for c in sheet.columns])
+    return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
+
+
+def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
+    workbook = Workbook()
+    workbook.remove(workbook.active)  # type: ignore[arg-type]
+    for sheet in sheets:
+        ws = workbook.create_sheet(sheet.title[:31])
+        ws.append([c.label for c in sheet.columns])
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for row in sheet.rows:
+            values = []
+            for column in sheet.columns:
+                value = _cell(row.get(column.key), column.money)
+                # XLSX stores numbers as binary floating point; two decimals show the fen.
+                values.append(float(value) if column.money and value != "" else value)
+            ws.append(values)
+        for index, column in enumerate(sheet.columns, start=1):
+            letter = ws.cell(row=1, column=index).column_letter
+            ws.column_dimensions[letter].width = max(10, min(40, len(column.label) * 2 + 4))
+            if column.money:
+                for (cell,) in ws.iter_rows(min_row=2, min_col=index, max_col=index):
+                    cell.number_format = "#,##0.00"
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"}
+
+
+def export(fmt: str, name: str, sheets: Sequence[Sheet], json_body: Any) -> Response:
+    """The same data as JSON, the first sheet as CSV, or every sheet as one workbook."""
+    if fmt == "csv":
+        return Response(
+            csv_bytes(sheets[0]),
+            media_type="text/csv; charset=utf-8",
+            headers=_attachment(f"{name}.csv"),
+        )
+    if fmt == "xlsx":
+        return Response(
+            xlsx_bytes(sheets), media_type=XLSX_TYPE, headers=_attachment(f"{name}.xlsx")
+        )
+    return JSONResponse(json_body)

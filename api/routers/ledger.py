@@ -1,0 +1,278 @@
+"""The project ledger (台账) from the read models: list with filters, exports, the follow-up
+due list, and a project's chain verification."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict
+
+from api.auth import Permission, Principal
+from api.deps import get_ledger, get_settings, require
+from api.exports import ExportColumn, Sheet, check_format, export
+from api.read_models import get_read_models, not_ready
+from api.settings import Settings
+from domain import errors
+from domain.application import Ledger
+from domain.project import STAGE_LABELS, STAGES
+from domain.values import CITIES, INDUSTRIES, ORIGINS, PROJECT_TYPES, business_date, from_fen
+from projections.integrity import verify_project
+from projections.queries import ReadModels
+
+router = APIRouter(tags=["ledger"])
+P = Permission
+Reader = Annotated[Principal, Depends(require(P.READ, P.READ_OWN))]
+Read = Annotated[ReadModels, Depends(get_read_models)]
+
+MONEY_COLUMNS = {
+    "contract_amount_fen": "contract_amount",
+    "funds_total_fen": "funds_total_cny",
+    "planned_investment_fen": "planned_investment_cny",
+}
+
+
+class LedgerRowOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "project_id": "5b0e3f0c-2f0b-4a43-8f3c-4d2f8e3b9c11",
+                    "name": "新材料产业园",
+                    "investor": "华科实业有限公司",
+                    "industry": "C",
+                    "project_type": "ordinary",
+                    "origin": "other_province",
+                    "city": "changsha",
+                    "county": "",
+                    "park": "",
+                    "stage": "in_production",
+                    "status": "active",
+                    "referred_on": "2023-01-05",
+                    "signed_on": "2023-03-10",
+                    "contract_amount": "80000000.00",
+                    "funds_total_cny": "32100000.00",
+                    "planned_investment_cny": "100000000.00",
+                    "production_started_on": "2023-11-01",
+                    "capacity_reached_on": None,
+                    "last_follow_up_on": "2023-12-01",
+                    "open_issues": 1,
+                    "version": 9,
+                    "referrals": [{"association_id": "0c7d…", "share": "100"}],
+                }
+            ]
+        }
+    )
+
+    project_id: str
+    name: str
+    investor: str
+    industry: str
+    project_type: str
+    origin: str
+    city: str
+    county: str | None
+    park: str | None
+    stage: str
+    status: str
+    referred_on: str
+    first_visit_on: str | None
+    signed_on: str | None
+    contract_amount: str | None
+    registered_on: str | None
+    construction_started_on: str | None
+    production_started_on: str | None
+    capacity_reached_on: str | None
+    funds_total_cny: str
+    planned_investment_cny: str
+    visits: int
+    negotiations: int
+    follow_ups: int
+    last_follow_up_on: str | None
+    open_issues: int
+    attested: bool | None
+    version: int
+    referrals: list[dict[str, str]]
+
+
+class LedgerPageOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [], "total": 0, "page": 1, "size": 50}]}
+    )
+
+    items: list[LedgerRowOut]
+    total: int
+    page: int
+    size: int
+
+
+def _row(row: dict[str, Any]) -> dict[str, Any]:
+    out = {
+        k: v
+        for k, v in row.items()
+        if k not in MONEY_COLUMNS and k not in ("designations", "last_event_on")
+    }
+    for column, name in MONEY_COLUMNS.items():
+        value = row.get(column)
+        out[name] = None if value is None else str(from_fen(value))
+    out["attested"] = None if row.get("attested") is None else bool(row["attested"])
+    return out
+
+
+def _scope(user: Principal) -> str | None:
+    return None if user.can(P.READ) else (user.association_id or "none")
+
+
+def _filters(stage: str | None, city: str | None, industry: str | None, status: str | None) -> None:
+    for value, allowed, field in (
+        (stage, STAGES, "stage"),
+        (city, CITIES, "city"),
+        (industry, INDUSTRIES, "industry"),
+        (status, ("active", "stalled", "withdrawn"), "status"),
+    ):
+        if value is not None and value not in allowed:
+            raise errors.UnknownCode(f"{value!r} is not a known {field}", field=field)
+
+
+@router.get("/projects", response_model=LedgerPageOut)
+def list_projects(
+    user: Reader,
+    read: Read,
+    stage: str | None = None,
+    city: str | None = None,
+    association_id: str | None = None,
+    industry: str | None = None,
+    status: str | None = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    """The ledger, newest referral first; a liaison sees only its association's projects."""
+    _filters(stage, city, industry, status)
+    try:
+        result = read.ledger_page(
+            stage=stage,
+            city=city,
+            association_id=association_id,
+            industry=industry,
+            year=year,
+            status=status,
+            page=page,
+            size=size,
+            association_scope=_scope(user),
+        )
+    except LookupError as e:
+        raise not_ready(e) from e
+    return {
+        "items": [_row(r) for r in result.items],
+        "total": result.total,
+        "page": page,
+        "size": size,
+    }
+
+
+LEDGER_COLUMNS = [
+    ExportColumn("project_id", "项目编号"),
+    ExportColumn("name", "项目名称"),
+    ExportColumn("investor", "投资方"),
+    ExportColumn("industry_label", "行业门类"),
+    ExportColumn("project_type_label", "项目类型"),
+    ExportColumn("origin_label", "资金来源地"),
+    ExportColumn("city_label", "落地市州"),
+    ExportColumn("county", "县市区"),
+    ExportColumn("park", "园区"),
+    ExportColumn("associations", "引荐商协会（占比%）"),
+    ExportColumn("stage_label", "项目阶段"),
+    ExportColumn("status", "状态"),
+    ExportColumn("referred_on", "引荐日期"),
+    ExportColumn("signed_on", "签约日期"),
+    ExportColumn("contract_amount", "合同投资额（元）", money=True),
+    ExportColumn("funds_total_cny", "累计到位资金（元）", money=True),
+    ExportColumn("production_started_on", "投产日期"),
+    ExportColumn("capacity_reached_on", "达产日期"),
+    ExportColumn("last_follow_up_on", "最近回访日期"),
+    ExportColumn("open_issues", "未办结问题诉求"),
+]
+
+
+@router.get("/projects/export", response_model=None)
+def export_projects(
+    user: Reader,
+    read: Read,
+    format: str = "xlsx",
+    stage: str | None = None,
+    city: str | None = None,
+    association_id: str | None = None,
+    industry: str | None = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> Response:
+    """The whole ledger (with the same filters) as JSON, CSV or XLSX with Chinese headers."""
+    fmt = check_format(format)
+    _filters(stage, city, industry, None)
+    try:
+        names = read.association_names()
+        rows, page = [], 1
+        while True:
+            result = read.ledger_page(
+                stage=stage,
+                city=city,
+                association_id=association_id,
+                industry=industry,
+                year=year,
+                page=page,
+                size=500,
+                association_scope=_scope(user),
+            )
+            rows.extend(_row(r) for r in result.items)
+            if page * 500 >= result.total:
+                break
+            page += 1
+    except LookupError as e:
+        raise not_ready(e) from e
+    for row in rows:
+        row["industry_label"] = f"{row['industry']} {INDUSTRIES.get(row['industry'], '')}"
+        row["project_type_label"] = PROJECT_TYPES.get(row["project_type"], row["project_type"])
+        row["origin_label"] = ORIGINS.get(row["origin"], row["origin"])
+        row["city_label"] = CITIES.get(row["city"], row["city"])
+        row["stage_label"] = STAGE_LABELS.get(row["stage"], row["stage"])
+        row["associations"] = [
+            f"{names.get(r['association_id'], r['association_id'])}（{r['share']}）"
+            for r in row["referrals"]
+        ]
+    sheet = Sheet("项目台账", LEDGER_COLUMNS, rows)
+    return export(fmt, "项目台账", [sheet], {"items": rows, "total": len(rows)})
+
+
+@router.get("/follow-ups/due")
+def follow_ups_due(
+    user: Reader,
+    read: Read,
+    ledger: Annotated[Ledger, Depends(get_ledger)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    as_of: date | None = None,
+) -> dict[str, Any]:
+    """Projects in production overdue a follow-up visit (回访) on `as_of` (default today)."""
+    day = as_of or business_date(ledger.clock())
+    interval = settings.follow_up_interval_days
+    try:
+        rows = read.follow_ups_due(day, interval)
+        if not user.can(P.READ):
+            own = {
+                r["project_id"]
+                for r in read.ledger_page(association_scope=_scope(user), size=500).items
+            }
+            rows = [r for r in rows if r["project_id"] in own]
+    except LookupError as e:
+        raise not_ready(e) from e
+    return {"as_of": day.isoformat(), "interval_days": interval, "items": rows, "total": len(rows)}
+
+
+@router.get("/projects/{project_id}/verify")
+def verify(
+    project_id: str,
+    user: Annotated[Principal, Depends(require(P.READ_AUDIT, P.READ))],
+    ledger: Annotated[Ledger, Depends(get_ledger)],
+) -> dict[str, Any]:
+    """Recompute the project's hash chain: {ok, broken_at: {version, reason} | null}."""
+    return dict(verify_project(ledger, project_id))
