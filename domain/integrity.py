@@ -131,10 +131,14 @@ class ChainedMapper(Mapper[UUID]):
         return state
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        self._remember(stored_event)
+        return self.decode_event(stored_event)
+
+    def decode_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        """The domain event, without remembering its hash (for readers that never append)."""
         cls = resolve_topic(stored_event.topic)
         event_state = self.decode_state(stored_event)
         event_state.pop(PREV_HASH, None)
-        self._remember(stored_event)
         id_convertor = find_id_convertor(cls, type(stored_event.originator_id))  # type: ignore[arg-type]
         event_state["originator_id"] = id_convertor(stored_event.originator_id)
         event_state["originator_version"] = stored_event.originator_version

@@ -1,0 +1,211 @@
+"""`python -m bench [--scale small|province] [--db sqlite|postgres]`: the DESIGN §10 benchmark.
+
+Every figure is printed beside a baseline measured in the same run (raw inserts, raw read and
+decode), so the ratio is what compares across machines. Results go to
+`bench/results/<date>-<db>-<scale>.json` and a Markdown table beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.baseline import raw_insert_rate, raw_read_decode_rate
+from bench.province import OFFICER, generate
+from domain.application import Ledger
+from projections.database import open_ledger
+from projections.runtime import engine_of
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parents[1]
+NOW = datetime(2026, 1, 20, 2, 0, tzinfo=UTC)
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def timed(samples: int, call: Callable[[int], Any]) -> dict[str, float]:
+    times = []
+    for i in range(samples):
+        started = time.perf_counter()
+        call(i)
+        times.append((time.perf_counter() - started) * 1000)
+    return {
+        "median_ms": statistics.median(times),
+        "p99_ms": percentile(times, 99),
+        "samples": samples,
+    }
+
+
+class Bench:
+    def __init__(self, scale: str, db: str, url: str) -> None:
+        self.scale, self.db, self.url = scale, db, url
+        self.figures: dict[str, Any] = {"scale": scale, "db": db, "date": date.today().isoformat()}
+
+    def record(self, name: str, **values: Any) -> None:
+        self.figures[name] = values
+        shown = ", ".join(
+            f"{k}={v:,.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
+        )
+        print(f"{name:<28} {shown}", flush=True)
+
+    def run_child(self, phase: str) -> dict[str, Any]:
+        """A phase in its own process, so its peak memory is its own."""
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.phase", phase, self.url],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    def run(self) -> dict[str, Any]:
+        engine_ledger = open_ledger(self.url, clock=lambda: NOW)
+        engine = engine_of(engine_ledger)
+        insert_rate = raw_insert_rate(engine, rows=50_000)
+        self.record("baseline_raw_insert", rows_per_s=insert_rate)
+
+        started = time.perf_counter()
+        summary = generate(engine_ledger, self.scale, end=date(2025, 12, 31))
+        elapsed = time.perf_counter() - started
+        load_rate = summary.events / elapsed
+        self.record(
+            "bulk_load",
+            events=summary.events,
+            seconds=elapsed,
+            events_per_s=load_rate,
+            ratio_to_raw_insert=load_rate / insert_rate,
+            peak_rss_mib=peak_rss_mib(),
+        )
+
+        read_rate, count = raw_read_decode_rate(engine)
+        self.record("baseline_raw_read_decode", events=count, events_per_s=read_rate)
+        library = self.run_child("library_read")
+        self.record(
+            "library_read_decode", **library, ratio_to_raw=library["events_per_s"] / read_rate
+        )
+
+        self._commands(engine_ledger)
+        self._replay(engine_ledger)
+        engine_ledger.close()
+
+        rebuild = self.run_child("rebuild")
+        self.record(
+            "rebuild_all_projections",
+            **rebuild,
+            ratio_to_raw_read_decode=rebuild["events_per_s"] / read_rate,
+            ratio_to_library_read_decode=rebuild["events_per_s"] / library["events_per_s"],
+        )
+        verify = self.run_child("verify")
+        self.record(
+            "verify_all_chains",
+            **verify,
+            ratio_to_raw_read_decode=verify["events_per_s"] / read_rate,
+        )
+        self.record("dispatch_one_quarter", **self.run_child("dispatch"))
+        rewards = self.run_child("rewards")
+        self.record("rewards_one_year", **rewards)
+        return self.figures
+
+    def _commands(self, ledger: Ledger) -> None:
+        projects = [
+            str(r.originator_id)
+            for r in ledger.recorder.select_notifications(1, 200_000)
+            if r.topic.endswith("Project.Referred")
+        ]
+        rng = random.Random(7)
+        chosen: list[str] = []
+        while len(chosen) < 500:
+            candidate = rng.choice(projects)
+            if ledger.get_project(candidate).status == "active":
+                chosen.append(candidate)
+        ctx = ledger.context(OFFICER, source="bench")
+        started = time.perf_counter()
+        latencies = timed(
+            len(chosen), lambda i: ledger.record_visit(ctx, chosen[i], occurred_on="2025-12-31")
+        )
+        rate = len(chosen) / (time.perf_counter() - started)
+        self.record("single_commands", saves_per_s=rate, **latencies)
+
+    def _replay(self, ledger: Ledger) -> None:
+        rows = ledger.recorder.select_notifications(1, 200_000)
+        versions: dict[str, int] = {}
+        for row in rows:
+            versions[str(row.originator_id)] = row.originator_version
+        busiest = sorted(versions, key=lambda k: -versions[k])[:50]
+        replay = timed(200, lambda i: ledger.get_project(busiest[i % len(busiest)]))
+        self.record("replay_project", events=versions[busiest[0]], **replay)
+        as_of = timed(200, lambda i: ledger.project_as_of(busiest[i % len(busiest)], "2024-06-30"))
+        self.record("state_as_of_date", **as_of)
+
+
+def markdown(figures: dict[str, Any]) -> str:
+    lines = [
+        f"# Benchmark {figures['date']} — {figures['db']}, {figures['scale']}",
+        "",
+        "| phase | figures |",
+        "|---|---|",
+    ]
+    for name, values in figures.items():
+        if isinstance(values, dict):
+            shown = ", ".join(
+                f"{k} {v:,.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items()
+            )
+            lines.append(f"| {name} | {shown} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scale", choices=["tiny", "small", "province"], default="small")
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--url", help="database URL (default: a fresh SQLite file / PostgreSQL db)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.url or _fresh_url(args.db, Path(folder))
+        figures = Bench(args.scale, args.db, url).run()
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"{figures['date']}-{args.db}-{args.scale}"
+    stem.with_suffix(".json").write_text(json.dumps(figures, indent=2, ensure_ascii=False))
+    stem.with_suffix(".md").write_text(markdown(figures))
+    print(f"results: {stem}.json and .md")
+    return 0
+
+
+def _fresh_url(db: str, folder: Path) -> str:
+    if db == "sqlite":
+        return f"sqlite:///{folder / 'bench.db'}"
+    import uuid
+
+    import psycopg
+
+    server = os.environ.get("ZHAOSHANG_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
+    name = f"zs_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{server.rsplit('/', 1)[0]}/{name}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
