@@ -45,6 +45,7 @@ from projections.policy.model import (
 )
 
 ZERO = Decimal("0.00")
+FEN = Decimal("0.01")
 HUNDRED = Decimal(100)
 EXACT = Decimal("0.000001")
 FIGURE_LABELS = {
@@ -55,6 +56,15 @@ FIGURE_LABELS = {
     "fixed_asset_investment_in_year": ("当年固定资产投资", "fixed-asset investment of the year"),
     "tax_in_year": ("当年回访填报税收", "tax reported at follow-ups in the year"),
 }
+
+
+def exact(amount: Decimal) -> Decimal:
+    """An unrounded amount as it is, without trailing zeros beyond the fen (20000.00500 →
+    20000.005, 85200.000000 → 85200.00)."""
+    trimmed = amount.normalize()
+    exponent = trimmed.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return trimmed if exponent < -2 else amount.quantize(FEN)
 
 
 def fmt(amount: Decimal) -> str:
@@ -513,11 +523,11 @@ class _YearPlan:
                     adj.clause,
                     (
                         ("matched", matched),
-                        ("before", before),
+                        ("before", exact(before)),
                         ("bonus", adj.bonus.cny if adj.bonus else None),
                     ),
                     params,
-                    raw,
+                    exact(raw),
                     "applied" if matched else "not_applied",
                 )
             )
@@ -527,7 +537,7 @@ class _YearPlan:
                 "rounding",
                 a.id,
                 a.clause,
-                (("before", raw),),
+                (("before", exact(raw)),),
                 self.rounding_params,
                 reward,
                 notes=self.rounding_notes,
@@ -579,13 +589,13 @@ class _YearPlan:
                     a.clause,
                     (("portion_amount", portion),),
                     (a.param("rate", a.rate), a.param("portion", a.portion)),
-                    raw,
+                    exact(raw),
                 )
             )
             return raw
         if a.kind == "rate_by_industry":
             rate = a.rates.get(facts.industry, a.default_rate)
-            source = "rates" if facts.industry in a.rates else "default_rate"
+            source = f"rates.{facts.industry}" if facts.industry in a.rates else "default_rate"
             raw = portion * (rate or ZERO)
             steps.append(
                 Step(
@@ -594,7 +604,7 @@ class _YearPlan:
                     a.clause,
                     (("portion_amount", portion), ("industry", facts.industry)),
                     (Parameter("rate", rate, a.since.get(source, a.created)),),
-                    raw,
+                    exact(raw),
                 )
             )
             return raw
@@ -618,7 +628,7 @@ class _YearPlan:
                         Parameter("band", "none" if band is None else band.label(), since),
                         Parameter("band_value", value, since),
                     ),
-                    raw,
+                    exact(raw),
                 )
             )
             return raw
@@ -630,7 +640,7 @@ class _YearPlan:
                 continue
             assert band.rate is not None
             raw += part * band.rate
-            pieces.append(f"{band.label()}: {part} × {band.rate} = {part * band.rate}")
+            pieces.append(f"{band.label()}: {part} × {band.rate} = {exact(part * band.rate)}")
         steps.append(
             Step(
                 "amount.bands_progressive",
@@ -638,7 +648,7 @@ class _YearPlan:
                 a.clause,
                 (("portion_amount", portion), ("pieces", "; ".join(pieces) or "—")),
                 (Parameter("bands", tuple(b.label() for b in a.bands), since),),
-                raw,
+                exact(raw),
             )
         )
         return raw
@@ -650,9 +660,9 @@ class _YearPlan:
         fen = int(reward * 100)
         hundredths = [int(share * 100) for _, share in shares]
         whole = sum(hundredths)
-        exact = [Decimal(fen * h) / whole for h in hundredths]
+        exact_fen = [Decimal(fen * h) / whole for h in hundredths]
         if s.method == "half_up":
-            parts_fen = [int(round_to(e, "half_up", 0)) for e in exact]
+            parts_fen = [int(round_to(e, "half_up", 0)) for e in exact_fen]
             extra = [0] * len(shares)
             floors = list(parts_fen)
         else:
@@ -684,7 +694,7 @@ class _YearPlan:
                     ("shares_on", self.shares_on),
                     ("project_reward", reward),
                     ("share", share),
-                    ("exact", (exact[i] / 100).quantize(EXACT)),
+                    ("exact", (exact_fen[i] / 100).quantize(EXACT)),
                     ("floor", money(Decimal(floors[i]) / 100)),
                     ("extra_fen", extra[i]),
                 ),

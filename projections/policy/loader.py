@@ -517,8 +517,10 @@ class _Checker:
         depth = len(path)
         for key_path, version in self.since.items():
             if len(key_path) > depth and key_path[:depth] == path:
-                key = key_path[depth]
-                best[key] = max(best.get(key, -1), version)
+                rest = key_path[depth:]
+                for n in range(1, len(rest) + 1):  # "rates" and "rates.C" alike
+                    key = ".".join(rest[:n])
+                    best[key] = max(best.get(key, -1), version)
         created = self.dates[self.origin(path)]
         return {k: self.dates[v] for k, v in best.items()}, created
 
@@ -616,7 +618,7 @@ class _VersionBuilder:
                 self.c.fail((*path, "sources"), "only a funds_arrived base has sources")
             if m["sources"] != "any":
                 sources = self.c.codes(m, "sources", path, ORIGINS, "funds source")
-                if not sources:
+                if m["sources"] == []:
                     self.c.fail((*path, "sources"), "name at least one source, or `any`")
         return BaseRule(**self._rule(m, path, "base"), kind=kind, sources=sources)
 
@@ -830,8 +832,11 @@ class _VersionBuilder:
             fields["rate"] = self.c.rate(m, "rate", path)
         elif kind == "rate_by_industry":
             rates: dict[str, Decimal] = {}
-            rm = self.c.mapping(m.get("rates", {}), (*path, "rates"))
-            for industry, rate in (rm or {}).items():
+            rm = m.get("rates", {})
+            if not isinstance(rm, dict) or not rm:
+                self.c.fail((*path, "rates"), "expected a mapping of industry letters to rates")
+                rm = {}
+            for industry, rate in rm.items():
                 if industry not in INDUSTRIES:
                     self.c.fail(
                         (*path, "rates", str(industry)),
@@ -881,7 +886,7 @@ class _VersionBuilder:
             if m is None:
                 continue
             designations = self.c.codes(m, "designations", ipath, DESIGNATIONS, "designation")
-            if designations is not None and not designations:
+            if m.get("designations") == []:
                 self.c.fail((*ipath, "designations"), "name at least one designation")
             built.append(
                 Adjustment(
