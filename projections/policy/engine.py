@@ -16,7 +16,9 @@ The engine reads nothing but the facts it is handed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -37,6 +39,7 @@ from projections.policy.model import (
     FigureCondition,
     Policy,
     PolicyVersion,
+    Rule,
     ScopeCondition,
     ThresholdCondition,
     compare,
@@ -65,6 +68,38 @@ def exact(amount: Decimal) -> Decimal:
     exponent = trimmed.as_tuple().exponent
     assert isinstance(exponent, int)
     return trimmed if exponent < -2 else amount.quantize(FEN)
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many acyclic objects.
+
+    Evaluating a province allocates a few hundred thousand small objects (steps, tuples); each
+    allocation burst would trigger collections that walk the whole heap (every project's facts),
+    which took longer than the evaluation itself. Nothing built here forms a cycle, so reference
+    counting frees it all; the collector is switched back on afterwards (if it was on).
+    """
+    was_enabled = gc.isenabled()
+    if was_enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+# Condition steps whose inputs take few distinct values (an industry, a count, a date): the plan
+# makes one step per distinct input and every project shares it (built and rendered once).
+SHARED_CONDITION_STEPS = frozenset(
+    {
+        "condition.exclusion",
+        "condition.scope",
+        "condition.base_present",
+        "condition.attestation",
+        "condition.designation",
+    }
+)
 
 
 def fmt(amount: Decimal) -> str:
@@ -172,11 +207,14 @@ class RewardReport:
         explanation of each eligible row; `association_explanations` adds them to the
         association entries as well.
         """
-        return {
-            "year": self.year,
-            "policy": self.policy,
-            "associations": [a.as_dict(langs, association_explanations) for a in self.associations],
-        }
+        with cyclic_gc_paused():
+            return {
+                "year": self.year,
+                "policy": self.policy,
+                "associations": [
+                    a.as_dict(langs, association_explanations) for a in self.associations
+                ],
+            }
 
 
 # ---- one year under one version ----------------------------------------------------------------
@@ -188,6 +226,8 @@ class _YearPlan:
     def __init__(self, policy: Policy, year: int) -> None:
         self.policy = policy
         self.year = year
+        self._parameters: dict[Any, Parameter] = {}
+        self._steps: dict[Any, Step] = {}
         v = self.version = policy.version_for(year)
         self.start, self.end = v.period.bounds(year)
         if v.counting.window == "inside_validity":
@@ -212,12 +252,14 @@ class _YearPlan:
         # Parameters reused by every project's steps (immutable, so shared).
         c, b = v.counting, v.base
         self.base_params = (
-            v.period.param("year_starts", f"{v.period.starts_month:02d}-{v.period.starts_day:02d}"),
-            v.period.param("timezone", v.period.timezone),
-            c.param("window", c.window),
-            c.param("conversion", c.conversion),
-            c.param("arrival_rounding", c.arrival_rounding),
-            b.param("sources", "any" if b.sources is None else tuple(sorted(b.sources))),
+            self.p(
+                v.period, "year_starts", f"{v.period.starts_month:02d}-{v.period.starts_day:02d}"
+            ),
+            self.p(v.period, "timezone", v.period.timezone),
+            self.p(c, "window", c.window),
+            self.p(c, "conversion", c.conversion),
+            self.p(c, "arrival_rounding", c.arrival_rounding),
+            self.p(b, "sources", "any" if b.sources is None else tuple(sorted(b.sources))),
         )
         self.window_inputs = (
             ("window_from", self.window[0] if self.window_open else None),
@@ -225,8 +267,8 @@ class _YearPlan:
         )
         a = v.amount
         self.rounding_params = (
-            a.param("rounding", a.rounding),
-            a.param("places", a.places),
+            self.p(a, "rounding", a.rounding),
+            self.p(a, "places", a.places),
         )
         self.rounding_notes = (
             ("mode_zh", ROUNDING_TEXT[a.rounding][0]),
@@ -236,11 +278,37 @@ class _YearPlan:
         )
         s = v.split
         self.split_params = (
-            s.param("shares_at", s.shares_at),
-            s.param("method", s.method),
-            s.param("ties", s.ties),
+            self.p(s, "shares_at", s.shares_at),
+            self.p(s, "method", s.method),
+            self.p(s, "ties", s.ties),
         )
         self.threshold = v.threshold()
+
+    def p(self, rule: Rule, name: str, value: Any) -> Parameter:
+        """The rule's parameter, made once per year's evaluation and shared by every step."""
+        key = (rule.id, name, value)
+        parameter = self._parameters.get(key)
+        if parameter is None:
+            parameter = self._parameters[key] = rule.param(name, value)
+        return parameter
+
+    def _status_step(self, condition: Condition) -> Step:
+        key = ("status", condition.id)
+        step = self._steps.get(key)
+        if step is None:
+            step = self._steps[key] = Step(
+                "status",
+                condition.id,
+                condition.clause,
+                (("status", condition.status),),
+                (),
+                ZERO,
+                notes=_status_notes(condition),
+            ).shared()
+        return step
+
+    def memo(self, parameter: Parameter) -> Parameter:
+        return self._parameters.setdefault(parameter, parameter)
 
     # ---- one project ------------------------------------------------------------------------
 
@@ -335,17 +403,7 @@ class _YearPlan:
             if not met:
                 status = condition.status
                 eligible = False
-                steps.append(
-                    Step(
-                        "status",
-                        condition.id,
-                        condition.clause,
-                        (("status", condition.status),),
-                        (),
-                        ZERO,
-                        notes=_status_notes(condition),
-                    )
-                )
+                steps.append(self._status_step(condition))
                 break
         shares = facts.shares_on(self.shares_on)
         if not eligible:
@@ -389,18 +447,18 @@ class _YearPlan:
             kind = "condition.exclusion"
             inputs = (("industry", facts.industry), ("project_type", facts.project_type))
             params = (
-                c.param("industries", c.industries),
-                c.param("project_types", c.project_types),
-                c.param("origins", c.origins),
+                self.p(c, "industries", c.industries),
+                self.p(c, "project_types", c.project_types),
+                self.p(c, "origins", c.origins),
             )
         elif isinstance(c, ThresholdCondition):
             met = compare(base, c.operator, c.amount.cny)
             kind = "condition.threshold"
             inputs = (("base", base), ("threshold", c.amount.cny))
             params = (
-                c.param("operator", c.operator),
-                c.param("amount", c.amount.describe()),
-                c.param("applies_to", c.applies_to),
+                self.p(c, "operator", c.operator),
+                self.p(c, "amount", c.amount.describe()),
+                self.p(c, "applies_to", c.applies_to),
             )
         elif isinstance(c, BasePresentCondition):
             met = items > 0
@@ -422,22 +480,22 @@ class _YearPlan:
                 ("attested_on", None if attestation is None else attestation.occurred_on),
                 ("granted", None if attestation is None else attestation.granted),
             )
-            params = (c.param("attestation", c.attestation), c.param("in_force", c.in_force))
+            params = (self.p(c, "attestation", c.attestation), self.p(c, "in_force", c.in_force))
         elif isinstance(c, DesignationCondition):
             held = set(facts.designations)
             met = (not c.any_of or bool(held & c.any_of)) and c.all_of <= held
             kind = "condition.designation"
             inputs = (("designations", tuple(facts.designations)),)
-            params = (c.param("any_of", c.any_of), c.param("all_of", c.all_of))
+            params = (self.p(c, "any_of", c.any_of), self.p(c, "all_of", c.all_of))
         elif isinstance(c, FigureCondition):
             actual = self._figure(c.figure, facts, base, funds)
             met = compare(actual, c.operator, c.amount.cny)
             kind = "condition.figure"
             inputs = (("figure", c.figure), ("actual", actual), ("amount", c.amount.cny))
             params = (
-                c.param("figure", c.figure),
-                c.param("operator", c.operator),
-                c.param("amount", c.amount.describe()),
+                self.p(c, "figure", c.figure),
+                self.p(c, "operator", c.operator),
+                self.p(c, "amount", c.amount.describe()),
             )
             notes = (
                 *notes,
@@ -460,11 +518,26 @@ class _YearPlan:
                 ("origin", facts.origin),
                 ("city", facts.city),
             )
-            params = tuple(c.param(name, allowed) for name, allowed, _ in lists if allowed)
+            params = tuple(self.p(c, name, allowed) for name, allowed, _ in lists if allowed)
             scope = "; ".join(
                 f"{name}: {', '.join(sorted(allowed))}" for name, allowed, _ in lists if allowed
             )
             notes = (*notes, ("scope", scope))
+        if kind in SHARED_CONDITION_STEPS:  # few distinct inputs: one step object each
+            key = (c.id, inputs, met, outcome)
+            step = self._steps.get(key)
+            if step is None:
+                step = self._steps[key] = Step(
+                    kind,
+                    c.id,
+                    c.clause,
+                    inputs,
+                    params,
+                    met,
+                    outcome or ("met" if met else "not_met"),
+                    notes,
+                ).shared()
+            return met, step
         return met, Step(
             kind,
             c.id,
@@ -491,7 +564,7 @@ class _YearPlan:
                     a.id,
                     a.clause,
                     (("base", base), ("threshold", t.amount.cny)),
-                    (a.param("portion", a.portion),),
+                    (self.p(a, "portion", a.portion),),
                     portion,
                 )
             )
@@ -505,16 +578,16 @@ class _YearPlan:
                 if matched:
                     raw = raw * adj.factor
                 params: tuple[Parameter, ...] = (
-                    adj.param("designations", adj.designations),
-                    adj.param("factor", adj.factor),
+                    self.p(adj, "designations", adj.designations),
+                    self.p(adj, "factor", adj.factor),
                 )
             else:
                 assert adj.bonus is not None
                 if matched:
                     raw = raw + adj.bonus.cny
                 params = (
-                    adj.param("designations", adj.designations),
-                    adj.param("amount", adj.bonus.describe()),
+                    self.p(adj, "designations", adj.designations),
+                    self.p(adj, "amount", adj.bonus.describe()),
                 )
             steps.append(
                 Step(
@@ -549,7 +622,7 @@ class _YearPlan:
                 assert cap.amount is not None
                 limit: Decimal | None = cap.amount.cny
                 band_text = ("", "")
-                params = (cap.param("amount", cap.amount.describe()),)
+                params = (self.p(cap, "amount", cap.amount.describe()),)
             else:
                 figure = self._figure(cap.figure, facts, base, base)
                 band = _band_for(cap.bands, figure)
@@ -559,7 +632,7 @@ class _YearPlan:
                     f"（{FIGURE_LABELS[cap.figure][0]}{figure}元所在档次{label}）",
                     f" ({FIGURE_LABELS[cap.figure][1]} {figure} in band {label})",
                 )
-                params = (cap.param("figure", cap.figure), cap.param("bands", label))
+                params = (self.p(cap, "figure", cap.figure), self.p(cap, "bands", label))
             if limit is not None and reward > limit:
                 reward = limit
             steps.append(
@@ -588,7 +661,7 @@ class _YearPlan:
                     a.id,
                     a.clause,
                     (("portion_amount", portion),),
-                    (a.param("rate", a.rate), a.param("portion", a.portion)),
+                    (self.p(a, "rate", a.rate), self.p(a, "portion", a.portion)),
                     exact(raw),
                 )
             )
@@ -603,7 +676,7 @@ class _YearPlan:
                     a.id,
                     a.clause,
                     (("portion_amount", portion), ("industry", facts.industry)),
-                    (Parameter("rate", rate, a.since.get(source, a.created)),),
+                    (self.memo(Parameter("rate", rate, a.since.get(source, a.created))),),
                     exact(raw),
                 )
             )
@@ -625,8 +698,10 @@ class _YearPlan:
                     a.clause,
                     (("portion_amount", portion),),
                     (
-                        Parameter("band", "none" if band is None else band.label(), since),
-                        Parameter("band_value", value, since),
+                        self.memo(
+                            Parameter("band", "none" if band is None else band.label(), since)
+                        ),
+                        self.memo(Parameter("band_value", value, since)),
                     ),
                     exact(raw),
                 )
@@ -647,7 +722,7 @@ class _YearPlan:
                 a.id,
                 a.clause,
                 (("portion_amount", portion), ("pieces", "; ".join(pieces) or "—")),
-                (Parameter("bands", tuple(b.label() for b in a.bands), since),),
+                (self.memo(Parameter("bands", tuple(b.label() for b in a.bands), since)),),
                 exact(raw),
             )
         )
@@ -742,7 +817,7 @@ class _YearPlan:
                     (("association_id", association_id), ("rows", len(entries))),
                     (),
                     uncapped,
-                )
+                ).shared()
             ]
             total, capped = uncapped, False
             for cap in v.association_caps:
@@ -758,12 +833,12 @@ class _YearPlan:
                         cap.clause,
                         (("before", before), ("cap", cap.amount.cny)),
                         (
-                            cap.param("amount", cap.amount.describe()),
-                            cap.param("capped_when", cap.capped_when),
+                            self.p(cap, "amount", cap.amount.describe()),
+                            self.p(cap, "capped_when", cap.capped_when),
                         ),
                         total,
                         "applied" if applies else "not_applied",
-                    )
+                    ).shared()
                 )
             reward = AssociationReward(association_id, total, capped, uncapped, [])
             rewards.append(reward)
@@ -788,7 +863,7 @@ class _YearPlan:
                             v.rows.id,
                             v.rows.clause,
                             (("before", row_parts[i]),),
-                            (v.rows.param("after_caps", v.rows.after_caps),),
+                            (self.p(v.rows, "after_caps", v.rows.after_caps),),
                             new,
                         ),
                     )
@@ -840,12 +915,12 @@ class _YearPlan:
                     budget.clause,
                     (("requested", requested), ("before", before), ("budget", limit)),
                     (
-                        budget.param("amount", budget.amount.describe()),
-                        budget.param("allocation", budget.allocation),
+                        self.p(budget, "amount", budget.amount.describe()),
+                        self.p(budget, "allocation", budget.allocation),
                     ),
                     reward.total,
                     "applied" if applies else "not_applied",
-                )
+                ).shared()
             )
 
 
@@ -884,17 +959,18 @@ def evaluate(policy: Policy, year: int, facts: Iterable[ProjectFacts]) -> Reward
     """The year's reward figures under `policy` for the projects whose facts are given."""
     plan = _YearPlan(policy, year)
     results: list[ProjectResult] = []
-    for project in facts:
-        result = plan.project(project)
-        if result is not None:
-            results.append(result)
-    return RewardReport(
-        year=year,
-        policy=policy.id,
-        version_effective_from=plan.version.effective_from,
-        associations=plan.associations(results),
-        projects={r.project_id: r for r in results},
-    )
+    with cyclic_gc_paused():
+        for project in facts:
+            result = plan.project(project)
+            if result is not None:
+                results.append(result)
+        return RewardReport(
+            year=year,
+            policy=policy.id,
+            version_effective_from=plan.version.effective_from,
+            associations=plan.associations(results),
+            projects={r.project_id: r for r in results},
+        )
 
 
 def evaluate_project(policy: Policy, year: int, facts: ProjectFacts) -> ProjectResult | None:

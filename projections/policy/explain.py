@@ -9,9 +9,10 @@ only when a step is rendered, so evaluating 20,000 projects does not format 150,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from string import Formatter
 from typing import Any
 
 LANGUAGES = ("zh", "en")
@@ -35,53 +36,89 @@ OPERATOR_TEXT: dict[str, tuple[str, str]] = {
 
 def json_value(value: Any) -> Any:
     """A JSON-able form: decimals as plain strings, dates ISO, tuples and sets as lists."""
-    if isinstance(value, Decimal):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is Decimal:
         return format(value, "f")
-    if isinstance(value, date):
+    if kind is date:
         return value.isoformat()
-    if isinstance(value, (tuple, list)):
+    if kind is tuple or kind is list:
         return [json_value(v) for v in value]
-    if isinstance(value, (set, frozenset)):
+    if kind is frozenset or kind is set:
         return sorted(json_value(v) for v in value)
     if isinstance(value, Mapping):
         return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, date):
+        return value.isoformat()
     return value
+
+
+_YES_NO = {"zh": ("否", "是"), "en": ("no", "yes")}
+_SEPARATOR = {"zh": "、", "en": ", "}
 
 
 def text_value(value: Any, lang: str) -> str:
     """A readable form: money with thousands separators, lists joined, yes/no."""
-    if isinstance(value, bool):
-        return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
-    if isinstance(value, Decimal):
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is Decimal:
         return f"{value:,}"
-    if isinstance(value, date):
-        return value.isoformat()
+    if kind is int:
+        return str(value)
+    if kind is bool:
+        return _YES_NO[lang][value]
     if value is None:
         return "—"
-    if isinstance(value, (tuple, list, set, frozenset)):
-        items = sorted(value) if isinstance(value, (set, frozenset)) else value
-        return ("、" if lang == "zh" else ", ").join(text_value(v, lang) for v in items) or "—"
+    if kind is date:
+        return value.isoformat()  # type: ignore[no-any-return]
+    if kind is tuple or kind is list or kind is frozenset or kind is set:
+        items = sorted(value) if kind is frozenset or kind is set else value
+        return _SEPARATOR[lang].join(text_value(v, lang) for v in items) or "—"
     return str(value)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Parameter:
-    """A parameter value used by a step, and the date the policy version that set it took effect."""
+    """A parameter value used by a step, and the date the policy version that set it took effect.
+
+    The engine makes each once per year's evaluation and shares it between steps, so its JSON
+    and text forms are computed once, on first use.
+    """
 
     name: str
     value: Any
     since: date
+    _forms: dict[str, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "value": json_value(self.value), "since": self.since.isoformat()}
+        form = self._forms.get("json")
+        if form is None:
+            form = self._forms["json"] = {
+                "name": self.name,
+                "value": json_value(self.value),
+                "since": self.since.isoformat(),
+            }
+        return dict(form)
+
+    def text(self, lang: str) -> str:
+        form = self._forms.get(lang)
+        if form is None:
+            form = self._forms[lang] = text_value(self.value, lang)
+        return str(form)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Step:
     """One step of an explanation.
 
     `kind` selects the sentence it renders to; `outcome` distinguishes the branches of a step
-    (a condition `met` or `not_met`, a cap `applied` or `not_applied`).
+    (a condition `met` or `not_met`, a cap `applied` or `not_applied`); `notes` hold what only
+    the sentence needs (labels, wording) and are not part of the step's data. Treat a step as
+    immutable: association-level steps are shared by the rows of that association.
     """
 
     kind: str
@@ -91,7 +128,9 @@ class Step:
     parameters: tuple[Parameter, ...]
     result: Any
     outcome: str = ""
-    notes: tuple[tuple[str, Any], ...] = ()  # for rendering only (labels, wording)
+    notes: tuple[tuple[str, Any], ...] = ()
+    # A step shared by many rows (see `shared`) keeps its rendered forms once made.
+    _cache: dict[Any, Any] | None = field(default=None, repr=False, compare=False)
 
     def value(self, name: str) -> Any:
         for key, value in self.inputs:
@@ -102,18 +141,41 @@ class Step:
                 return parameter.value
         raise KeyError(name)
 
+    def shared(self) -> Step:
+        """Mark this step as one used by many rows: its text and JSON are then kept once made."""
+        if self._cache is None:
+            self._cache = {}
+        return self
+
     def text(self, lang: str = "zh") -> str:
-        return render(self, lang)
+        cache = self._cache
+        if cache is None:
+            return render(self, lang)
+        text = cache.get(lang)
+        if text is None:
+            text = cache[lang] = render(self, lang)
+        return str(text)
 
     @property
     def text_zh(self) -> str:
-        return render(self, "zh")
+        return self.text("zh")
 
     @property
     def text_en(self) -> str:
-        return render(self, "en")
+        return self.text("en")
 
     def as_dict(self, langs: tuple[str, ...] = LANGUAGES) -> dict[str, Any]:
+        """The step's data and sentences. A shared step answers a copy of a dict made once,
+        whose nested values are shared too: treat the result as read-only."""
+        cache = self._cache
+        if cache is None:
+            return self._as_dict(langs)
+        data = cache.get(langs)
+        if data is None:
+            data = cache[langs] = self._as_dict(langs)
+        return dict(data)
+
+    def _as_dict(self, langs: tuple[str, ...]) -> dict[str, Any]:
         data: dict[str, Any] = {
             "kind": self.kind,
             "rule": self.rule,
@@ -124,7 +186,7 @@ class Step:
             "outcome": self.outcome,
         }
         for lang in langs:
-            data[f"text_{lang}"] = render(self, lang)
+            data["text_" + lang] = self.text(lang)
         return data
 
 
@@ -323,40 +385,59 @@ TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 
+def _fields(template: str) -> frozenset[str]:
+    return frozenset(name for _, name, _, _ in Formatter().parse(template) if name)
+
+
+# Each template with the placeholders it uses, so rendering converts only those values.
+_COMPILED: dict[tuple[str, str], tuple[tuple[str, frozenset[str]], tuple[str, frozenset[str]]]] = {
+    key: ((zh, _fields(zh)), (en, _fields(en))) for key, (zh, en) in TEMPLATES.items()
+}
+
+
 def render(step: Step, lang: str) -> str:
+    """The step as one sentence in `lang` (`zh` or `en`), prefixed by the clause it cites."""
     if lang not in LANGUAGES:
         raise ValueError(f"no rendering for language {lang!r}; use one of {LANGUAGES}")
-    template = TEMPLATES.get((step.kind, step.outcome)) or TEMPLATES.get((step.kind, ""))
     index = 0 if lang == "zh" else 1
-    values: dict[str, str] = {
-        "rule": step.rule,
-        "clause": step.clause,
-        "result": text_value(step.result, lang),
-    }
+    compiled = _COMPILED.get((step.kind, step.outcome)) or _COMPILED.get((step.kind, ""))
+    if compiled is None:
+        body = f"{step.kind}: {text_value(step.result, lang)}"
+        return f"[{step.clause}] {body}" if step.clause else body
+    template, fields = compiled[index]
+    values = _Missing()
+    if "result" in fields:
+        values["result"] = text_value(step.result, lang)
+    if "rule" in fields:
+        values["rule"] = step.rule
     for parameter in step.parameters:
-        values[parameter.name] = text_value(parameter.value, lang)
+        if parameter.name in fields:
+            values[parameter.name] = parameter.text(lang)
     for key, value in step.inputs:
-        values[key] = text_value(value, lang)
-    notes = dict(step.notes)
-    for key, value in notes.items():
-        values[key] = text_value(value, lang)
-    for key, value in notes.items():
-        if key.endswith(f"_{lang}"):
-            values[key[: -len(lang) - 1]] = text_value(value, lang)
-    operator = values.get("operator")
-    if operator in OPERATOR_TEXT:
-        values["op"] = OPERATOR_TEXT[operator][index]
-    status = notes.get("status", dict(step.inputs).get("status"))
-    if isinstance(status, str):
-        labels = notes.get("status_labels")
+        if key in fields:
+            values[key] = text_value(value, lang)
+    status = None
+    labels = None
+    suffix = "_" + lang
+    for key, value in step.notes:
+        if key == "status":
+            status = value
+        elif key == "status_labels":
+            labels = value
+        elif key.endswith(suffix):
+            name = key[: -len(suffix)]
+            if name in fields:
+                values[name] = text_value(value, lang)
+        elif key in fields:
+            values[key] = text_value(value, lang)
+    if "op" in fields:
+        operator = step.value("operator")
+        values["op"] = OPERATOR_TEXT[operator][index] if operator in OPERATOR_TEXT else operator
+    if "status_label" in fields and isinstance(status, str):
         pair = labels if isinstance(labels, tuple) else STATUS_LABELS.get(status)
         values["status_label"] = f"{pair[index]} ({status})" if pair else status
-    if template is None:
-        body = f"{step.kind}: {values['result']}"
-    else:
-        body = template[index].format_map(_Missing(values))
-    prefix = f"[{step.clause}] " if step.clause else ""
-    return prefix + body
+    body = template.format_map(values)
+    return f"[{step.clause}] {body}" if step.clause else body
 
 
 class _Missing(dict[str, str]):
