@@ -411,7 +411,7 @@ class _YearPlan:
             return ProjectResult(
                 facts.project_id, status, False, funds, base, ZERO, tuple(steps), parts
             )
-        reward = self._amount(facts, base, steps)
+        reward = self._amount(facts, base, funds, steps)
         parts = self._split(reward, shares)
         return ProjectResult(
             facts.project_id, status, True, funds, base, reward, tuple(steps), parts
@@ -551,7 +551,9 @@ class _YearPlan:
 
     # ---- the amount -------------------------------------------------------------------------
 
-    def _amount(self, facts: ProjectFacts, base: Decimal, steps: list[Step]) -> Decimal:
+    def _amount(
+        self, facts: ProjectFacts, base: Decimal, funds: Decimal, steps: list[Step]
+    ) -> Decimal:
         v = self.version
         a = v.amount
         portion = base
@@ -594,11 +596,8 @@ class _YearPlan:
                     f"adjustment.{adj.kind}",
                     adj.id,
                     adj.clause,
-                    (
-                        ("matched", matched),
-                        ("before", exact(before)),
-                        ("bonus", adj.bonus.cny if adj.bonus else None),
-                    ),
+                    (("matched", matched), ("before", exact(before)))
+                    + ((("bonus", adj.bonus.cny),) if adj.bonus else ()),
                     params,
                     exact(raw),
                     "applied" if matched else "not_applied",
@@ -624,7 +623,7 @@ class _YearPlan:
                 band_text = ("", "")
                 params = (self.p(cap, "amount", cap.amount.describe()),)
             else:
-                figure = self._figure(cap.figure, facts, base, base)
+                figure = self._figure(cap.figure, facts, base, funds)
                 band = _band_for(cap.bands, figure)
                 limit = None if band is None else band.amount
                 label = "none" if band is None else band.label()

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from projections.policy import AttributionFact, evaluate
+from projections.policy import AttributionFact, evaluate, load_policies, policy_from_data
+from projections.policy.loader import parse_yaml
 from tests.unit.policy_support import (
+    TEST_POLICIES,
     arrival,
     d,
     facts,
@@ -38,6 +40,7 @@ from tests.unit.policy_support import (
     rows,
     shares,
     totals,
+    withdrawn,
 )
 
 
@@ -86,6 +89,19 @@ class TestChangshaFixedAssetInvestment:
         table = rows(report)  # type: ignore[arg-type]
         assert set(table) == {("X", "property"), ("X", "road")}
         assert {r["status"] for r in table.values()} == {"excluded"}
+
+    def test_a_band_cap_can_depend_on_another_figure_than_the_base(self) -> None:
+        text = (TEST_POLICIES / "changsha-fai-2023.yaml").read_text(encoding="utf-8")
+        text = text.replace("figure: base", "figure: funds_in_year")
+        by_funds = policy_from_data(parse_yaml(text))
+        project = facts(
+            "p",
+            fai={2023: "450000000.00"},  # 2‰ = 900,000
+            arrivals=[arrival("2023-05-01", "600000000.00")],  # funds ≥ 500M: cap 1,500,000
+        )
+        row = _row(evaluate(by_funds, 2023, [project]), "X", "p")
+        assert row["project_reward"] == "900000.00"
+        assert _row(self.evaluate(project), "X", "p")["project_reward"] == "800000.00"
 
 
 class TestLiuyangTax:
@@ -402,3 +418,54 @@ class TestHengyangThreeVersions:
             "local": "out_of_scope",
             "trade": "out_of_scope",
         }
+
+
+def test_every_step_of_every_policy_renders_in_both_languages() -> None:
+    registry = load_policies([TEST_POLICIES])
+    places = [
+        {"city": "changsha", "county": "浏阳市", "park": "高新区"},
+        {"city": "xiangtan"},
+        {"city": "hengyang"},
+    ]
+    variants: list[object] = []
+    for i, place in enumerate(places):
+        for j, (industry, designations, attestations) in enumerate(
+            [
+                ("C", ["fortune_global_500", "little_giant"], [granted("2023-06-01")]),
+                ("I", ["china_500"], [withdrawn("2023-06-01")]),
+                ("K", [], []),
+                ("F", ["industry_top_100"], [granted("2026-01-01")]),
+            ]
+        ):
+            for k, amount in enumerate(["10.00", "25000000.00", "900000000.00"]):
+                variants.append(
+                    facts(
+                        f"p{i}{j}{k}",
+                        industry=industry,
+                        designations=designations,
+                        attestations=attestations,
+                        referrers=[("A", "50"), ("B", "30"), ("C", "20")],
+                        arrivals=[
+                            arrival(f"{year}-03-01", amount, source)
+                            for year in (2023, 2024, 2025)
+                            for source in ("overseas", "in_province")
+                        ],
+                        fai={2023: amount, 2024: amount},
+                        tax={2024: amount, 2025: amount},
+                        contract=amount,
+                        **place,
+                    )
+                )
+    kinds: set[tuple[str, str]] = set()
+    for policy_id in registry.ids():
+        for year in (2022, 2023, 2024, 2025):
+            report = evaluate(registry.get(policy_id), year, variants)  # type: ignore[arg-type]
+            for association in report.associations:
+                for step in association.explanation + tuple(
+                    s for row in association.rows for s in row.explanation
+                ):
+                    kinds.add((step.kind, step.outcome))
+                    for lang in ("zh", "en"):
+                        text = step.text(lang)
+                        assert "{" not in text and "None" not in text, (policy_id, step.kind, text)
+    assert len(kinds) >= 30, sorted(kinds)
