@@ -19,6 +19,10 @@ class ArrivalFact:
     arrived_on: date
     amount_cny: Decimal  # converted at the recorded rate, rounded half-up to the fen
     source: str  # overseas | other_province | in_province
+    # The amount as recorded, for a policy that converts or rounds otherwise (None: unknown).
+    amount: Decimal | None = None
+    currency: str = "CNY"
+    rate_to_cny: Decimal = Decimal(1)
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,13 @@ class ProjectFacts:
     attestations: tuple[AttestationFact, ...] = ()  # latest last
     fixed_asset_investment_cny: dict[int, Decimal] = field(default_factory=dict)  # by year
     tax_reported_cny: dict[int, Decimal] = field(default_factory=dict)  # follow-up tax by year
+    # Added for policies that scope by place or look at the signing (defaults keep old callers).
+    county: str = ""
+    park: str = ""
+    signed_on: date | None = None
+    contract_amount_cny: Decimal | None = None
+    status: str = "active"  # active | stalled | withdrawn
+    version: int = 0  # the project's version these facts were folded to (0: unknown)
 
     def shares_on(self, day: date) -> tuple[tuple[str, Decimal], ...]:
         """The attribution in force at the end of `day`."""

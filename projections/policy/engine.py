@@ -1,0 +1,981 @@
+"""Evaluating a policy for a year over the facts of many projects.
+
+The pipeline is fixed; what each stage does is the policy's data:
+
+1. listing — which projects (and, through their shares, which associations) appear for the year;
+2. base — the figure the reward is computed on (counted arrivals, fixed-asset investment, tax);
+3. conditions — in the file's order; the first not met gives the project its status;
+4. amount — flat rate, rate by industry, whole-amount or progressive bands; then designation
+   multipliers and bonuses; then rounding; then per-project caps;
+5. split — the project reward divided by the shares in force on the policy's split date;
+6. per-association caps, then the policy's yearly budget.
+
+Every figure carries the steps that produced it (`projections.policy.explain.Step`).
+The engine reads nothing but the facts it is handed.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from projections.policy.explain import LANGUAGES, Parameter, Step
+from projections.policy.facts import ProjectFacts
+from projections.policy.model import (
+    PLACES_TEXT,
+    ROUNDING_TEXT,
+    AmountRule,
+    AttestationCondition,
+    Band,
+    BasePresentCondition,
+    Condition,
+    DesignationCondition,
+    ExclusionCondition,
+    FigureCondition,
+    Policy,
+    PolicyVersion,
+    Rule,
+    ScopeCondition,
+    ThresholdCondition,
+    compare,
+    money,
+    round_to,
+)
+
+ZERO = Decimal("0.00")
+FEN = Decimal("0.01")
+HUNDRED = Decimal(100)
+EXACT = Decimal("0.000001")
+FIGURE_LABELS = {
+    "base": ("计奖基数", "the base"),
+    "funds_in_year": ("当年计入的到位资金", "funds counted in the year"),
+    "planned_investment": ("计划总投资", "planned total investment"),
+    "contract_amount": ("合同投资额", "contract investment amount"),
+    "fixed_asset_investment_in_year": ("当年固定资产投资", "fixed-asset investment of the year"),
+    "tax_in_year": ("当年回访填报税收", "tax reported at follow-ups in the year"),
+}
+
+
+def exact(amount: Decimal) -> Decimal:
+    """An unrounded amount as it is, without trailing zeros beyond the fen (20000.00500 →
+    20000.005, 85200.000000 → 85200.00)."""
+    trimmed = amount.normalize()
+    exponent = trimmed.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return trimmed if exponent < -2 else amount.quantize(FEN)
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many acyclic objects.
+
+    Evaluating a province allocates a few hundred thousand small objects (steps, tuples); each
+    allocation burst would trigger collections that walk the whole heap (every project's facts),
+    which took longer than the evaluation itself. Nothing built here forms a cycle, so reference
+    counting frees it all; the collector is switched back on afterwards (if it was on).
+    """
+    was_enabled = gc.isenabled()
+    if was_enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+# Condition steps whose inputs take few distinct values (an industry, a count, a date): the plan
+# makes one step per distinct input and every project shares it (built and rendered once).
+SHARED_CONDITION_STEPS = frozenset(
+    {
+        "condition.exclusion",
+        "condition.scope",
+        "condition.base_present",
+        "condition.attestation",
+        "condition.designation",
+    }
+)
+
+
+def fmt(amount: Decimal) -> str:
+    """Money as a decimal string with two places."""
+    return format(money(amount), "f")
+
+
+# ---- results -----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Part:
+    """An association's part of one project's reward."""
+
+    association_id: str
+    share: Decimal
+    reward: Decimal
+    step: Step | None
+
+
+@dataclass(slots=True)
+class ProjectResult:
+    """One project's figures for the year, before the per-association caps."""
+
+    project_id: str
+    status: str
+    eligible: bool
+    funds_in_year: Decimal
+    base: Decimal
+    project_reward: Decimal
+    steps: tuple[Step, ...]
+    parts: tuple[Part, ...]
+
+
+@dataclass(slots=True)
+class RewardRow:
+    """A project row of an association (`reward` is this association's part)."""
+
+    project_id: str
+    share: Decimal
+    funds_in_year: Decimal
+    status: str
+    project_reward: Decimal
+    reward: Decimal
+    explanation: tuple[Step, ...]
+
+    def as_dict(self, langs: tuple[str, ...] = LANGUAGES) -> dict[str, Any]:
+        return {
+            "project_id": self.project_id,
+            "share": format(self.share.quantize(Decimal("0.01")), "f"),
+            "funds_in_year": fmt(self.funds_in_year),
+            "status": self.status,
+            "project_reward": fmt(self.project_reward),
+            "reward": fmt(self.reward),
+            "explanation": [s.as_dict(langs) for s in self.explanation],
+        }
+
+
+@dataclass(slots=True)
+class AssociationReward:
+    association_id: str
+    total: Decimal
+    capped: bool
+    uncapped_total: Decimal
+    rows: list[RewardRow]
+    explanation: tuple[Step, ...] = ()
+
+    def as_dict(
+        self, langs: tuple[str, ...] = LANGUAGES, with_explanation: bool = False
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "association_id": self.association_id,
+            "total": fmt(self.total),
+            "capped": self.capped,
+            "uncapped_total": fmt(self.uncapped_total),
+            "projects": [r.as_dict(langs) for r in self.rows],
+        }
+        if with_explanation:
+            data["explanation"] = [s.as_dict(langs) for s in self.explanation]
+        return data
+
+
+@dataclass
+class RewardReport:
+    """A year's reward figures under one policy version (DESIGN §12 `GET /rewards/{year}`)."""
+
+    year: int
+    policy: str
+    version_effective_from: date
+    associations: list[AssociationReward]
+    projects: dict[str, ProjectResult] = field(default_factory=dict)
+
+    def association(self, association_id: str) -> AssociationReward | None:
+        for association in self.associations:
+            if association.association_id == association_id:
+                return association
+        return None
+
+    def as_dict(
+        self, langs: tuple[str, ...] = LANGUAGES, association_explanations: bool = False
+    ) -> dict[str, Any]:
+        """Exactly `{year, policy, associations: [...]}`; money as two-place decimal strings.
+
+        Association-level steps (the sum, each cap, the budget) are also the last steps of the
+        explanation of each eligible row; `association_explanations` adds them to the
+        association entries as well.
+        """
+        with cyclic_gc_paused():
+            return {
+                "year": self.year,
+                "policy": self.policy,
+                "associations": [
+                    a.as_dict(langs, association_explanations) for a in self.associations
+                ],
+            }
+
+
+# ---- one year under one version ----------------------------------------------------------------
+
+
+class _YearPlan:
+    """The parameters of the version in force for a year, resolved once for every project."""
+
+    def __init__(self, policy: Policy, year: int) -> None:
+        self.policy = policy
+        self.year = year
+        self._parameters: dict[Any, Parameter] = {}
+        self._steps: dict[Any, Step] = {}
+        v = self.version = policy.version_for(year)
+        self.start, self.end = v.period.bounds(year)
+        if v.counting.window == "inside_validity":
+            self.window = (max(self.start, policy.valid_from), min(self.end, policy.valid_to))
+        else:
+            self.window = (self.start, self.end)
+        self.window_open = self.window[0] <= self.window[1]
+        shares_at = v.split.shares_at
+        if shares_at == "year_start":
+            self.shares_on = self.start
+        elif shares_at == "year_end":
+            self.shares_on = self.end
+        else:  # year_end_or_validity_end: the end of the year or of the window, if earlier
+            self.shares_on = min(self.end, policy.valid_to)
+            if self.shares_on < self.start:
+                self.shares_on = self.end  # a year wholly after the window: its own end
+        self.sources = v.base.sources
+        self.base_kind = v.base.kind
+        self.rounding_mode = v.counting.arrival_rounding
+        self.listing = v.listing.projects
+        self.jurisdiction = policy.jurisdiction if v.listing.within_jurisdiction else None
+        # Parameters reused by every project's steps (immutable, so shared).
+        c, b = v.counting, v.base
+        self.base_params = (
+            self.p(
+                v.period, "year_starts", f"{v.period.starts_month:02d}-{v.period.starts_day:02d}"
+            ),
+            self.p(v.period, "timezone", v.period.timezone),
+            self.p(c, "window", c.window),
+            self.p(c, "conversion", c.conversion),
+            self.p(c, "arrival_rounding", c.arrival_rounding),
+            self.p(b, "sources", "any" if b.sources is None else tuple(sorted(b.sources))),
+        )
+        self.window_inputs = (
+            ("window_from", self.window[0] if self.window_open else None),
+            ("window_to", self.window[1] if self.window_open else None),
+        )
+        a = v.amount
+        self.rounding_params = (
+            self.p(a, "rounding", a.rounding),
+            self.p(a, "places", a.places),
+        )
+        self.rounding_notes = (
+            ("mode_zh", ROUNDING_TEXT[a.rounding][0]),
+            ("mode_en", ROUNDING_TEXT[a.rounding][1]),
+            ("places_text_zh", PLACES_TEXT[a.places][0]),
+            ("places_text_en", PLACES_TEXT[a.places][1]),
+        )
+        s = v.split
+        self.split_params = (
+            self.p(s, "shares_at", s.shares_at),
+            self.p(s, "method", s.method),
+            self.p(s, "ties", s.ties),
+        )
+        self.threshold = v.threshold()
+
+    def p(self, rule: Rule, name: str, value: Any) -> Parameter:
+        """The rule's parameter, made once per year's evaluation and shared by every step."""
+        key = (rule.id, name, value)
+        parameter = self._parameters.get(key)
+        if parameter is None:
+            parameter = self._parameters[key] = rule.param(name, value)
+        return parameter
+
+    def _status_step(self, condition: Condition) -> Step:
+        key = ("status", condition.id)
+        step = self._steps.get(key)
+        if step is None:
+            step = self._steps[key] = Step(
+                "status",
+                condition.id,
+                condition.clause,
+                (("status", condition.status),),
+                (),
+                ZERO,
+                notes=_status_notes(condition),
+            ).shared()
+        return step
+
+    def memo(self, parameter: Parameter) -> Parameter:
+        return self._parameters.setdefault(parameter, parameter)
+
+    # ---- one project ------------------------------------------------------------------------
+
+    def project(self, facts: ProjectFacts) -> ProjectResult | None:
+        j = self.jurisdiction
+        if (
+            j is not None
+            and j.level != "province"
+            and not j.covers(facts.city, facts.county, facts.park)
+        ):
+            return None
+        start, end = self.start, self.end
+        w_start, w_end = self.window
+        funds_kind = self.base_kind == "funds_arrived"
+        sources = self.sources
+        any_arrival = False
+        funds = ZERO
+        counted = 0
+        not_counted: list[str] = []
+        for arrival in facts.arrivals:
+            day = arrival.arrived_on
+            if day < start or day > end:
+                continue
+            any_arrival = True
+            if w_start <= day <= w_end and (
+                sources is None or not funds_kind or arrival.source in sources
+            ):
+                amount = arrival.amount_cny
+                if self.rounding_mode != "half_up" and arrival.amount is not None:
+                    amount = round_to(arrival.amount * arrival.rate_to_cny, self.rounding_mode)
+                funds += amount
+                counted += 1
+            else:
+                not_counted.append(arrival.arrival_id)
+        steps: list[Step] = []
+        v = self.version
+        if funds_kind:
+            base, items, reported = funds, counted, any_arrival
+            steps.append(
+                Step(
+                    "base.funds_arrived",
+                    v.base.id,
+                    v.base.clause,
+                    (
+                        ("year", self.year),
+                        *self.window_inputs,
+                        ("counted", counted),
+                        ("not_counted", len(not_counted)),
+                        ("not_counted_ids", tuple(not_counted)),
+                    ),
+                    self.base_params,
+                    money(funds),
+                )
+            )
+        else:
+            figures = (
+                facts.fixed_asset_investment_cny
+                if self.base_kind == "fixed_asset_investment"
+                else facts.tax_reported_cny
+            )
+            figure = figures.get(self.year)
+            reported = figure is not None
+            in_window = reported and self.window_open
+            base = money(figure) if in_window and figure is not None else ZERO
+            items = 1 if in_window else 0
+            outcome = "counted" if in_window else "not_counted" if reported else "not_reported"
+            steps.append(
+                Step(
+                    f"base.{self.base_kind}",
+                    v.base.id,
+                    v.base.clause,
+                    (("year", self.year), ("reported", figure), *self.window_inputs),
+                    self.base_params,
+                    base,
+                    outcome,
+                )
+            )
+        listing = self.listing
+        if listing == "any_arrival_in_year":
+            listed = any_arrival
+        elif listing == "any_base_in_year":
+            listed = reported
+        else:
+            listed = items > 0
+        if not listed:
+            return None
+        status = v.eligible_status
+        eligible = True
+        for condition in v.conditions:
+            met, step = self._check(condition, facts, base, funds, items)
+            steps.append(step)
+            if not met:
+                status = condition.status
+                eligible = False
+                steps.append(self._status_step(condition))
+                break
+        shares = facts.shares_on(self.shares_on)
+        if not eligible:
+            parts = tuple(Part(a, s, ZERO, None) for a, s in shares)
+            return ProjectResult(
+                facts.project_id, status, False, funds, base, ZERO, tuple(steps), parts
+            )
+        reward = self._amount(facts, base, funds, steps)
+        parts = self._split(reward, shares)
+        return ProjectResult(
+            facts.project_id, status, True, funds, base, reward, tuple(steps), parts
+        )
+
+    def _figure(self, name: str, facts: ProjectFacts, base: Decimal, funds: Decimal) -> Decimal:
+        if name == "base":
+            return base
+        if name == "funds_in_year":
+            return funds
+        if name == "planned_investment":
+            return facts.planned_investment_cny
+        if name == "contract_amount":
+            return facts.contract_amount_cny or ZERO
+        if name == "fixed_asset_investment_in_year":
+            return facts.fixed_asset_investment_cny.get(self.year, ZERO)
+        return facts.tax_reported_cny.get(self.year, ZERO)
+
+    def _check(
+        self, c: Condition, facts: ProjectFacts, base: Decimal, funds: Decimal, items: int
+    ) -> tuple[bool, Step]:
+        notes = _status_notes(c)
+        inputs: tuple[tuple[str, Any], ...]
+        params: tuple[Parameter, ...]
+        outcome = ""
+        if isinstance(c, ExclusionCondition):
+            hit = (
+                facts.industry in c.industries
+                or facts.project_type in c.project_types
+                or facts.origin in c.origins
+            )
+            met = not hit
+            kind = "condition.exclusion"
+            inputs = (("industry", facts.industry), ("project_type", facts.project_type))
+            params = (
+                self.p(c, "industries", c.industries),
+                self.p(c, "project_types", c.project_types),
+                self.p(c, "origins", c.origins),
+            )
+        elif isinstance(c, ThresholdCondition):
+            met = compare(base, c.operator, c.amount.cny)
+            kind = "condition.threshold"
+            inputs = (("base", base), ("threshold", c.amount.cny))
+            params = (
+                self.p(c, "operator", c.operator),
+                self.p(c, "amount", c.amount.describe()),
+                self.p(c, "applies_to", c.applies_to),
+            )
+        elif isinstance(c, BasePresentCondition):
+            met = items > 0
+            kind = "condition.base_present"
+            inputs = (("counted", items),)
+            params = ()
+        elif isinstance(c, AttestationCondition):
+            if c.in_force == "latest_recorded":
+                attestation = facts.attestation_in_force(c.attestation)
+            else:  # latest_dated_by_year_end
+                attestation = None
+                for candidate in facts.attestations:
+                    if candidate.kind == c.attestation and candidate.occurred_on <= self.end:
+                        attestation = candidate
+            met = attestation is not None and attestation.granted
+            outcome = "met" if met else "missing" if attestation is None else "not_met"
+            kind = "condition.attestation"
+            inputs = (
+                ("attested_on", None if attestation is None else attestation.occurred_on),
+                ("granted", None if attestation is None else attestation.granted),
+            )
+            params = (self.p(c, "attestation", c.attestation), self.p(c, "in_force", c.in_force))
+        elif isinstance(c, DesignationCondition):
+            held = set(facts.designations)
+            met = (not c.any_of or bool(held & c.any_of)) and c.all_of <= held
+            kind = "condition.designation"
+            inputs = (("designations", tuple(facts.designations)),)
+            params = (self.p(c, "any_of", c.any_of), self.p(c, "all_of", c.all_of))
+        elif isinstance(c, FigureCondition):
+            actual = self._figure(c.figure, facts, base, funds)
+            met = compare(actual, c.operator, c.amount.cny)
+            kind = "condition.figure"
+            inputs = (("figure", c.figure), ("actual", actual), ("amount", c.amount.cny))
+            params = (
+                self.p(c, "figure", c.figure),
+                self.p(c, "operator", c.operator),
+                self.p(c, "amount", c.amount.describe()),
+            )
+            notes = (
+                *notes,
+                ("figure_zh", FIGURE_LABELS[c.figure][0]),
+                ("figure_en", FIGURE_LABELS[c.figure][1]),
+            )
+        else:
+            assert isinstance(c, ScopeCondition)
+            lists = (
+                ("industries", c.industries, facts.industry),
+                ("project_types", c.project_types, facts.project_type),
+                ("origins", c.origins, facts.origin),
+                ("cities", c.cities, facts.city),
+            )
+            met = all(allowed is None or value in allowed for _, allowed, value in lists)
+            kind = "condition.scope"
+            inputs = (
+                ("industry", facts.industry),
+                ("project_type", facts.project_type),
+                ("origin", facts.origin),
+                ("city", facts.city),
+            )
+            params = tuple(self.p(c, name, allowed) for name, allowed, _ in lists if allowed)
+            scope = "; ".join(
+                f"{name}: {', '.join(sorted(allowed))}" for name, allowed, _ in lists if allowed
+            )
+            notes = (*notes, ("scope", scope))
+        if kind in SHARED_CONDITION_STEPS:  # few distinct inputs: one step object each
+            key = (c.id, inputs, met, outcome)
+            step = self._steps.get(key)
+            if step is None:
+                step = self._steps[key] = Step(
+                    kind,
+                    c.id,
+                    c.clause,
+                    inputs,
+                    params,
+                    met,
+                    outcome or ("met" if met else "not_met"),
+                    notes,
+                ).shared()
+            return met, step
+        return met, Step(
+            kind,
+            c.id,
+            c.clause,
+            inputs,
+            params,
+            met,
+            outcome or ("met" if met else "not_met"),
+            notes,
+        )
+
+    # ---- the amount -------------------------------------------------------------------------
+
+    def _amount(
+        self, facts: ProjectFacts, base: Decimal, funds: Decimal, steps: list[Step]
+    ) -> Decimal:
+        v = self.version
+        a = v.amount
+        portion = base
+        if a.portion == "above_threshold" and self.threshold is not None:
+            t = self.threshold
+            portion = max(base - t.amount.cny, ZERO)
+            steps.append(
+                Step(
+                    "amount.portion",
+                    a.id,
+                    a.clause,
+                    (("base", base), ("threshold", t.amount.cny)),
+                    (self.p(a, "portion", a.portion),),
+                    portion,
+                )
+            )
+        raw = self._raw_amount(a, facts, portion, steps)
+        held = set(facts.designations)
+        for adj in v.adjustments:
+            matched = tuple(sorted(held & adj.designations))
+            before = raw
+            if adj.kind == "multiplier":
+                assert adj.factor is not None
+                if matched:
+                    raw = raw * adj.factor
+                params: tuple[Parameter, ...] = (
+                    self.p(adj, "designations", adj.designations),
+                    self.p(adj, "factor", adj.factor),
+                )
+            else:
+                assert adj.bonus is not None
+                if matched:
+                    raw = raw + adj.bonus.cny
+                params = (
+                    self.p(adj, "designations", adj.designations),
+                    self.p(adj, "amount", adj.bonus.describe()),
+                )
+            steps.append(
+                Step(
+                    f"adjustment.{adj.kind}",
+                    adj.id,
+                    adj.clause,
+                    (("matched", matched), ("before", exact(before)))
+                    + ((("bonus", adj.bonus.cny),) if adj.bonus else ()),
+                    params,
+                    exact(raw),
+                    "applied" if matched else "not_applied",
+                )
+            )
+        reward = money(round_to(raw, a.rounding, a.places))
+        steps.append(
+            Step(
+                "rounding",
+                a.id,
+                a.clause,
+                (("before", exact(raw)),),
+                self.rounding_params,
+                reward,
+                notes=self.rounding_notes,
+            )
+        )
+        for cap in v.project_caps:
+            before = reward
+            if cap.kind == "fixed":
+                assert cap.amount is not None
+                limit: Decimal | None = cap.amount.cny
+                band_text = ("", "")
+                params = (self.p(cap, "amount", cap.amount.describe()),)
+            else:
+                figure = self._figure(cap.figure, facts, base, funds)
+                band = _band_for(cap.bands, figure)
+                limit = None if band is None else band.amount
+                label = "none" if band is None else band.label()
+                band_text = (
+                    f"（{FIGURE_LABELS[cap.figure][0]}{figure}元所在档次{label}）",
+                    f" ({FIGURE_LABELS[cap.figure][1]} {figure} in band {label})",
+                )
+                params = (self.p(cap, "figure", cap.figure), self.p(cap, "bands", label))
+            if limit is not None and reward > limit:
+                reward = limit
+            steps.append(
+                Step(
+                    "cap.project",
+                    cap.id,
+                    cap.clause,
+                    (("before", before), ("cap", limit)),
+                    params,
+                    reward,
+                    "applied" if reward < before else "not_applied",
+                    (("band_text_zh", band_text[0]), ("band_text_en", band_text[1])),
+                )
+            )
+        return reward
+
+    def _raw_amount(
+        self, a: AmountRule, facts: ProjectFacts, portion: Decimal, steps: list[Step]
+    ) -> Decimal:
+        if a.kind == "flat_rate":
+            assert a.rate is not None
+            raw = portion * a.rate
+            steps.append(
+                Step(
+                    "amount.flat_rate",
+                    a.id,
+                    a.clause,
+                    (("portion_amount", portion),),
+                    (self.p(a, "rate", a.rate), self.p(a, "portion", a.portion)),
+                    exact(raw),
+                )
+            )
+            return raw
+        if a.kind == "rate_by_industry":
+            rate = a.rates.get(facts.industry, a.default_rate)
+            source = f"rates.{facts.industry}" if facts.industry in a.rates else "default_rate"
+            raw = portion * (rate or ZERO)
+            steps.append(
+                Step(
+                    "amount.rate_by_industry",
+                    a.id,
+                    a.clause,
+                    (("portion_amount", portion), ("industry", facts.industry)),
+                    (self.memo(Parameter("rate", rate, a.since.get(source, a.created))),),
+                    exact(raw),
+                )
+            )
+            return raw
+        since = a.since.get("bands", a.created)
+        if a.mode == "whole":
+            band = _band_for(a.bands, portion)
+            if band is None:
+                raw, value = ZERO, "none"
+            elif band.rate is not None:
+                raw, value = portion * band.rate, f"× {band.rate}"
+            else:
+                assert band.amount is not None
+                raw, value = band.amount, f"{band.amount}"
+            steps.append(
+                Step(
+                    "amount.bands_whole",
+                    a.id,
+                    a.clause,
+                    (("portion_amount", portion),),
+                    (
+                        self.memo(
+                            Parameter("band", "none" if band is None else band.label(), since)
+                        ),
+                        self.memo(Parameter("band_value", value, since)),
+                    ),
+                    exact(raw),
+                )
+            )
+            return raw
+        raw = ZERO
+        pieces: list[str] = []
+        for band in a.bands:
+            part = band.portion(portion)
+            if part <= 0:
+                continue
+            assert band.rate is not None
+            raw += part * band.rate
+            pieces.append(f"{band.label()}: {part} × {band.rate} = {exact(part * band.rate)}")
+        steps.append(
+            Step(
+                "amount.bands_progressive",
+                a.id,
+                a.clause,
+                (("portion_amount", portion), ("pieces", "; ".join(pieces) or "—")),
+                (self.memo(Parameter("bands", tuple(b.label() for b in a.bands), since)),),
+                exact(raw),
+            )
+        )
+        return raw
+
+    # ---- the split --------------------------------------------------------------------------
+
+    def _split(self, reward: Decimal, shares: tuple[tuple[str, Decimal], ...]) -> tuple[Part, ...]:
+        s = self.version.split
+        fen = int(reward * 100)
+        hundredths = [int(share * 100) for _, share in shares]
+        whole = sum(hundredths)
+        exact_fen = [Decimal(fen * h) / whole for h in hundredths]
+        if s.method == "half_up":
+            parts_fen = [int(round_to(e, "half_up", 0)) for e in exact_fen]
+            extra = [0] * len(shares)
+            floors = list(parts_fen)
+        else:
+            floors = [fen * h // whole for h in hundredths]
+            remainders = [fen * h % whole for h in hundredths]
+            left = fen - sum(floors)
+            order = sorted(
+                range(len(shares)),
+                key=lambda i: (-remainders[i], *self._tie_key(i, shares, hundredths)),
+            )
+            extra = [0] * len(shares)
+            for i in order[:left]:
+                extra[i] = 1
+            parts_fen = [f + x for f, x in zip(floors, extra, strict=True)]
+        method_text = (
+            ("四舍五入到分", "rounded half-up to the fen")
+            if s.method == "half_up"
+            else ("向下取整到分", "rounded down to the fen")
+        )
+        parts: list[Part] = []
+        for i, (association_id, share) in enumerate(shares):
+            part = Decimal(parts_fen[i]) / 100
+            part = money(part)
+            step = Step(
+                "split",
+                s.id,
+                s.clause,
+                (
+                    ("shares_on", self.shares_on),
+                    ("project_reward", reward),
+                    ("share", share),
+                    ("exact", (exact_fen[i] / 100).quantize(EXACT)),
+                    ("floor", money(Decimal(floors[i]) / 100)),
+                    ("extra_fen", extra[i]),
+                ),
+                self.split_params,
+                part,
+                notes=(
+                    ("method_zh", method_text[0]),
+                    ("method_en", method_text[1]),
+                    ("extra_zh", "，尾差补1分" if extra[i] else ""),
+                    ("extra_en", ", plus 1 left-over fen (largest remainder)" if extra[i] else ""),
+                ),
+            )
+            parts.append(Part(association_id, share, part, step))
+        return tuple(parts)
+
+    def _tie_key(
+        self, i: int, shares: tuple[tuple[str, Decimal], ...], hundredths: list[int]
+    ) -> tuple[Any, ...]:
+        key: list[Any] = []
+        for tie in self.version.split.ties:
+            if tie == "larger_share":
+                key.append(-hundredths[i])
+            else:
+                key.append(shares[i][0])
+        return tuple(key)
+
+    # ---- associations -----------------------------------------------------------------------
+
+    def associations(self, results: list[ProjectResult]) -> list[AssociationReward]:
+        v = self.version
+        rows_by: dict[str, list[tuple[ProjectResult, Part]]] = {}
+        for result in results:
+            for part in result.parts:
+                rows_by.setdefault(part.association_id, []).append((result, part))
+        rewards: list[AssociationReward] = []
+        pending: list[tuple[AssociationReward, list[Step], list[tuple[ProjectResult, Part]]]] = []
+        for association_id in sorted(rows_by):
+            entries = sorted(rows_by[association_id], key=lambda e: e[0].project_id)
+            uncapped = sum((p.reward for _, p in entries), ZERO)
+            steps = [
+                Step(
+                    "association.sum",
+                    "association_total",
+                    v.split.clause,
+                    (("association_id", association_id), ("rows", len(entries))),
+                    (),
+                    uncapped,
+                ).shared()
+            ]
+            total, capped = uncapped, False
+            for cap in v.association_caps:
+                before = total
+                applies = compare(total, cap.capped_when, cap.amount.cny)
+                if applies:
+                    capped = True
+                    total = min(total, cap.amount.cny)
+                steps.append(
+                    Step(
+                        "cap.association",
+                        cap.id,
+                        cap.clause,
+                        (("before", before), ("cap", cap.amount.cny)),
+                        (
+                            self.p(cap, "amount", cap.amount.describe()),
+                            self.p(cap, "capped_when", cap.capped_when),
+                        ),
+                        total,
+                        "applied" if applies else "not_applied",
+                    ).shared()
+                )
+            reward = AssociationReward(association_id, total, capped, uncapped, [])
+            rewards.append(reward)
+            pending.append((reward, steps, entries))
+        if v.budget is not None:
+            self._budget(pending)
+        for reward, steps, entries in pending:
+            reward.explanation = tuple(steps)
+            row_parts = [p.reward for _, p in entries]
+            row_steps: list[tuple[Step, ...]] = [() for _ in entries]
+            if v.rows.after_caps == "pro_rata" and reward.total < reward.uncapped_total:
+                scaled = _pro_rata(
+                    [int(x * 100) for x in row_parts],
+                    int(reward.total * 100),
+                    [e[0].project_id for e in entries],
+                )
+                for i, fen in enumerate(scaled):
+                    new = money(Decimal(fen) / 100)
+                    row_steps[i] = (
+                        Step(
+                            "rows.pro_rata",
+                            v.rows.id,
+                            v.rows.clause,
+                            (("before", row_parts[i]),),
+                            (self.p(v.rows, "after_caps", v.rows.after_caps),),
+                            new,
+                        ),
+                    )
+                    row_parts[i] = new
+            association_steps = reward.explanation
+            for i, (result, part) in enumerate(entries):
+                explanation = result.steps
+                if result.eligible:
+                    assert part.step is not None
+                    explanation = (*explanation, part.step, *association_steps, *row_steps[i])
+                reward.rows.append(
+                    RewardRow(
+                        result.project_id,
+                        part.share,
+                        result.funds_in_year,
+                        result.status,
+                        result.project_reward,
+                        row_parts[i],
+                        explanation,
+                    )
+                )
+        return rewards
+
+    def _budget(
+        self,
+        pending: list[tuple[AssociationReward, list[Step], list[tuple[ProjectResult, Part]]]],
+    ) -> None:
+        budget = self.version.budget
+        assert budget is not None
+        requested = sum((r.total for r, _, _ in pending), ZERO)
+        limit = budget.amount.cny
+        applies = requested > limit
+        if applies:
+            scaled = _pro_rata(
+                [int(r.total * 100) for r, _, _ in pending],
+                int(limit * 100),
+                [r.association_id for r, _, _ in pending],
+            )
+        for index, (reward, steps, _) in enumerate(pending):
+            before = reward.total
+            if applies:
+                reward.total = money(Decimal(scaled[index]) / 100)
+                if reward.total < before:
+                    reward.capped = True
+            steps.append(
+                Step(
+                    "budget",
+                    budget.id,
+                    budget.clause,
+                    (("requested", requested), ("before", before), ("budget", limit)),
+                    (
+                        self.p(budget, "amount", budget.amount.describe()),
+                        self.p(budget, "allocation", budget.allocation),
+                    ),
+                    reward.total,
+                    "applied" if applies else "not_applied",
+                ).shared()
+            )
+
+
+def _status_notes(c: Condition) -> tuple[tuple[str, Any], ...]:
+    if c.labels is None:
+        return (("status", c.status),)
+    return (("status", c.status), ("status_labels", c.labels))
+
+
+def _band_for(bands: tuple[Band, ...], x: Decimal) -> Band | None:
+    for band in bands:
+        if band.contains(x):
+            return band
+    return None
+
+
+def _pro_rata(weights: list[int], total: int, keys: list[str]) -> list[int]:
+    """`total` fen divided in proportion to `weights` (fen): each part rounded down, the fens
+    left over one each to the largest remainders (ties: the larger weight, then the key)."""
+    whole = sum(weights)
+    if whole == 0:
+        return [0] * len(weights)
+    floors = [total * w // whole for w in weights]
+    remainders = [total * w % whole for w in weights]
+    left = total - sum(floors)
+    order = sorted(range(len(weights)), key=lambda i: (-remainders[i], -weights[i], keys[i]))
+    for i in order[:left]:
+        floors[i] += 1
+    return floors
+
+
+# ---- the public entry points ---------------------------------------------------------------------
+
+
+def evaluate(policy: Policy, year: int, facts: Iterable[ProjectFacts]) -> RewardReport:
+    """The year's reward figures under `policy` for the projects whose facts are given."""
+    plan = _YearPlan(policy, year)
+    results: list[ProjectResult] = []
+    with cyclic_gc_paused():
+        for project in facts:
+            result = plan.project(project)
+            if result is not None:
+                results.append(result)
+        return RewardReport(
+            year=year,
+            policy=policy.id,
+            version_effective_from=plan.version.effective_from,
+            associations=plan.associations(results),
+            projects={r.project_id: r for r in results},
+        )
+
+
+def evaluate_project(policy: Policy, year: int, facts: ProjectFacts) -> ProjectResult | None:
+    """One project's figures for the year before any per-association cap (None: not listed)."""
+    return _YearPlan(policy, year).project(facts)
+
+
+def version_in_force(policy: Policy, year: int) -> PolicyVersion:
+    return policy.version_for(year)
