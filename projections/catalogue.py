@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from projections.figures import FiguresProjection
 from projections.ledger import LedgerProjection
+from projections.rewards import RewardFactsProjection
 from projections.runtime import Projection
 
 
 def all_projections() -> list[Projection]:
-    return [LedgerProjection(), FiguresProjection()]
+    return [LedgerProjection(), FiguresProjection(), RewardFactsProjection()]

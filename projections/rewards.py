@@ -1,0 +1,155 @@
+"""Reward eligibility: each project's reward facts kept as a JSON row by `FactsFold`, and the
+years with arrivals listed, so a year's figures for every association are one query and one
+evaluation (DESIGN §6, §7)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+)
+
+from domain.project import Project
+from projections.policy import FactsFold, Policy, ProjectFacts, RewardReport, evaluate
+from projections.runtime import Handler, Projection, chunked, projections_table, upsert
+
+
+class RewardFactsProjection(Projection):
+    name = "rewards"
+    schema_version = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fold = FactsFold()
+        self.dirty: set[str] = set()
+        self.bulk = False
+
+    def define_tables(self, metadata: MetaData, generation: int) -> dict[str, Table]:
+        facts = Table(
+            self.table_name("facts", generation),
+            metadata,
+            Column("project_id", String(36), primary_key=True),
+            Column("doc", Text, nullable=False),
+        )
+        years = Table(
+            self.table_name("years", generation),
+            metadata,
+            Column("project_id", String(36), primary_key=True),
+            Column("year", Integer, primary_key=True),
+        )
+        Index(f"ix_{years.name}_year", years.c.year)
+        return {"facts": facts, "years": years}
+
+    def handlers(self) -> dict[type, Handler]:
+        # Every Project event, so the fold sees each version (it refuses to skip one).
+        event_classes = [
+            value
+            for value in vars(Project).values()
+            if isinstance(value, type)
+            and issubclass(value, Project.Event)
+            and value is not Project.Event
+        ]
+        return {cls: self.on_project_event for cls in event_classes}
+
+    def on_project_event(self, event: Any) -> None:
+        self.fold.fold(event)
+        self.dirty.add(str(event.originator_id))
+
+    def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
+        if not events:
+            self.bulk = True
+            return
+        self.bulk = False
+        facts = self.tables["facts"]
+        ids = sorted({str(e.originator_id) for e in events if isinstance(e, Project.Event)})
+        for part in chunked(ids, 500):
+            for row in conn.execute(select(facts).where(facts.c.project_id.in_(part))):
+                self.fold.load(json.loads(row.doc))
+
+    def reset(self) -> None:
+        self.fold = FactsFold()
+        self.dirty.clear()
+
+    def flush(self, conn: Connection) -> None:
+        facts, years = self.tables["facts"], self.tables["years"]
+        ids = sorted(self.dirty)
+        fact_rows: list[dict[str, Any]] = []
+        year_rows: list[dict[str, Any]] = []
+        for project_id in ids:
+            state = self.fold.states[project_id]
+            fact_rows.append(
+                {
+                    "project_id": project_id,
+                    "doc": json.dumps(state.to_json(), separators=(",", ":")),
+                }
+            )
+            arrival_years = {a.arrived_on.year for a in state.arrivals.values() if not a.voided}
+            year_rows.extend({"project_id": project_id, "year": y} for y in sorted(arrival_years))
+        if not self.bulk:
+            for part in chunked(ids, 500):
+                conn.execute(delete(years).where(years.c.project_id.in_(part)))
+        if fact_rows:
+            statement = insert(facts) if self.bulk else upsert(conn.dialect, facts, ["project_id"])
+            conn.execute(statement, fact_rows)
+        if year_rows:
+            conn.execute(insert(years), year_rows)
+        self.dirty.clear()
+        if not self.bulk:
+            self.fold = FactsFold()
+
+
+def _bound(engine: Engine) -> RewardFactsProjection:
+    projection = RewardFactsProjection()
+    with engine.connect() as conn:
+        generation = conn.execute(
+            select(projections_table.c.generation).where(
+                projections_table.c.name == projection.name
+            )
+        ).scalar_one_or_none()
+    if generation is None:
+        raise LookupError("the rewards projection has not been set up")
+    projection.bind(generation)
+    return projection
+
+
+def facts_for_year(engine: Engine, year: int) -> list[ProjectFacts]:
+    """The facts of every project with an arrival dated in `year` (DESIGN §12 listing)."""
+    tables = _bound(engine).tables
+    facts, years = tables["facts"], tables["years"]
+    query = (
+        select(facts.c.doc)
+        .where(facts.c.project_id.in_(select(years.c.project_id).where(years.c.year == year)))
+        .order_by(facts.c.project_id)
+    )
+    fold = FactsFold()
+    with engine.connect() as conn:
+        return [fold.load(json.loads(doc)).to_facts() for (doc,) in conn.execute(query)]
+
+
+def facts_of(engine: Engine, project_ids: Sequence[str]) -> dict[str, ProjectFacts]:
+    facts = _bound(engine).tables["facts"]
+    fold = FactsFold()
+    result = {}
+    with engine.connect() as conn:
+        for part in chunked(sorted(project_ids), 500):
+            for row in conn.execute(select(facts).where(facts.c.project_id.in_(part))):
+                result[row.project_id] = fold.load(json.loads(row.doc)).to_facts()
+    return result
+
+
+def reward_report(engine: Engine, policy: Policy, year: int) -> RewardReport:
+    return evaluate(policy, year, facts_for_year(engine, year))
