@@ -783,12 +783,16 @@ class Evaluation:
     def ranking(self) -> list[tuple[int, str, Decimal]]:
         return [(i.rank, i.association_id, i.score) for i in self.items]
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, *, with_positions: bool = False) -> dict[str, Any]:
         """The `GET /evaluations/{year}` answer (DESIGN §12), JSON-ready: money and scores as
-        decimal strings, counts as numbers."""
+        decimal strings, counts as numbers.
+
+        The projection positions are left out unless asked for: a frozen document records its
+        own position, and its content must not change when only unrelated events were added
+        (a document store compares content hashes to decide on a revision)."""
         rules = self.rules
         units = {i.id: i.unit for i in rules.indicators}
-        return {
+        doc: dict[str, Any] = {
             "year": self.year,
             "period": {"from": self.period[0].isoformat(), "to": self.period[1].isoformat()},
             "published_top_n": rules.published_top_n,
@@ -796,7 +800,6 @@ class Evaluation:
             "tie_rule_zh": rules.tie_rule_zh,
             "provisional": rules.provisional,
             "rules": rules.summary(),
-            "positions": dict(self.positions),
             "items": [
                 {
                     "rank": item.rank,
@@ -818,6 +821,9 @@ class Evaluation:
             ],
             "excluded": [{"association_id": a, "reason": r} for a, r in self.excluded],
         }
+        if with_positions:
+            doc["positions"] = dict(self.positions)
+        return doc
 
 
 def _json_value(value: Number, unit: str) -> int | str:

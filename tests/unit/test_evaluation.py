@@ -108,7 +108,10 @@ class TestScores:
         assert evaluation.excluded == (("e", "registered_after_the_year"), ("f", "deactivated"))
 
     def test_the_output_has_the_design_shape(self, rules: EvaluationRules) -> None:
-        doc = compute_evaluation(rules, 2024, INDICATORS, ASSOCIATIONS, {"figures": 9}).as_dict()
+        evaluation = compute_evaluation(rules, 2024, INDICATORS, ASSOCIATIONS, {"figures": 9})
+        doc = evaluation.as_dict()
+        assert "positions" not in doc
+        assert evaluation.as_dict(with_positions=True)["positions"] == {"figures": 9}
         assert {"year", "published_top_n", "tie_rule", "items"} <= set(doc)
         assert doc["year"] == 2024 and doc["published_top_n"] == 40
         assert doc["provisional"] is True and doc["rules"]["provisional"] is True
@@ -124,7 +127,6 @@ class TestScores:
         assert first["indicators"]["referrals"] == {"value": 2, "points": "6.00"}
         assert first["tie_break"] == {"funds": "30000000.00", "signings": 1, "referrals": 2}
         assert doc["rules"]["max_score"] == "100"
-        assert doc["positions"] == {"figures": 9}
 
     def test_an_evaluation_year_with_nobody_scores_zero_without_dividing_by_zero(
         self, rules: EvaluationRules
