@@ -6,7 +6,7 @@ aggregates folded to the requested point in time, or with the history and its ch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -28,7 +28,15 @@ from domain.association import Association
 from domain.events import SYSTEM, Actor, Context, EnvelopedEvent, event_type_name
 from domain.integrity import GENESIS, PREV_HASH, ChainedMapper, stored_event_hash
 from domain.project import Project
-from domain.values import end_of_business_day, parse_date
+from domain.service_contract import ServiceContract, parse_year, service_contract_id
+from domain.values import (
+    ASSOCIATION_DESIGNATIONS,
+    end_of_business_day,
+    parse_amount,
+    parse_code,
+    parse_date,
+    parse_text,
+)
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -466,6 +474,159 @@ class Ledger(Application[UUID]):
 
     def decode(self, row: StoredEvent) -> DomainEventProtocol[UUID]:
         return self.mapper.to_domain_event(row)
+
+    # ==== evaluation designations (三(二), 四(二)2) and purchased service (三(三), 四(二)1) ====
+    #
+    # Added for issue 6. Designations from an evaluation ranking are ordinary
+    # `Association.DesignationAwarded` events; the purchased service is one `ServiceContract`
+    # aggregate per year (see domain/service_contract.py). The annual cap is a parameter the
+    # caller reads from the evaluation rules (`projections.evaluation`); by default 3,000,000.00.
+
+    def award_designations(
+        self,
+        ctx: Context,
+        year: Any,
+        designation: Any,
+        association_ids: Iterable[UUID | str],
+        occurred_on: Any = None,
+        reason: str | Mapping[str, str] | None = None,
+    ) -> dict[str, list[str]]:
+        """Award `designation` for `year` to every association named, in one transaction.
+
+        Idempotent: an association that already holds the designation for the year is skipped,
+        so running it again awards nothing. Unknown associations are refused (422
+        `unknown_association`) and a deactivated one (409) before anything is stored. Answers
+        `{"awarded": [...], "skipped": [...]}` in the order given.
+        """
+        the_year = parse_year(year)
+        code = parse_code(designation, ASSOCIATION_DESIGNATIONS, "designation")
+        ids: list[str] = []
+        for value in association_ids:
+            if str(value) not in ids:
+                ids.append(str(value))
+        for attempt in range(COMMAND_ATTEMPTS):
+            awarded: list[str] = []
+            skipped: list[str] = []
+            changed: list[Association] = []
+            for index, association_id in enumerate(ids):
+                try:
+                    association = self.get_association(association_id)
+                except errors.NotFound:
+                    raise errors.UnknownAssociation(
+                        f"no association {association_id}", field=f"association_ids[{index}]"
+                    ) from None
+                if any(
+                    d.year == the_year and d.designation == code for d in association.designations
+                ):
+                    skipped.append(association_id)
+                    continue
+                why = reason.get(association_id) if isinstance(reason, Mapping) else reason
+                association.award_designation(
+                    ctx, year=the_year, designation=code, occurred_on=occurred_on, reason=why
+                )
+                changed.append(association)
+                awarded.append(association_id)
+            if not changed:
+                return {"awarded": awarded, "skipped": skipped}
+            try:
+                self.save_or_conflict(*changed)
+            except errors.VersionConflict:
+                if attempt == COMMAND_ATTEMPTS - 1:
+                    raise
+                continue
+            return {"awarded": awarded, "skipped": skipped}
+        raise AssertionError("unreachable")
+
+    def create_service_contract(
+        self,
+        ctx: Context,
+        year: Any,
+        provider: Any,
+        amount: Any,
+        occurred_on: Any,
+        cap: Any = None,
+    ) -> tuple[UUID, int]:
+        """Record the year's service contract; above the annual cap → 409 `over_cap`; a second
+        contract for the same year (even a concurrent one) → 409 `service_contract_exists`."""
+        contract = ServiceContract.create(
+            ctx, year=year, provider=provider, amount=amount, occurred_on=occurred_on, cap=cap
+        )
+        exists = errors.Conflict(
+            f"a service contract for {contract.year} already exists; amend it instead",
+            field="year",
+            code="service_contract_exists",
+        )
+        try:
+            self.repository.get(contract.id)
+        except AggregateNotFoundError:
+            pass
+        else:
+            raise exists
+        try:
+            self.save_or_conflict(contract)
+        except errors.VersionConflict as e:  # another writer created the same year's stream
+            raise exists from e
+        return contract.id, contract.version
+
+    def amend_service_contract(self, ctx: Context, year: Any, **fields: Any) -> int:
+        """A new amount and/or provider with a reason (occurred_on, reason, amount?, provider?,
+        cap?); never below the subsidies already paid, never above the cap."""
+        return self._update_service_contract(parse_year(year), lambda c: c.amend(ctx, **fields))
+
+    def pay_subsidy(
+        self,
+        ctx: Context,
+        year: Any,
+        association_id: UUID | str,
+        amount: Any,
+        occurred_on: Any,
+        reason: Any,
+    ) -> tuple[str, int]:
+        """Pay a subsidy to an association out of the year's contract; beyond what remains of
+        the contract → 409 `over_cap`, storing nothing. Answers (subsidy_id, version)."""
+        the_year = parse_year(year)
+        parse_amount(amount)
+        parse_text(reason, "reason")
+        try:
+            association = self.get_association(association_id)
+        except errors.NotFound:
+            raise errors.UnknownAssociation(
+                f"no association {association_id}", field="association_id"
+            ) from None
+        if not association.active:
+            raise errors.AssociationInactive(
+                f"association {association_id} was deactivated", field="association_id"
+            )
+        subsidy_id = str(self.new_id())
+        version = self._update_service_contract(
+            the_year,
+            lambda c: c.pay_subsidy(
+                ctx,
+                subsidy_id=subsidy_id,
+                association_id=str(association.id),
+                amount=amount,
+                occurred_on=occurred_on,
+                reason=reason,
+            ),
+        )
+        return subsidy_id, version
+
+    def service_contract(self, year: Any) -> dict[str, Any]:
+        """The year's contract, its amendments and subsidies, the paid total and what remains."""
+        the_year = parse_year(year)
+        try:
+            contract = self._get(ServiceContract, service_contract_id(the_year), "contract")
+        except errors.NotFound:
+            raise errors.NotFound(f"no service contract for {the_year}", field="year") from None
+        return contract.summary()
+
+    def _update_service_contract(self, year: int, command: Callable[[ServiceContract], Any]) -> int:
+        try:
+            return self._update(
+                ServiceContract, service_contract_id(year), "contract", command, None
+            )
+        except errors.NotFound:
+            raise errors.NotFound(f"no service contract for {year}", field="year") from None
 
 
 def _as_uuid(value: UUID | str, what: str) -> UUID:

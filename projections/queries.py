@@ -39,9 +39,11 @@ def parse_quarter(quarter: str) -> tuple[int, int]:
     return year, q
 
 
-def evaluation_months(year: int) -> list[str]:
-    """The evaluation year ending 30 November `year`: December of the year before to November."""
-    return [f"{year - 1}-12"] + [f"{year}-{m:02d}" for m in range(1, 12)]
+def evaluation_months(year: int, ends_month: int = 11) -> list[str]:
+    """The twelve months of the evaluation year that ends with month `ends_month` of `year`;
+    by default 30 November: December of the year before to November."""
+    before = [f"{year - 1}-{m:02d}" for m in range(ends_month + 1, 13)]
+    return before + [f"{year}-{m:02d}" for m in range(1, ends_month + 1)]
 
 
 def months_before(day: date, months: int) -> date:
@@ -326,11 +328,11 @@ class ReadModels:
             }
         return result
 
-    def evaluation_indicators(self, year: int) -> dict[str, dict[str, int]]:
+    def evaluation_indicators(self, year: int, ends_month: int = 11) -> dict[str, dict[str, int]]:
         """Per association, the evaluation year's indicators (activities by kind, referrals,
-        visits, negotiations, signings, funds in fen)."""
+        visits, negotiations, signings, funds in fen); the year ends with month `ends_month`."""
         indicators: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for row in self._monthly(evaluation_months(year)):
+        for row in self._monthly(evaluation_months(year, ends_month)):
             if row.association_id != CITY_TOTAL:
                 indicators[row.association_id][row.metric] += int(row.value)
         for association in self.associations():
