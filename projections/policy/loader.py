@@ -1348,6 +1348,8 @@ def load_policies(
             )
             continue
         for file in files:
+            if _is_evaluation_rules(file):
+                continue  # scoring rules of the evaluation (projections.evaluation) live here too
             try:
                 policy = load_policy_file(file)
             except PolicyFileError as e:
@@ -1364,3 +1366,13 @@ def load_policies(
             by_id[policy.id] = file
             loaded.append(LoadedFile(file, policy, (), policy.id))
     return PolicyRegistry(loaded)
+
+
+def _is_evaluation_rules(file: Path) -> bool:
+    """Evaluation rules files (`kind: evaluation`) share the policy folders; they are read by
+    `projections.evaluation`, not by this loader."""
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and data.get("kind") == "evaluation"
