@@ -169,18 +169,17 @@ class DocumentStore:
     ) -> Document | None:
         """Insert the document in one transaction; answer None if that (kind, period, revision)
         already exists (another process made it first)."""
-        values = {
-            "kind": kind,
-            "period": period,
-            "revision": revision,
-            "content": canonical_json(content),
-            "content_hash": content_hash(content),
-            "position": position,
-            "generated_at": now.astimezone(UTC).isoformat(),
-            "generated_by": generated_by,
-            "revises": revises,
-            "changes": None if changes is None else canonical_json(changes),
-        }
+        values = document_row(
+            kind=kind,
+            period=period,
+            revision=revision,
+            content=content,
+            position=position,
+            generated_by=generated_by,
+            now=now,
+            revises=revises,
+            changes=changes,
+        )
         try:
             with self.engine.begin() as conn:
                 result = conn.execute(documents_table.insert().values(**values))
@@ -188,6 +187,33 @@ class DocumentStore:
         except sqlalchemy.exc.IntegrityError:
             return None
         return self.get(kind, period, revision) if new_id is not None else None
+
+
+def document_row(
+    *,
+    kind: str,
+    period: str,
+    revision: int,
+    content: dict[str, Any],
+    position: int,
+    generated_by: str,
+    now: datetime,
+    revises: int | None = None,
+    changes: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The row of a new document, for inserting it inside another transaction too."""
+    return {
+        "kind": kind,
+        "period": period,
+        "revision": revision,
+        "content": canonical_json(content),
+        "content_hash": content_hash(content),
+        "position": position,
+        "generated_at": now.astimezone(UTC).isoformat(),
+        "generated_by": generated_by,
+        "revises": revises,
+        "changes": None if changes is None else canonical_json(changes),
+    }
 
 
 def quarter_of(day: date) -> str:

@@ -2,9 +2,10 @@
 
 The file is read at run time and every case becomes one test per database (named by the case's
 `name`), so a case added to the file is picked up without touching this code. Each case's history
-is recorded with the application's commands, folded into facts by `FactsFold` from
-`ledger.project_events`, evaluated under the loaded policy file, and compared with `expect`
-exactly, as the decimal strings of the `GET /rewards/{year}` body.
+is recorded with the application's commands; the reward projection folds it (brought up to every
+recorded event first), the loaded policy file evaluates it, and the `GET /rewards/{year}` body is
+compared with `expect` exactly. A case's `settle` is a real settlement, and its
+`expect_settlement` is checked against the real audit.
 
 The shared folder is found through `ZHAOSHANG_SHARED_DIR`, else as a `shared/cases` folder beside
 one of this file's parent folders (the repository root's parent holds `shared/`).
@@ -14,9 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -25,14 +24,7 @@ import pytest
 import yaml
 
 from domain.application import Ledger
-from domain.events import event_type_name
-from projections.policy import (
-    ProjectFacts,
-    RewardReport,
-    evaluate,
-    facts_from_events,
-    load_policies,
-)
+from projections.settlements import SettlementService
 from tests.conftest import OFFICER, STAFF
 
 CASES_FILE = Path("cases") / "hunan-2022-rewards.yaml"
@@ -252,92 +244,8 @@ class CasePlayer:
         else:
             pytest.fail(f"this test does not play the `then` event {sorted(event)} yet")
 
-    def facts(self) -> list[ProjectFacts]:
-        return [facts_from_events(self.ledger.project_events(p)) for p in self.projects.values()]
-
-    def versions(self) -> dict[str, int]:
-        return {str(p): len(self.ledger.project_events(p)) for p in self.projects.values()}
-
-
-# ---- settlement: the smallest stand-in, to move into the settlement module -------------------
-# A settlement freezes a year's figures and the event position they include (here: each
-# project's version); an audit recomputes now and explains each difference by the events
-# recorded after that position. Only what the shared cases need; the settlement module will own
-# the real thing (frozen rows, revisions, approval and payment).
-
-FIGURE_EVENTS = {
-    "funds_arrived",
-    "funds_arrival_corrected",
-    "funds_arrival_voided",
-    "attestation_recorded",
-    "attribution_changed",
-    "reclassified",
-    "fixed_asset_investment_reported",
-    "follow_up_visit_recorded",
-}
-
-
-@dataclass
-class Settled:
-    year: int
-    report: RewardReport
-    versions: dict[str, int]  # project id → the last version the figures include
-
-
-def settle(player: CasePlayer, year: int) -> Settled:
-    return Settled(year, evaluate(_policy(), year, player.facts()), player.versions())
-
-
-def audit(player: CasePlayer, settled: Settled) -> list[dict[str, Any]]:
-    recomputed = evaluate(_policy(), settled.year, player.facts())
-    totals = {
-        a.association_id: (a.total, {r.project_id for r in a.rows})
-        for a in settled.report.associations
-    }
-    now = {
-        a.association_id: (a.total, {r.project_id for r in a.rows}) for a in recomputed.associations
-    }
-    differences = []
-    for association_id in sorted(set(totals) | set(now)):
-        before, settled_projects = totals.get(association_id, (None, set()))
-        after, projects = now.get(association_id, (None, set()))
-        before = before if before is not None else _zero()
-        after = after if after is not None else _zero()
-        caused_by = []
-        for project_id in sorted(settled_projects | projects):
-            for event in player.ledger.project_events(project_id):
-                kind = event_type_name(type(event).__qualname__)
-                if event.originator_version > settled.versions.get(project_id, 0) and (
-                    kind in FIGURE_EVENTS
-                ):
-                    caused_by.append(
-                        {
-                            "project_id": project_id,
-                            "version": event.originator_version,
-                            "type": kind,
-                        }
-                    )
-        differences.append(
-            {
-                "association_id": association_id,
-                "settled_total": f"{before:.2f}",
-                "recomputed_total": f"{after:.2f}",
-                "difference": f"{after - before:.2f}",
-                "caused_by": caused_by,
-            }
-        )
-    return differences
-
-
-def _zero() -> Decimal:
-    return Decimal("0.00")
-
 
 # ---- the test ----------------------------------------------------------------------------------
-
-
-def _policy() -> Any:
-    return load_policies().get(POLICY_ID)
 
 
 def _case_clock(case: dict[str, Any]) -> datetime:
@@ -347,16 +255,17 @@ def _case_clock(case: dict[str, Any]) -> datetime:
     )
 
 
-def check_expectations(player: CasePlayer, expect: list[dict[str, Any]]) -> None:
-    policy = _policy()
-    facts = player.facts()
+def check_expectations(
+    service: SettlementService, player: CasePlayer, expect: list[dict[str, Any]]
+) -> None:
     by_year: dict[int, list[dict[str, Any]]] = {}
     for entry in expect:
         by_year.setdefault(int(entry["year"]), []).append(entry)
     names = player.association_keys
     projects = player.project_keys
     for year, entries in by_year.items():
-        body = evaluate(policy, year, facts).as_dict()
+        # Through the reward projection, brought up to every recorded event first.
+        body = service.figures(POLICY_ID, year)
         assert set(body) == {"year", "policy", "associations"}
         assert body["year"] == year and body["policy"] == POLICY_ID
         listed = {names[a["association_id"]]: a for a in body["associations"]}
@@ -391,27 +300,32 @@ def test_shared_reward_case(ledger: Ledger, clock: list[datetime], case: dict[st
         _missing()
         return
     clock[0] = _case_clock(case)
+    service = SettlementService.for_ledger(ledger)
     player = CasePlayer(ledger, case)
     player.record_history()
-    settled = None
+    settled_year = None
     if "settle" in case:
-        settled = settle(player, int(case["settle"]["year"]))
+        settled_year = int(case["settle"]["year"])
+        body = service.settle(ledger.context(STAFF), POLICY_ID, settled_year)
+        assert body["revision"] == 0 and body["document_intact"] is True
     for event in case.get("then", []):
         player.apply(event)
-    check_expectations(player, case["expect"])
-    if settled is None:
+    check_expectations(service, player, case["expect"])
+    if settled_year is None:
         assert "expect_settlement" not in case
         return
-    differences = {d["association_id"]: d for d in audit(player, settled)}
+    audit = service.audit(POLICY_ID, settled_year)
+    differences = {d["association_id"]: d for d in audit["differences"]}
     names = player.association_keys
     expected = case.get("expect_settlement", [])
     nonzero = {names[a] for a, d in differences.items() if d["difference"] != "0.00"}
     assert nonzero == {e["association"] for e in expected if e["difference"] != "0.00"}
     for entry in expected:
-        assert int(entry["year"]) == settled.year
+        assert int(entry["year"]) == settled_year
         got = differences[player.associations[entry["association"]]]
         for key in ("settled_total", "recomputed_total", "difference"):
             assert got[key] == entry[key], key
         causes = {(player.project_keys[c["project_id"]], c["type"]) for c in got["caused_by"]}
         for cause in entry["caused_by"]:
             assert (cause["project"], cause["type"]) in causes
+        assert all(c["version"] > 0 for c in got["caused_by"])

@@ -1,0 +1,346 @@
+"""Settlements (结算) and their audit: freeze a year's reward figures under a policy, approve and
+pay them, and recompute them later, listing every difference with the events that caused it.
+
+A settlement first brings the reward facts up to every event recorded before the request, so it
+never freezes stale figures. Its document (figures and explanations) and its event are written in
+one database transaction; the event pins the document by its SHA-256.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError
+from sqlalchemy import select
+
+from domain import errors
+from domain.application import Ledger
+from domain.events import Context, event_type_name
+from domain.settlement import Settlement, settlement_id
+from projections.documents import (
+    Document,
+    DocumentStore,
+    content_hash,
+    document_row,
+    documents_table,
+)
+from projections.policy import Policy, PolicyNotFound, PolicyRegistry, load_policies
+from projections.rewards import RewardFactsProjection, reward_report
+from projections.runtime import ProjectionRunner, engine_of
+
+KIND = "settlement"
+# The events that can change a settled figure (DESIGN §7: late, corrected or voided arrivals,
+# attestation, attribution and classification changes).
+CAUSES = frozenset(
+    {
+        "funds_arrived",
+        "funds_arrival_corrected",
+        "funds_arrival_voided",
+        "attestation_recorded",
+        "attribution_changed",
+        "reclassified",
+        "fixed_asset_investment_reported",
+        "follow_up_visit_recorded",
+        "withdrawn",
+        "reactivated",
+    }
+)
+ROW_FIELDS = ("share", "funds_in_year", "status", "project_reward", "reward")
+
+
+def period_of(policy_id: str, year: int) -> str:
+    return f"{policy_id}/{year}"
+
+
+@dataclass
+class SettlementService:
+    ledger: Ledger
+    registry: PolicyRegistry
+    runner: ProjectionRunner
+    documents: DocumentStore
+
+    @classmethod
+    def for_ledger(
+        cls, ledger: Ledger, registry: PolicyRegistry | None = None
+    ) -> SettlementService:
+        engine = engine_of(ledger)
+        return cls(
+            ledger=ledger,
+            registry=registry or load_policies(),
+            runner=ProjectionRunner(ledger, [RewardFactsProjection()]),
+            documents=DocumentStore(engine),
+        )
+
+    # -- figures ----------------------------------------------------------------------------
+
+    def policy(self, policy_id: str) -> Policy:
+        try:
+            return self.registry.get(policy_id)
+        except PolicyNotFound as e:
+            raise errors.NotFound(str(e), field="policy") from None
+
+    def figures(self, policy_id: str, year: int) -> dict[str, Any]:
+        """The year's figures as of every event recorded before this call (GET /rewards)."""
+        policy = self.policy(policy_id)
+        self._check_year(year)
+        self.runner.run_once()
+        return reward_report(engine_of(self.ledger), policy, year).as_dict()
+
+    def _check_year(self, year: int) -> None:
+        if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100:
+            raise errors.InvalidInput("year must be a whole year such as 2023", field="year")
+
+    # -- settling ---------------------------------------------------------------------------
+
+    def _existing(self, policy_id: str, year: int) -> Settlement | None:
+        try:
+            aggregate: object = self.ledger.repository.get(settlement_id(policy_id, year))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(aggregate, Settlement)
+        return aggregate
+
+    def get(self, policy_id: str, year: int) -> Settlement:
+        settlement = self._existing(policy_id, year)
+        if settlement is None:
+            raise errors.NotFound(f"no settlement of {policy_id} for {year}", field="year")
+        return settlement
+
+    def settle(
+        self, ctx: Context, policy_id: str, year: int, revise: bool = False, reason: Any = None
+    ) -> dict[str, Any]:
+        policy = self.policy(policy_id)
+        self._check_year(year)
+        if revise and (not isinstance(reason, str) or not reason.strip()):
+            raise errors.InvalidInput("a revision needs its reason", field="reason")
+        existing = self._existing(policy_id, year)
+        if existing is not None and not revise:
+            raise errors.SettlementExists(
+                f"{policy_id} {year} was settled on {existing.settled_on}; ask for a revision with a reason",
+                field="year",
+            )
+        if existing is None and revise:
+            raise errors.NotFound(
+                f"no settlement of {policy_id} for {year} to revise", field="year"
+            )
+        self.runner.run_once()
+        position = self.runner.positions()[RewardFactsProjection.name]
+        content = reward_report(engine_of(self.ledger), policy, year).as_dict()
+        digest = content_hash(content)
+        totals = [
+            {
+                "association_id": a["association_id"],
+                "total": Decimal(a["total"]),
+                "uncapped_total": Decimal(a["uncapped_total"]),
+                "capped": bool(a["capped"]),
+            }
+            for a in content["associations"]
+        ]
+        grand_total = sum((t["total"] for t in totals), Decimal("0.00"))
+        version = _policy_version(policy, year)
+        if existing is None:
+            settlement = Settlement.settle(
+                ctx,
+                policy_id=policy_id,
+                policy_version=version,
+                year=year,
+                position=position,
+                document_hash=digest,
+                total=grand_total,
+                totals=totals,
+            )
+        else:
+            settlement = existing
+            settlement.revise(
+                ctx,
+                reason=reason,
+                policy_version=version,
+                position=position,
+                document_hash=digest,
+                total=grand_total,
+                totals=totals,
+            )
+        row = document_row(
+            kind=KIND,
+            period=period_of(policy_id, year),
+            revision=settlement.revision,
+            content=content,
+            position=position,
+            generated_by=f"{ctx.actor.id} ({ctx.actor.role})",
+            now=ctx.recorded_at,
+            revises=None
+            if existing is None
+            else self._document_id(policy_id, year, settlement.revision - 1),
+        )
+        datastore = self.ledger.recorder.datastore  # type: ignore[attr-defined]
+        try:
+            # The document and the event commit together, or neither does.
+            with datastore.transaction(commit=True) as session:
+                session.execute(documents_table.insert().values(**row))
+                self.ledger.save_or_conflict(settlement)
+        except errors.VersionConflict:
+            raise errors.SettlementExists(
+                f"{policy_id} {year} was settled by another request just now", field="year"
+            ) from None
+        except Exception as e:  # the unique (kind, period, revision) key: same race
+            if "unique" in str(e).lower() or "integrity" in type(e).__name__.lower():
+                raise errors.SettlementExists(
+                    f"{policy_id} {year} was settled by another request just now", field="year"
+                ) from None
+            raise
+        return self.describe(policy_id, year, with_content=True)
+
+    def _document_id(self, policy_id: str, year: int, revision: int) -> int | None:
+        document = self.documents.get(KIND, period_of(policy_id, year), revision)
+        return None if document is None else document.id
+
+    def document(self, policy_id: str, year: int, revision: int | None = None) -> Document:
+        settlement = self.get(policy_id, year)
+        document = self.documents.get(
+            KIND, period_of(policy_id, year), settlement.revision if revision is None else revision
+        )
+        if document is None:
+            raise errors.NotFound(f"no revision {revision} of that settlement", field="revision")
+        return document
+
+    def describe(self, policy_id: str, year: int, with_content: bool = False) -> dict[str, Any]:
+        settlement = self.get(policy_id, year)
+        document = self.document(policy_id, year)
+        body: dict[str, Any] = {
+            "id": str(settlement.id),
+            "policy": settlement.policy_id,
+            "policy_version": settlement.policy_version,
+            "year": settlement.year,
+            "revision": settlement.revision,
+            "settled_on": settlement.settled_on.isoformat(),
+            "reason": settlement.reason or None,
+            "position": settlement.position,
+            "document_hash": settlement.document_hash,
+            "document_intact": document.content_hash == settlement.document_hash,
+            "total": f"{settlement.total:.2f}",
+            "totals": [
+                {**t, "total": f"{t['total']:.2f}", "uncapped_total": f"{t['uncapped_total']:.2f}"}
+                for t in settlement.totals
+            ],
+            "approval": _stamp(settlement.approved),
+            "payment": _stamp(settlement.paid),
+            "revisions": [
+                {**r, "settled_on": r["settled_on"].isoformat(), "total": f"{r['total']:.2f}"}
+                for r in settlement.revisions
+            ],
+            "version": settlement.version,
+        }
+        if with_content:
+            body["figures"] = document.content
+        return body
+
+    def approve(self, ctx: Context, policy_id: str, year: int, **fields: Any) -> int:
+        return self._update(policy_id, year, lambda s: s.approve(ctx, **fields))
+
+    def pay(self, ctx: Context, policy_id: str, year: int, **fields: Any) -> int:
+        return self._update(policy_id, year, lambda s: s.pay(ctx, **fields))
+
+    def _update(self, policy_id: str, year: int, command: Any) -> int:
+        self.get(policy_id, year)
+        return self.ledger._update(  # the application's load–call–save with retries
+            Settlement, settlement_id(policy_id, year), "settlement", command, None
+        )
+
+    # -- audit ------------------------------------------------------------------------------
+
+    def audit(self, policy_id: str, year: int) -> dict[str, Any]:
+        """Recompute the settled year now; every association whose figures moved, with the
+        events recorded after the settlement's position that caused it."""
+        settlement = self.get(policy_id, year)
+        settled = self.document(policy_id, year).content
+        recomputed = self.figures(policy_id, year)
+        before = {a["association_id"]: a for a in settled["associations"]}
+        after = {a["association_id"]: a for a in recomputed["associations"]}
+        changed_projects: dict[str, set[str]] = {}
+        for association_id in sorted(set(before) | set(after)):
+            rows_before = _rows(before.get(association_id))
+            rows_after = _rows(after.get(association_id))
+            moved = {
+                p
+                for p in set(rows_before) | set(rows_after)
+                if rows_before.get(p) != rows_after.get(p)
+            }
+            total_before = _total(before.get(association_id))
+            total_after = _total(after.get(association_id))
+            if moved or total_before != total_after:
+                changed_projects[association_id] = moved
+        causes = self._events_after(
+            settlement.position,
+            set().union(*changed_projects.values()) if changed_projects else set(),
+        )
+        differences = []
+        for association_id, projects in changed_projects.items():
+            total_before = _total(before.get(association_id))
+            total_after = _total(after.get(association_id))
+            differences.append(
+                {
+                    "association_id": association_id,
+                    "settled_total": f"{total_before:.2f}",
+                    "recomputed_total": f"{total_after:.2f}",
+                    "difference": f"{total_after - total_before:.2f}",
+                    "projects": sorted(projects),
+                    "caused_by": [c for c in causes if c["project_id"] in projects],
+                }
+            )
+        return {
+            "policy": policy_id,
+            "year": year,
+            "settled": {
+                "revision": settlement.revision,
+                "settled_on": settlement.settled_on.isoformat(),
+                "position": settlement.position,
+                "total": f"{settlement.total:.2f}",
+                "document_hash": settlement.document_hash,
+            },
+            "recomputed": {
+                "position": self.runner.positions()[RewardFactsProjection.name],
+                "total": f"{sum((_total(a) for a in recomputed['associations']), Decimal('0.00')):.2f}",
+            },
+            "differences": differences,
+        }
+
+    def _events_after(self, position: int, project_ids: set[str]) -> list[dict[str, Any]]:
+        if not project_ids:
+            return []
+        table = self.runner.events_table
+        found = []
+        with self.runner.engine.connect() as conn:
+            rows = conn.execute(
+                select(table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic)
+                .where(table.c.id > position)
+                .order_by(table.c.id)
+            )
+            for _, originator_id, version, topic in rows:
+                project_id = str(originator_id)
+                kind = event_type_name(topic)
+                if project_id in project_ids and kind in CAUSES:
+                    found.append({"project_id": project_id, "version": version, "type": kind})
+        return found
+
+
+def _rows(association: dict[str, Any] | None) -> dict[str, tuple[Any, ...]]:
+    if association is None:
+        return {}
+    return {r["project_id"]: tuple(r[f] for f in ROW_FIELDS) for r in association["projects"]}
+
+
+def _total(association: dict[str, Any] | None) -> Decimal:
+    return Decimal("0.00") if association is None else Decimal(association["total"])
+
+
+def _stamp(stamp: dict[str, Any] | None) -> dict[str, Any] | None:
+    if stamp is None:
+        return None
+    return {"by": stamp["by"], "on": stamp["on"].isoformat(), "reference": stamp["reference"]}
+
+
+def _policy_version(policy: Policy, year: int) -> str:
+    """Which dated version of the policy the year was settled under: its start date."""
+    return policy.version_for(year).effective_from.isoformat()
