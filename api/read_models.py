@@ -7,7 +7,9 @@ from fastapi import Request
 from api.deps import get_engine
 from api.errors import ApiError
 from projections.documents import DocumentStore
+from projections.policy import load_policies
 from projections.queries import ReadModels
+from projections.settlements import SettlementService
 
 
 def get_read_models(request: Request) -> ReadModels:
@@ -28,3 +30,15 @@ def get_documents(request: Request) -> DocumentStore:
 
 def not_ready(error: LookupError) -> ApiError:
     return ApiError(503, "unavailable", f"the read models are being set up: {error}")
+
+
+def get_settlements(request: Request) -> SettlementService:
+    """One settlement service per app (its policy registry is loaded once)."""
+    service: SettlementService | None = getattr(request.app.state, "settlements", None)
+    if service is None:
+        settings = request.app.state.settings
+        paths = [p for p in settings.policy_path.split(":") if p] if settings.policy_path else None
+        registry = load_policies(paths) if paths else load_policies()
+        service = SettlementService.for_ledger(request.app.state.ledger, registry)
+        request.app.state.settlements = service
+    return service

@@ -195,6 +195,50 @@ CASES = [
     Case("verify a project", "GET", "/projects/{P}/verify", None, NOT_LIAISON),
     Case("list dispatches", "GET", "/dispatches", None, NOT_LIAISON),
     Case("read a dispatch", "GET", "/dispatches/2023Q4", None, NOT_LIAISON),
+    Case("policies", "GET", "/policies", None, NOT_LIAISON),
+    Case("rewards", "GET", "/rewards/2023", None, NOT_LIAISON),
+    Case("settle", "POST", "/settlements", {"policy": "hunan-2022", "year": 2022}, STAFF),
+    Case("read a settlement", "GET", "/settlements/hunan-2022/2022", None, NOT_LIAISON),
+    Case(
+        "approve a settlement",
+        "POST",
+        "/settlements/hunan-2022/2022/approval",
+        {"occurred_on": "2025-03-01", "by": "处长", "reference": "批复1号"},
+        STAFF,
+    ),
+    Case(
+        "pay a settlement",
+        "POST",
+        "/settlements/hunan-2022/2022/payment",
+        {"occurred_on": "2025-03-01", "by": "财务处", "reference": "付款1号"},
+        STAFF,
+    ),
+    Case("audit a settlement", "GET", "/settlements/hunan-2022/2022/audit", None, NOT_LIAISON),
+    Case("evaluation", "GET", "/evaluations/2023", None, NOT_LIAISON),
+    Case(
+        "designations from the ranking",
+        "POST",
+        "/evaluations/2023/designations",
+        {"designation": "advanced_unit", "top": 1},
+        STAFF,
+    ),
+    Case(
+        "service contract",
+        "POST",
+        "/service-contracts",
+        {"year": 2024, "provider": "服务中心", "amount": "100000.00", "occurred_on": "2024-03-01"},
+        STAFF,
+    ),
+    Case(
+        "subsidy",
+        "POST",
+        "/service-contracts/2024/subsidies",
+        {"association_id": "{A}", "amount": "1.00", "occurred_on": "2024-03-02", "reason": "奖励"},
+        STAFF,
+    ),
+    Case("read a service contract", "GET", "/service-contracts/2024", None, NOT_LIAISON),
+    Case("checkpoints", "GET", "/checkpoints", None, NOT_LIAISON),
+    Case("make a checkpoint", "POST", "/checkpoints", None, frozenset({"admin"})),
 ]
 
 
@@ -336,6 +380,11 @@ def test_every_operation_has_a_case(world: tuple[Api, dict[str, str]]) -> None:
                 ("{arrival_id}", "{arrival}"),
                 ("{issue_id}", "{issue}"),
                 ("{quarter}", "2023Q4"),
+                ("{policy}", "hunan-2022"),
+                ("/evaluations/{year}", "/evaluations/2023"),
+                ("/rewards/{year}", "/rewards/2023"),
+                ("/service-contracts/{year}", "/service-contracts/2024"),
+                ("/settlements/hunan-2022/{year}", "/settlements/hunan-2022/2022"),
             ):
                 pattern = pattern.replace(placeholder, key)
             matches = {

@@ -1,0 +1,135 @@
+"""The annual evaluation (三(二)), designations from its ranking, and the purchased service
+(三(三), 四(二)1) with its subsidies."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import ConfigDict, Field
+
+from api.auth import Permission, Principal
+from api.deps import get_ledger, require
+from api.read_models import get_read_models, not_ready
+from api.schemas import Day, Money, WriteIn, plain
+from domain.application import Ledger
+from projections.evaluation import award_designations_from_ranking, evaluate, load_evaluation_rules
+from projections.queries import ReadModels
+
+router = APIRouter(tags=["evaluation"])
+P = Permission
+Reader = Annotated[Principal, Depends(require(P.READ))]
+Ledgers = Annotated[Ledger, Depends(get_ledger)]
+Read = Annotated[ReadModels, Depends(get_read_models)]
+
+
+class DesignationAwardIn(WriteIn):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"designation": "advanced_unit", "top": 10, "occurred_on": "2024-12-20"}]
+        },
+    )
+
+    designation: str = Field(min_length=1, max_length=32)
+    top: int | None = Field(default=None, ge=1, le=1000)
+    occurred_on: Day | None = None
+
+
+class ServiceContractIn(WriteIn):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "year": 2024,
+                    "provider": "湖南省商会服务中心",
+                    "amount": "2800000.00",
+                    "occurred_on": "2024-03-01",
+                }
+            ]
+        },
+    )
+
+    year: int = Field(ge=2000, le=2100)
+    provider: str = Field(min_length=1, max_length=200)
+    amount: Money
+    occurred_on: Day
+
+
+class SubsidyIn(WriteIn):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "association_id": "0c7d3f0e-…",
+                    "amount": "50000.00",
+                    "occurred_on": "2024-12-20",
+                    "reason": "年度考评优秀",
+                }
+            ]
+        },
+    )
+
+    association_id: str = Field(min_length=1, max_length=64)
+    amount: Money
+    occurred_on: Day
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.get("/evaluations/{year}")
+def evaluation(year: int, user: Reader, read: Read) -> dict[str, Any]:
+    """The evaluation year (1 December – 30 November) ranked; the top N published."""
+    try:
+        return evaluate(read, year).as_dict()
+    except LookupError as e:
+        raise not_ready(e) from e
+
+
+@router.post("/evaluations/{year}/designations", status_code=201)
+def award(
+    year: int,
+    body: DesignationAwardIn,
+    user: Annotated[Principal, Depends(require(P.DESIGNATIONS))],
+    read: Read,
+    ledger: Ledgers,
+) -> dict[str, Any]:
+    """Award a designation (advanced_unit, liaison_station, ambassador) to the top ranks, as
+    events on each association; associations already holding it are skipped."""
+    ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
+    ranking = evaluate(read, year)
+    return award_designations_from_ranking(
+        ledger, ctx, ranking, body.designation, top=body.top, occurred_on=body.occurred_on
+    )
+
+
+@router.post("/service-contracts", status_code=201)
+def create_contract(
+    body: ServiceContractIn,
+    user: Annotated[Principal, Depends(require(P.SERVICE_CONTRACTS))],
+    ledger: Ledgers,
+) -> dict[str, Any]:
+    """The year's purchased-service contract; above the annual cap → 409 `over_cap`."""
+    ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
+    cap = load_evaluation_rules().purchased_service_cap
+    contract_id, version = ledger.create_service_contract(ctx, cap=cap, **body.fields())
+    return {"id": str(contract_id), "version": version}
+
+
+@router.post("/service-contracts/{year}/subsidies", status_code=201)
+def pay_subsidy(
+    year: int,
+    body: SubsidyIn,
+    user: Annotated[Principal, Depends(require(P.SERVICE_CONTRACTS))],
+    ledger: Ledgers,
+) -> dict[str, Any]:
+    """A subsidy paid to an association out of the contract; beyond it → 409 `over_cap`."""
+    ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
+    subsidy_id, version = ledger.pay_subsidy(ctx, year, **body.fields())
+    return {"subsidy_id": subsidy_id, "version": version}
+
+
+@router.get("/service-contracts/{year}")
+def contract(year: int, user: Reader, ledger: Ledgers) -> dict[str, Any]:
+    return dict(plain(ledger.service_contract(year)))

@@ -1,0 +1,157 @@
+"""Rewards, policies, settlements and their audit (DESIGN §7, §12)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import ConfigDict, Field
+
+from api.auth import Permission, Principal
+from api.deps import get_ledger, require
+from api.exports import ExportColumn, Sheet, check_format, export
+from api.read_models import get_settlements
+from api.schemas import Day, In, WriteIn
+from domain.application import Ledger
+from projections.evaluation import load_evaluation_registry
+from projections.settlements import SettlementService
+
+router = APIRouter(tags=["rewards"])
+P = Permission
+Reader = Annotated[Principal, Depends(require(P.READ))]
+Auditor = Annotated[Principal, Depends(require(P.READ_AUDIT))]
+Settler = Annotated[Principal, Depends(require(P.SETTLEMENTS))]
+Settlements = Annotated[SettlementService, Depends(get_settlements)]
+Ledgers = Annotated[Ledger, Depends(get_ledger)]
+
+
+class SettlementIn(In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"policy": "hunan-2022", "year": 2023},
+                {
+                    "policy": "hunan-2022",
+                    "year": 2023,
+                    "revise": True,
+                    "reason": "2024-02-10 银行回单更正",
+                },
+            ]
+        },
+    )
+
+    policy: str = Field(default="hunan-2022", min_length=1, max_length=64)
+    year: int = Field(ge=2000, le=2100)
+    revise: bool = False
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class SettlementStampIn(WriteIn):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "occurred_on": "2024-02-01",
+                    "by": "财务处 王处长",
+                    "reference": "湘商务〔2024〕12号",
+                }
+            ]
+        },
+    )
+
+    occurred_on: Day
+    by: str = Field(min_length=1, max_length=100)
+    reference: str = Field(min_length=1, max_length=200)
+
+
+@router.get("/policies")
+def policies(user: Reader, service: Settlements) -> dict[str, Any]:
+    """Every policy file loaded (project folder and ZHAOSHANG_POLICY_PATH) with its validation
+    result, and the evaluation rules files beside them."""
+    items = service.registry.listing()
+    return {"items": items, "evaluation_rules": load_evaluation_registry().listing()}
+
+
+REWARD_COLUMNS = [
+    ExportColumn("association_id", "商协会编号"),
+    ExportColumn("association_total", "商协会奖励合计（元）", money=True),
+    ExportColumn("capped", "是否封顶"),
+    ExportColumn("project_id", "项目编号"),
+    ExportColumn("share", "引荐占比（%）"),
+    ExportColumn("funds_in_year", "当年实际到位资金（元）", money=True),
+    ExportColumn("status", "资格状态"),
+    ExportColumn("project_reward", "项目奖励（元）", money=True),
+    ExportColumn("reward", "本会所得（元）", money=True),
+]
+
+
+@router.get("/rewards/{year}", response_model=None)
+def rewards(
+    year: int, user: Reader, service: Settlements, policy: str = "hunan-2022", format: str = "json"
+) -> Response | dict[str, Any]:
+    """A year's reward figures per association and project, each with its explanation."""
+    fmt = check_format(format)
+    body = service.figures(policy, year)
+    if fmt == "json":
+        return body
+    rows = [
+        {
+            "association_id": a["association_id"],
+            "association_total": a["total"],
+            "capped": "是" if a["capped"] else "否",
+            **project,
+        }
+        for a in body["associations"]
+        for project in a["projects"]
+    ]
+    return export(fmt, f"奖励测算-{policy}-{year}", [Sheet("奖励测算", REWARD_COLUMNS, rows)], body)
+
+
+@router.post("/settlements", status_code=201)
+def settle(
+    body: SettlementIn, user: Settler, service: Settlements, ledger: Ledgers
+) -> dict[str, Any]:
+    """Freeze a year's figures; again → 409 `settlement_exists` unless `revise` with a reason."""
+    ctx = ledger.context(user.actor(), source="api")
+    return service.settle(ctx, body.policy, body.year, revise=body.revise, reason=body.reason)
+
+
+@router.get("/settlements/{policy}/{year}")
+def settlement(
+    policy: str, year: int, user: Reader, service: Settlements, figures: bool = False
+) -> dict[str, Any]:
+    return service.describe(policy, year, with_content=figures)
+
+
+@router.post("/settlements/{policy}/{year}/approval", status_code=201)
+def approve(
+    policy: str,
+    year: int,
+    body: SettlementStampIn,
+    user: Settler,
+    service: Settlements,
+    ledger: Ledgers,
+) -> dict[str, Any]:
+    ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
+    return {"version": service.approve(ctx, policy, year, **body.fields())}
+
+
+@router.post("/settlements/{policy}/{year}/payment", status_code=201)
+def pay(
+    policy: str,
+    year: int,
+    body: SettlementStampIn,
+    user: Settler,
+    service: Settlements,
+    ledger: Ledgers,
+) -> dict[str, Any]:
+    ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
+    return {"version": service.pay(ctx, policy, year, **body.fields())}
+
+
+@router.get("/settlements/{policy}/{year}/audit")
+def audit(policy: str, year: int, user: Auditor, service: Settlements) -> dict[str, Any]:
+    """Recompute now and list every difference with the events that caused it."""
+    return service.audit(policy, year)
