@@ -102,6 +102,9 @@ class SettlementService:
         assert isinstance(aggregate, Settlement)
         return aggregate
 
+    def exists(self, policy_id: str, year: int) -> bool:
+        return self._existing(policy_id, year) is not None
+
     def get(self, policy_id: str, year: int) -> Settlement:
         settlement = self._existing(policy_id, year)
         if settlement is None:

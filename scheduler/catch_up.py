@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from domain import errors
+from domain.events import Actor, Context
 from domain.values import business_date
 from projections.dispatch import build_dispatch, dispatch_changes
 from projections.documents import (
@@ -22,8 +24,10 @@ from projections.documents import (
     quarter_of,
     quarters_between,
 )
+from projections.evaluation import EvaluationRules, evaluate, load_evaluation_rules
 from projections.queries import ReadModels
 from projections.runtime import ProjectionRunner
+from projections.settlements import SettlementService
 
 
 @dataclass
@@ -44,21 +48,27 @@ def closed_quarters(today: date, first: date) -> list[str]:
     return [q for q in quarters_between(first, today) if q != current]
 
 
-def closed_evaluation_years(
-    today: date, first: date, last_day: tuple[int, int] = (11, 30)
-) -> list[str]:
-    """Evaluation years (1 December – 30 November) that ended before `today`."""
-    month, day = last_day
-    years = []
-    year = first.year if (first.month, first.day) <= last_day else first.year + 1
-    while date(year, month, day) < today:
-        years.append(str(year))
-        year += 1
-    return years
+def closed_evaluation_years(rules: EvaluationRules) -> Callable[[date, date], list[str]]:
+    """Evaluation years (by default 1 December – 30 November) that ended before `today`."""
+
+    def due(today: date, first: date) -> list[str]:
+        years = []
+        year = first.year
+        while rules.period(year)[1] < first:
+            year += 1
+        while rules.closed(year, today):
+            years.append(str(year))
+            year += 1
+        return years
+
+    return due
 
 
 def todays_reminders(today: date, first: date) -> list[str]:
     return [today.isoformat()]
+
+
+Job = Callable[[datetime, str], list[Document]]
 
 
 @dataclass
@@ -67,6 +77,7 @@ class CatchUp:
     store: DocumentStore
     read: ReadModels
     kinds: list[DocumentKind]
+    jobs: list[Job] = field(default_factory=list)  # periods whose record is not a plain document
 
     def __call__(self, now: datetime, generated_by: str = "scheduler") -> list[Document]:
         """Bring the read models up to every recorded event, then make what is missing."""
@@ -109,10 +120,15 @@ class CatchUp:
                     document = None
                 if document is not None:
                     made.append(document)
+        for job in self.jobs:
+            made.extend(job(now, generated_by))
         return made
 
 
-def standard_kinds(read: ReadModels, follow_up_interval_days: int) -> list[DocumentKind]:
+def standard_kinds(
+    read: ReadModels, follow_up_interval_days: int, rules: EvaluationRules | None = None
+) -> list[DocumentKind]:
+    evaluation_rules = rules or load_evaluation_rules()
     return [
         DocumentKind(
             kind="dispatch",
@@ -131,4 +147,35 @@ def standard_kinds(read: ReadModels, follow_up_interval_days: int) -> list[Docum
             },
             revise=False,
         ),
+        DocumentKind(
+            kind="evaluation",
+            due=closed_evaluation_years(evaluation_rules),
+            build=lambda year: evaluate(read, int(year), evaluation_rules).as_dict(),
+        ),
     ]
+
+
+def settlement_job(service: SettlementService, settlement_day: tuple[int, int] = (1, 15)) -> Job:
+    """Settle the previous year under every loaded policy on its settlement day (15 January by
+    default), for each year the policy was in force; a year already settled is left alone."""
+
+    def run(now: datetime, generated_by: str) -> list[Document]:
+        today = business_date(now)
+        made = []
+        for policy_id in service.registry.ids():
+            policy = service.policy(policy_id)
+            for year in range(policy.valid_from.year, min(today.year, policy.valid_to.year + 1)):
+                month, day = settlement_day
+                if today < date(year + 1, month, day) or service.exists(policy_id, year):
+                    continue
+                ctx = Context(
+                    actor=Actor(generated_by, "admin"), source="scheduler", recorded_at=now
+                )
+                try:
+                    service.settle(ctx, policy_id, year)
+                except errors.SettlementExists:
+                    continue  # another process settled it a moment ago
+                made.append(service.document(policy_id, year))
+        return made
+
+    return run

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from projections.database import open_ledger
-from scheduler.service import BackgroundServices
+from scheduler.service import BackgroundServices, parse_month_day
 
 
 def _parse_now(text: str | None) -> datetime:
@@ -29,6 +29,7 @@ def _catch_up(args: argparse.Namespace, settings: Any) -> int:
             ledger,
             settings.database_url,
             follow_up_interval_days=settings.follow_up_interval_days,
+            settlement_day=parse_month_day(settings.settlement_day),
             clock=lambda: now,
         )
         made = services.catch_up(now, generated_by="cli")

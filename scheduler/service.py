@@ -23,14 +23,12 @@ from projections.catalogue import all_projections
 from projections.documents import Document, DocumentStore
 from projections.queries import ReadModels
 from projections.runtime import ProjectionRunner, engine_of
+from projections.settlements import SettlementService
 from scheduler import jobs
-from scheduler.catch_up import CatchUp, DocumentKind, standard_kinds
+from scheduler.catch_up import CatchUp, settlement_job, standard_kinds
 from scheduler.lock import SingleRunnerLock
 
 log = logging.getLogger("zhaoshang.scheduler")
-
-# Extra document kinds (evaluation, settlement) register here: f(read, ledger) -> DocumentKind.
-EXTRA_KINDS: list[Callable[[ReadModels, Ledger], DocumentKind]] = []
 
 
 class BackgroundServices:
@@ -41,6 +39,7 @@ class BackgroundServices:
         *,
         scheduler_enabled: bool = True,
         follow_up_interval_days: int = 180,
+        settlement_day: tuple[int, int] = (1, 15),
         clock: Callable[[], datetime] = utc_now,
         poll_interval: float = 0.2,
     ) -> None:
@@ -54,8 +53,9 @@ class BackgroundServices:
         self.read = ReadModels(engine)
         self.store = DocumentStore(engine)
         kinds = standard_kinds(self.read, follow_up_interval_days)
-        kinds += [make(self.read, ledger) for make in EXTRA_KINDS]
-        self.catch_up = CatchUp(self.runner, self.store, self.read, kinds)
+        self.settlements = SettlementService.for_ledger(ledger)
+        jobs = [settlement_job(self.settlements, settlement_day)]
+        self.catch_up = CatchUp(self.runner, self.store, self.read, kinds, jobs)
         self.scheduler: BackgroundScheduler | None = None
         self._start_up: threading.Thread | None = None
         self._catch_up_lock = threading.Lock()
@@ -139,6 +139,13 @@ def background_service(ctx: Any) -> _ServerServices:
             ctx.settings.database_url,
             scheduler_enabled=ctx.scheduler_enabled,
             follow_up_interval_days=ctx.settings.follow_up_interval_days,
+            settlement_day=parse_month_day(ctx.settings.settlement_day),
             clock=ctx.clock,
         )
     )
+
+
+def parse_month_day(text: str) -> tuple[int, int]:
+    """`01-15` → (1, 15): the settings' settlement day."""
+    month, day = (int(part) for part in text.split("-"))
+    return month, day

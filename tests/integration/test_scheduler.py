@@ -17,6 +17,7 @@ import pytest
 
 from domain.application import Ledger
 from projections.documents import DocumentStore
+from projections.evaluation import load_evaluation_rules
 from projections.runtime import engine_of
 from scheduler.catch_up import closed_evaluation_years, closed_quarters
 from scheduler.lock import SingleRunnerLock
@@ -65,13 +66,19 @@ class TestScheduler:
             ("dispatch", "2023Q3"),
             ("dispatch", "2023Q4"),
             ("follow_up_reminders", "2024-01-10"),
+            ("evaluation", "2023"),  # the evaluation year ended on 30 November 2023
+            ("settlement", "hunan-2022/2022"),  # 2022 is settled from 15 January 2023
         ]
-        # Down from January to May: one quarter boundary (2024Q1 closed on 31 March).
+        # Down from January to May: one quarter boundary (2024Q1 closed on 31 March), and
+        # 15 January passed: 2023 is settled.
         made = services.catch_up(at("2024-05-02T02:00:00"))
         assert [(d.kind, d.period) for d in made] == [
             ("dispatch", "2024Q1"),
             ("follow_up_reminders", "2024-05-02"),
+            ("settlement", "hunan-2022/2023"),
         ]
+        settled = services.settlements.describe("hunan-2022", 2023)
+        assert settled["revision"] == 0 and settled["document_intact"] is True
         # Down from May to the next January: two boundaries (2024Q2 and 2024Q3 closed).
         made = services.catch_up(at("2024-11-20T02:00:00"))
         assert [d.period for d in made if d.kind == "dispatch"] == ["2024Q2", "2024Q3"]
@@ -236,5 +243,6 @@ def test_closed_periods() -> None:
 
     assert closed_quarters(date(2024, 4, 1), date(2023, 11, 5)) == ["2023Q4", "2024Q1"]
     assert closed_quarters(date(2024, 3, 31), date(2024, 1, 5)) == []
-    assert closed_evaluation_years(date(2024, 12, 1), date(2022, 12, 15)) == ["2023", "2024"]
-    assert closed_evaluation_years(date(2024, 11, 30), date(2023, 6, 1)) == ["2023"]
+    due = closed_evaluation_years(load_evaluation_rules())
+    assert due(date(2024, 12, 1), date(2022, 12, 15)) == ["2023", "2024"]
+    assert due(date(2024, 11, 30), date(2023, 6, 1)) == ["2023"]
