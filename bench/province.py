@@ -177,11 +177,16 @@ class _Clock:
 
     def __init__(self, end: date) -> None:
         self.end = end
+        self._contexts: dict[tuple[Actor, date], Context] = {}
 
     def ctx(self, actor: Actor, day: date) -> Context:
-        entered = min(day + timedelta(days=1), self.end)
-        at = datetime.combine(entered, time(10, 0), tzinfo=SHANGHAI).astimezone(UTC)
-        return Context(actor=actor, source="demo", recorded_at=at)
+        key = (actor, day)
+        found = self._contexts.get(key)
+        if found is None:
+            entered = min(day + timedelta(days=1), self.end)
+            at = datetime.combine(entered, time(10, 0), tzinfo=SHANGHAI).astimezone(UTC)
+            found = self._contexts[key] = Context(actor=actor, source="demo", recorded_at=at)
+        return found
 
 
 def generate(

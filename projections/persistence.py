@@ -7,9 +7,11 @@ Same tables, same rows, same locking as the stock recorder.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+import sqlalchemy.exc
 from eventsourcing.persistence import StoredEvent
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
@@ -23,23 +25,56 @@ class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
     ) -> Sequence[int]:
         if not stored_events:
             return []
-        table = self.events_record_cls.__table__
-        rows = [
-            {
-                "originator_id": e.originator_id,
-                "originator_version": e.originator_version,
-                "topic": e.topic,
-                "state": e.state,
-            }
-            for e in stored_events
-        ]
         self._lock_table(session)
-        result = session.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-        )
-        ids = [row[0] for row in result]
+        if session.get_bind().dialect.name == "sqlite":
+            ids = self._insert_sqlite(session, stored_events)
+        else:
+            table = self.events_record_cls.__table__
+            rows = [
+                {
+                    "originator_id": e.originator_id,
+                    "originator_version": e.originator_version,
+                    "topic": e.topic,
+                    "state": e.state,
+                }
+                for e in stored_events
+            ]
+            result = session.execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+            )
+            ids = [row[0] for row in result]
         self._notify_channel(session)
         return ids
+
+    def _insert_sqlite(self, session: Session, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """One executemany on the DBAPI cursor. SQLite has one writer and this transaction holds
+        the write lock, so the rows get consecutive ids ending at last_insert_rowid()."""
+        table = self.events_record_cls.__table__
+        connection = session.connection()
+        to_db = table.c.originator_id.type.bind_processor(connection.dialect)
+        cache: dict[Any, Any] = {}
+
+        def stream(value: Any) -> Any:
+            if value not in cache:
+                cache[value] = to_db(value) if to_db else value
+            return cache[value]
+
+        cursor = connection.connection.cursor()
+        try:
+            cursor.executemany(
+                f"INSERT INTO {table.name} (originator_id, originator_version, topic, state)"
+                " VALUES (?, ?, ?, ?)",
+                [
+                    (stream(e.originator_id), e.originator_version, e.topic, e.state)
+                    for e in stored_events
+                ],
+            )
+            last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
+        except sqlite3.IntegrityError as e:
+            raise sqlalchemy.exc.IntegrityError("INSERT INTO events", None, e) from e
+        finally:
+            cursor.close()
+        return list(range(last - len(stored_events) + 1, last + 1))
 
 
 class Factory(SQLAlchemyFactory):
