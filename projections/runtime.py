@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy.exc
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import JSONTranscoder
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from domain.application import Ledger
-from domain.integrity import ChainedMapper
+from projections.reader import FastEventReader
 
 Handler = Callable[[Any], None]
 
@@ -163,8 +163,8 @@ class ProjectionRunner:
         self.projections = list(projections)
         self.batch_size = batch_size
         self.events_table: Table = ledger.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
-        assert isinstance(ledger.mapper, ChainedMapper)
-        self.mapper: ChainedMapper = ledger.mapper
+        assert isinstance(ledger.mapper.transcoder, JSONTranscoder)
+        self.reader = FastEventReader(self.engine, self.events_table, ledger.mapper.transcoder)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: BaseException | None = None
@@ -230,28 +230,8 @@ class ProjectionRunner:
     # -- reading ----------------------------------------------------------------------------
 
     def read(self, after: int, limit: int, upto: int | None = None) -> list[Any]:
-        """(notification id, decoded event) pairs after `after`, in order.
-
-        Reads with one Core SELECT (no ORM objects) and decodes without touching the mapper's
-        hash cache: a reader never appends.
-        """
-        table = self.events_table
-        query = select(
-            table.c.id,
-            table.c.originator_id,
-            table.c.originator_version,
-            table.c.topic,
-            table.c.state,
-        ).where(table.c.id > after)
-        if upto is not None:
-            query = query.where(table.c.id <= upto)
-        query = query.order_by(table.c.id).limit(limit)
-        decode = self.mapper.decode_event
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [
-            (row[0], decode(StoredEvent(row[1], row[2], row[3], bytes(row[4])))) for row in rows
-        ]
+        """(notification id, decoded event) pairs after `after`, in order (see `reader`)."""
+        return self.reader.read(after, limit, upto)
 
     # -- applying ---------------------------------------------------------------------------
 
@@ -351,72 +331,100 @@ class ProjectionRunner:
         progress: Callable[[int, int], None] | None = None,
         chunk: int = 20_000,
     ) -> int:
-        """Fold every event into a new generation in memory, write it in bulk, catch it up, and
-        switch to it atomically; the old generation serves reads until the switch."""
+        """Rebuild one projection (see `rebuild_many`)."""
+        return self.rebuild_many([projection], progress, chunk)
+
+    def rebuild_many(
+        self,
+        projections: Sequence[Projection],
+        progress: Callable[[int, int], None] | None = None,
+        chunk: int = 20_000,
+    ) -> int:
+        """Fold every event into new generations in memory — one reader feeding every
+        projection named — write them in bulk, catch them up, and switch to them atomically;
+        the old generations serve reads until the switch. Answers the events read."""
+        old_generations = {}
+        builders = []
         with self.engine.connect() as conn:
-            reg = self.registration(conn, projection.name)
-        assert reg is not None
-        old_generation = reg.generation
-        new_generation = _next_generation(old_generation)
-        builder = type(projection)()
-        builder.bind(new_generation)
+            for projection in projections:
+                reg = self.registration(conn, projection.name)
+                assert reg is not None
+                old_generations[projection.name] = reg.generation
+                builder = type(projection)()
+                builder.bind(_next_generation(reg.generation))
+                builders.append(builder)
         with self.engine.begin() as conn:
-            builder.drop_tables(conn, new_generation)
-            builder.create_tables(conn)
+            for builder in builders:
+                builder.drop_tables(conn, builder.generation)
+                builder.create_tables(conn)
+                builder.begin_batch(conn, [])
         head = self.ledger.recorder.max_notification_id() or 0
         position = 0
         done = 0
-        with self.engine.connect() as conn:
-            builder.begin_batch(conn, [])
+        dispatch = _dispatcher(builders)
         while position < head:
             batch = self.read(position, chunk, upto=head)
             if not batch:
                 break
             for _, domain_event in batch:
-                handler = builder.handler_for(type(domain_event))
-                if handler is not None:
+                for handler in dispatch(type(domain_event)):
                     handler(domain_event)
             position = batch[-1][0]
             done += len(batch)
             if progress:
                 progress(done, head)
         with self.engine.begin() as conn:
-            builder.flush(conn)
-        builder.reset()
-        # Catch the new generation up with events recorded during the rebuild, then switch.
+            for builder in builders:
+                builder.flush(conn)
+                builder.reset()
+        # Catch the new generations up with events recorded meanwhile, then switch them all.
         while True:
             batch = self.read(position, self.batch_size)
             with self.engine.begin() as conn:
                 if batch:
-                    builder.begin_batch(conn, [e for _, e in batch])
-                    for _, domain_event in batch:
-                        handler = builder.handler_for(type(domain_event))
-                        if handler is not None:
-                            handler(domain_event)
-                    builder.flush(conn)
-                    builder.reset()
+                    for builder in builders:
+                        builder.begin_batch(conn, [e for _, e in batch])
+                        for _, domain_event in batch:
+                            apply = builder.handler_for(type(domain_event))
+                            if apply is not None:
+                                apply(domain_event)
+                        builder.flush(conn)
+                        builder.reset()
                     position = batch[-1][0]
-                    continue_catching_up = True
-                else:
-                    continue_catching_up = False
-                if not continue_catching_up:
+                    continue
+                for projection, builder in zip(projections, builders, strict=True):
                     result = conn.execute(
                         projections_table.update()
                         .where(projections_table.c.name == projection.name)
-                        .where(projections_table.c.generation == old_generation)
+                        .where(projections_table.c.generation == old_generations[projection.name])
                         .values(
-                            generation=new_generation,
+                            generation=builder.generation,
                             position=position,
                             schema_version=builder.schema_version,
                         )
                     )
                     if result.rowcount != 1:
                         raise ConcurrentProjectionError(projection.name)
-                    projection.drop_tables(conn, old_generation)
-                    break
-        projection.reset()
-        projection.bind(new_generation)
+                    projection.drop_tables(conn, old_generations[projection.name])
+                break
+        for projection, builder in zip(projections, builders, strict=True):
+            projection.reset()
+            projection.bind(builder.generation)
         return done
+
+
+def _dispatcher(builders: Sequence[Projection]) -> Callable[[type], list[Handler]]:
+    """Event class → the handlers of every builder for it (looked up once per class)."""
+    cache: dict[type, list[Handler]] = {}
+
+    def handlers(event_class: type) -> list[Handler]:
+        found = cache.get(event_class)
+        if found is None:
+            found = [h for b in builders if (h := b.handler_for(event_class)) is not None]
+            cache[event_class] = found
+        return found
+
+    return handlers
 
 
 def _next_generation(generation: int) -> int:

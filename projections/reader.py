@@ -1,0 +1,113 @@
+"""A fast reader of the event log for projections: plain DBAPI rows, the C JSON decoder, and a
+walk that revives the transcoded values (Decimal, date, datetime, UUID) — the same events the
+library's mapper would give, at several times its rate.
+
+Only the projections read this way; every aggregate is still loaded through the library.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.utils import resolve_topic
+from sqlalchemy import Engine, Table
+
+from domain.integrity import PREV_HASH
+
+
+class StreamId(UUID):
+    """A UUID that remembers its text: projections key their rows by `str(originator_id)`
+    several times per event."""
+
+    __slots__ = ("_text",)
+
+    def __str__(self) -> str:
+        try:
+            return self._text  # type: ignore[attr-defined,no-any-return]
+        except AttributeError:
+            text = UUID.__str__(self)
+            object.__setattr__(self, "_text", text)
+            return text
+
+
+class FastEventReader:
+    def __init__(self, engine: Engine, table: Table, transcoder: JSONTranscoder) -> None:
+        self.engine = engine
+        self.table_name = table.name
+        self.revivers: dict[str, Callable[[Any], Any]] = {
+            name: transcoding.decode for name, transcoding in transcoder.names.items()
+        }
+        self._streams: dict[Any, UUID] = {}
+        self._classes: dict[str, tuple[type, int]] = {}
+        self.marker = "%s" if engine.dialect.name == "postgresql" else "?"
+
+    def _stream(self, raw: Any) -> UUID:
+        found = self._streams.get(raw)
+        if found is None:
+            if isinstance(raw, UUID):
+                found = StreamId(int=raw.int)
+            elif isinstance(raw, (bytes, bytearray, memoryview)):
+                found = StreamId(bytes=bytes(raw))
+            else:
+                found = StreamId(str(raw))
+            if len(self._streams) > 500_000:
+                self._streams.clear()
+            self._streams[raw] = found
+        return found
+
+    def _hook(self) -> Callable[[dict[str, Any]], Any]:
+        revivers = self.revivers
+
+        def revive(obj: dict[str, Any]) -> Any:
+            kind = obj.get("_type_")
+            if kind is not None and len(obj) == 2:
+                return revivers[kind](obj["_data_"])
+            return obj
+
+        return revive
+
+    def _class(self, topic: str) -> tuple[type, int]:
+        found = self._classes.get(topic)
+        if found is None:
+            cls = resolve_topic(topic)
+            found = self._classes[topic] = (cls, getattr(cls, "class_version", 1))
+        return found
+
+    def read(self, after: int, limit: int, upto: int | None = None) -> list[tuple[int, Any]]:
+        sql = (
+            f"SELECT id, originator_id, originator_version, topic, state FROM {self.table_name}"
+            f" WHERE id > {self.marker}"
+        )
+        params: list[Any] = [after]
+        if upto is not None:
+            sql += f" AND id <= {self.marker}"
+            params.append(upto)
+        sql += f" ORDER BY id LIMIT {int(limit)}"
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+            raw.commit()
+        finally:
+            raw.close()
+        events = []
+        decode = json.JSONDecoder(object_hook=self._hook()).decode
+        for notification_id, stream, version, topic, state in rows:
+            cls, class_version = self._class(topic)
+            data = decode(bytes(state).decode("utf-8"))
+            data.pop(PREV_HASH, None)
+            data["originator_id"] = self._stream(stream)
+            data["originator_version"] = version
+            from_version = data.pop("class_version", 1)
+            while from_version < class_version:
+                getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(data)
+                from_version += 1
+            event: Any = object.__new__(cls)
+            object.__setattr__(event, "__dict__", data)
+            events.append((notification_id, event))
+        return events
