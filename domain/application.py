@@ -131,10 +131,14 @@ class Ledger(Application[UUID]):
 
     # ---- loading ------------------------------------------------------------------------
 
-    def _get(self, cls: type[T], aggregate_id: UUID | str, what: str) -> T:
+    def _get(
+        self, cls: type[T], aggregate_id: UUID | str, what: str, *, to_change: bool = True
+    ) -> T:
+        """Load an aggregate. With the repository's cache on, a query (`to_change=False`) gets the
+        cached object itself, fast-forwarded, and must not change it; a command gets a copy."""
         key = _as_uuid(aggregate_id, what)
         try:
-            aggregate: object = self.repository.get(key)
+            aggregate: object = self.repository.get(key, deepcopy_from_cache=to_change)
         except AggregateNotFoundError:
             raise errors.NotFound(f"no {what} {aggregate_id}", field=f"{what}_id") from None
         if not isinstance(aggregate, cls):
@@ -142,10 +146,12 @@ class Ledger(Application[UUID]):
         return aggregate
 
     def get_project(self, project_id: UUID | str) -> Project:
-        return self._get(Project, project_id, "project")
+        """The project as it stands (for reading: do not change the object)."""
+        return self._get(Project, project_id, "project", to_change=False)
 
     def get_association(self, association_id: UUID | str) -> Association:
-        return self._get(Association, association_id, "association")
+        """The association as it stands (for reading: do not change the object)."""
+        return self._get(Association, association_id, "association", to_change=False)
 
     def _update(
         self,
@@ -510,7 +516,7 @@ class Ledger(Application[UUID]):
             changed: list[Association] = []
             for index, association_id in enumerate(ids):
                 try:
-                    association = self.get_association(association_id)
+                    association = self._get(Association, association_id, "association")
                 except errors.NotFound:
                     raise errors.UnknownAssociation(
                         f"no association {association_id}", field=f"association_ids[{index}]"

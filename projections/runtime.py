@@ -287,9 +287,14 @@ class ProjectionRunner:
             behind = [p for p in self.projections if positions.get(p.name, 0) < batch[-1][0]]
             try:
                 self.apply_batch(batch, behind)
-            except (ConcurrentProjectionError, sqlalchemy.exc.IntegrityError):
-                # Another runner got there first (on PostgreSQL its rows can collide with ours
-                # before the guarded position update does); re-read the positions and go on.
+            except (
+                ConcurrentProjectionError,
+                sqlalchemy.exc.IntegrityError,
+                sqlalchemy.exc.OperationalError,
+            ):
+                # Another runner got there first (on PostgreSQL its rows can collide with ours,
+                # or deadlock with them, before the guarded position update does); our
+                # transaction rolled back: re-read the positions and go on.
                 for projection in behind:
                     projection.reset()
                 collisions += 1
