@@ -12,6 +12,8 @@ import json
 import os
 import random
 import resource
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -21,6 +23,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from bench.baseline import raw_insert_rate, raw_read_decode_rate
 from bench.province import OFFICER, generate
@@ -59,6 +63,7 @@ class Bench:
     def __init__(self, scale: str, db: str, url: str) -> None:
         self.scale, self.db, self.url = scale, db, url
         self.figures: dict[str, Any] = {"scale": scale, "db": db, "date": date.today().isoformat()}
+        self.load_seconds = 20.0 if scale == "province" else 6.0
 
     def record(self, name: str, **values: Any) -> None:
         self.figures[name] = values
@@ -125,6 +130,9 @@ class Bench:
         self.record("dispatch_one_quarter", **self.run_child("dispatch"))
         rewards = self.run_child("rewards")
         self.record("rewards_one_year", **rewards)
+        for workers in (1, 2):
+            for name, values in api_load(self.url, workers, seconds=self.load_seconds).items():
+                self.record(f"api_{name}_{workers}w", **values)
         return self.figures
 
     def _commands(self, ledger: Ledger) -> None:
@@ -157,6 +165,148 @@ class Bench:
         self.record("replay_project", events=versions[busiest[0]], **replay)
         as_of = timed(200, lambda i: ledger.project_as_of(busiest[i % len(busiest)], "2024-06-30"))
         self.record("state_as_of_date", **as_of)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def api_load(
+    url: str, workers: int, seconds: float, concurrency: int = 8
+) -> dict[str, dict[str, Any]]:
+    """Start `zhaoshang serve` on a loopback port and drive it from a separate process."""
+    env = {**os.environ, "ZHAOSHANG_DATABASE_URL": url, "PYTHONPATH": str(REPO)}
+    cli = [sys.executable, "-m", "api.cli"]
+    token = (
+        subprocess.run(
+            [*cli, "users", "create", f"bench-{workers}w-{os.getpid()}", "--role", "admin"],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    ledger = open_ledger(url)
+    engine = engine_of(ledger)
+    from projections.queries import ReadModels
+
+    rows = ReadModels(engine).ledger_page(status="active", size=500).items
+    ids = [r["project_id"] for r in rows if r["signed_on"]]
+    ledger.close()
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            *cli,
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-scheduler",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=REPO,
+    )
+    base = f"http://127.0.0.1:{port}"
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.2)
+        with tempfile.NamedTemporaryFile("w", suffix=".ids", delete=False) as handle:
+            handle.write("\n".join(ids))
+        for scenario, share in (
+            ("writes", 1.0),
+            ("project", 1.0),
+            ("history", 1.0),
+            ("rewards", 0.5),
+        ):
+            connections = concurrency if scenario != "rewards" else 2
+            results[scenario] = _drive(
+                base, token, scenario, seconds * share, connections, handle.name, env
+            )
+        os.unlink(handle.name)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return results
+
+
+def _drive(
+    base: str,
+    token: str,
+    scenario: str,
+    seconds: float,
+    connections: int,
+    ids_file: str,
+    env: dict[str, str],
+) -> dict[str, Any]:
+    """wrk (C, one thread) where it is installed, else the async httpx client: either way a
+    separate process on loopback, bounded in time."""
+    if shutil.which("wrk"):
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{max(1, round(seconds))}s",
+                "--latency",
+                "-s",
+                str(Path(__file__).with_name("load.lua")),
+                base,
+            ],
+            env={**env, "ZS_TOKEN": token, "ZS_SCENARIO": scenario, "ZS_IDS": ids_file},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 60,
+        )
+        result = dict(json.loads(out.stdout.strip().splitlines()[-1]))
+        result["client"] = "wrk"
+    else:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.load",
+                base,
+                token,
+                scenario,
+                str(seconds),
+                str(connections),
+                ids_file,
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 60,
+        )
+        result = dict(json.loads(out.stdout.strip().splitlines()[-1]))
+        result.pop("scenario", None)
+        result["client"] = "httpx"
+    result["connections"] = connections
+    return result
 
 
 def markdown(figures: dict[str, Any]) -> str:

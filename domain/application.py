@@ -463,7 +463,8 @@ class Ledger(Application[UUID]):
         assert isinstance(self.mapper, ChainedMapper)
         for row in rows:
             state = self.mapper.decode_state(row)
-            event = self.mapper.to_domain_event(row)
+            prev_hash = str(state.get(PREV_HASH, GENESIS))
+            event = self.mapper.event_from_state(row, state)
             assert isinstance(event, EnvelopedEvent)
             yield HistoryEntry(
                 version=row.originator_version,
@@ -474,7 +475,7 @@ class Ledger(Application[UUID]):
                 source=event.source,
                 evidence=list(event.evidence),
                 data=event.payload(),
-                prev_hash=str(state.get(PREV_HASH, GENESIS)),
+                prev_hash=prev_hash,
                 hash=stored_event_hash(row),
             )
 

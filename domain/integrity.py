@@ -136,8 +136,13 @@ class ChainedMapper(Mapper[UUID]):
 
     def decode_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         """The domain event, without remembering its hash (for readers that never append)."""
+        return self.event_from_state(stored_event, self.decode_state(stored_event))
+
+    def event_from_state(
+        self, stored_event: StoredEvent, event_state: dict[str, Any]
+    ) -> DomainEventProtocol[UUID]:
+        """The domain event from its already decoded stored state (which it takes over)."""
         cls = resolve_topic(stored_event.topic)
-        event_state = self.decode_state(stored_event)
         event_state.pop(PREV_HASH, None)
         id_convertor = find_id_convertor(cls, type(stored_event.originator_id))  # type: ignore[arg-type]
         event_state["originator_id"] = id_convertor(stored_event.originator_id)

@@ -4,8 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, event
 
 from domain.application import Ledger, utc_now
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Every SQLite connection: wait up to 30 s for the write lock instead of failing, and in
+    WAL mode sync at checkpoints rather than at every commit (no corruption on power loss; the
+    last commits may be lost — production runs on PostgreSQL)."""
+    if type(dbapi_connection).__module__ != "sqlite3":
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
 
 
 def normalise_url(url: str) -> str:

@@ -30,7 +30,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    event,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -47,20 +46,6 @@ def engine_of(ledger: Ledger) -> Engine:
     engine = ledger.recorder.datastore.engine  # type: ignore[attr-defined]
     assert isinstance(engine, Engine)
     return engine
-
-
-def configure_sqlite(engine: Engine) -> None:
-    """Wait for SQLite's write lock instead of failing at once when processes share a file."""
-    if engine.dialect.name != "sqlite" or getattr(engine, "_zhaoshang_configured", False):
-        return
-
-    @event.listens_for(engine, "connect")
-    def _busy_timeout(dbapi_connection: Any, _: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout = 30000")
-        cursor.close()
-
-    engine._zhaoshang_configured = True  # type: ignore[attr-defined]
 
 
 registry_metadata = MetaData()
@@ -159,7 +144,6 @@ class ProjectionRunner:
     def __init__(self, ledger: Ledger, projections: Sequence[Projection], batch_size: int = 2000):
         self.ledger = ledger
         self.engine = engine_of(ledger)
-        configure_sqlite(self.engine)
         self.projections = list(projections)
         self.batch_size = batch_size
         self.events_table: Table = ledger.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
