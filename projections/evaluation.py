@@ -33,6 +33,7 @@ from domain.application import Ledger
 from domain.events import Context
 from domain.service_contract import DEFAULT_ANNUAL_CAP
 from domain.values import ASSOCIATION_DESIGNATIONS, from_fen
+from projections.policy.loader import PolicyError, PolicyFileError
 from projections.queries import ReadModels
 
 EVALUATION_KIND = "evaluation"
@@ -72,27 +73,12 @@ Number = int | Decimal
 # ---- errors -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RulesError:
-    """One reason an evaluation-rules file was rejected: which file, where in it, and why."""
-
-    file: str
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.path}: {self.reason}"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"file": self.file, "path": self.path, "reason": self.reason}
+# The same shape of error as a policy file's: file, path inside it, reason.
+RulesError = PolicyError
 
 
-class EvaluationRulesError(ValueError):
+class EvaluationRulesError(PolicyFileError):
     """Evaluation rules that did not validate; `errors` holds every reason found."""
-
-    def __init__(self, errors: Iterable[RulesError]) -> None:
-        self.errors = tuple(errors)
-        super().__init__("\n".join(str(e) for e in self.errors))
 
 
 class EvaluationRulesNotFound(LookupError):

@@ -25,13 +25,12 @@ from sqlalchemy import (
     Text,
     delete,
     insert,
-    select,
 )
 
 from domain.association import Association
 from domain.project import Project
 from domain.values import to_cny, to_fen
-from projections.runtime import Handler, Projection, chunked, upsert
+from projections.runtime import Handler, Projection, load_docs, upsert
 
 CITY_TOTAL = ""
 METRICS = (
@@ -119,11 +118,7 @@ class FiguresProjection(Projection):
             self.bulk = True
             return
         self.bulk = False
-        table = self.tables["projects"]
-        ids = sorted({str(e.originator_id) for e in events})
-        for part in chunked(ids, 500):
-            for row in conn.execute(select(table).where(table.c.project_id.in_(part))):
-                self.docs[row.project_id] = json.loads(row.doc)
+        self.docs.update(load_docs(conn, self.tables["projects"], events))
 
     def reset(self) -> None:
         self.docs.clear()

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from domain.association import Association
 from domain.project import Project
 from domain.values import to_cny, to_fen
-from projections.runtime import Handler, Projection, chunked, upsert
+from projections.runtime import Handler, Projection, chunked, load_docs, upsert
 
 PROJECT_COLUMNS = (
     "name",
@@ -201,13 +201,10 @@ class LedgerProjection(Projection):
             self.bulk = True
             return
         self.bulk = False
+        self.docs.update(load_docs(conn, self.tables["projects"], events))
+        associations = self.tables["associations"]
         ids = sorted({str(e.originator_id) for e in events})
-        projects, associations = self.tables["projects"], self.tables["associations"]
         for part in chunked(ids, 500):
-            for row in conn.execute(
-                select(projects.c.project_id, projects.c.doc).where(projects.c.project_id.in_(part))
-            ):
-                self.docs[row.project_id] = json.loads(row.doc)
             for arow in conn.execute(
                 select(associations).where(associations.c.association_id.in_(part))
             ).mappings():

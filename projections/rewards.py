@@ -25,7 +25,7 @@ from sqlalchemy import (
 
 from domain.project import Project
 from projections.policy import FactsFold, Policy, ProjectFacts, RewardReport, evaluate
-from projections.runtime import Handler, Projection, chunked, projections_table, upsert
+from projections.runtime import Handler, Projection, chunked, load_docs, projections_table, upsert
 
 
 class RewardFactsProjection(Projection):
@@ -74,11 +74,9 @@ class RewardFactsProjection(Projection):
             self.bulk = True
             return
         self.bulk = False
-        facts = self.tables["facts"]
-        ids = sorted({str(e.originator_id) for e in events if isinstance(e, Project.Event)})
-        for part in chunked(ids, 500):
-            for row in conn.execute(select(facts).where(facts.c.project_id.in_(part))):
-                self.fold.load(json.loads(row.doc))
+        projects = [e for e in events if isinstance(e, Project.Event)]
+        for doc in load_docs(conn, self.tables["facts"], projects).values():
+            self.fold.load(doc)
 
     def reset(self) -> None:
         self.fold = FactsFold()

@@ -14,6 +14,7 @@ active generation in one guarded update (blue/green) and drops the old tables.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -422,6 +423,17 @@ def _next_generation(generation: int) -> int:
 
 class ConcurrentProjectionError(RuntimeError):
     """Another runner advanced the projection first; this batch was rolled back."""
+
+
+def load_docs(conn: Connection, table: Table, events: Sequence[Any]) -> dict[str, Any]:
+    """The JSON `doc` of every row of `table` (keyed by `project_id`) that the events touch."""
+    ids = sorted({str(e.originator_id) for e in events})
+    docs: dict[str, Any] = {}
+    for part in chunked(ids, 500):
+        query = select(table.c.project_id, table.c.doc).where(table.c.project_id.in_(part))
+        for project_id, doc in conn.execute(query):
+            docs[project_id] = json.loads(doc)
+    return docs
 
 
 def chunked(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
