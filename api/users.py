@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -58,6 +59,9 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
+AUTH_CACHE_SECONDS = 30.0  # users are only ever added; a known token stays valid this long
+
+
 class UserStore:
     """Create, list and authenticate users."""
 
@@ -71,13 +75,17 @@ class UserStore:
         if engine is None:
             if database_url is None:
                 raise ValueError("a database URL or an engine is needed")
-            engine = create_engine(normalise_url(database_url), pool_pre_ping=True)
+            url = normalise_url(database_url)
+            # A pre-ping matters for a server's connections, not for an SQLite file.
+            engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
             self._owns_engine = True
         else:
             self._owns_engine = False
         self.engine = engine
         self.clock = clock
         self._table_ready = False
+        # token hash → (user, when the entry expires): a request is not a database round trip.
+        self._recent: dict[str, tuple[Principal, float]] = {}
 
     def ensure_table(self) -> None:
         if self._table_ready:
@@ -132,12 +140,23 @@ class UserStore:
         """The user a bearer token belongs to, or None."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
+        digest = token_hash(token)
+        now = time.monotonic()
+        cached = self._recent.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
         self.ensure_table()
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(users_table).where(users_table.c.token_sha256 == token_hash(token))
+                select(users_table).where(users_table.c.token_sha256 == digest)
             ).first()
-        return None if row is None else _principal(row)
+        if row is None:
+            return None
+        user = _principal(row)
+        if len(self._recent) > 10_000:
+            self._recent.clear()
+        self._recent[digest] = (user, now + AUTH_CACHE_SECONDS)
+        return user
 
     def list(self) -> list[Principal]:
         self.ensure_table()

@@ -331,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--url", help="database URL (default: a fresh SQLite file / PostgreSQL db)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--check", action="store_true", help="exit non-zero unless every figure was produced (CI)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         url = args.url or _fresh_url(args.db, Path(folder))
@@ -340,7 +343,47 @@ def main(argv: list[str] | None = None) -> int:
     stem.with_suffix(".json").write_text(json.dumps(figures, indent=2, ensure_ascii=False))
     stem.with_suffix(".md").write_text(markdown(figures))
     print(f"results: {stem}.json and .md")
+    if args.check:
+        missing = missing_figures(figures)
+        if missing:
+            print("figures missing: " + ", ".join(missing), file=sys.stderr)
+            return 1
+        print(f"all {len(EXPECTED_PHASES)} phases produced their figures")
     return 0
+
+
+EXPECTED_PHASES = (
+    "baseline_raw_insert",
+    "bulk_load",
+    "baseline_raw_read_decode",
+    "library_read_decode",
+    "single_commands",
+    "replay_project",
+    "state_as_of_date",
+    "rebuild_all_projections",
+    "verify_all_chains",
+    "dispatch_one_quarter",
+    "rewards_one_year",
+    *(f"api_{s}_{w}w" for w in (1, 2) for s in ("writes", "project", "history", "rewards")),
+)
+
+
+def missing_figures(figures: dict[str, Any]) -> list[str]:
+    """Phases absent, or whose numbers are not finite, or API runs that served nothing."""
+    missing = []
+    for phase in EXPECTED_PHASES:
+        values = figures.get(phase)
+        if not isinstance(values, dict) or not values:
+            missing.append(phase)
+            continue
+        numbers = [
+            v for v in values.values() if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ]
+        if not numbers or any(v != v or v in (float("inf"), float("-inf")) for v in numbers):
+            missing.append(phase)
+        elif phase.startswith("api_") and not values.get("requests"):
+            missing.append(phase)
+    return missing
 
 
 def _fresh_url(db: str, folder: Path) -> str:
