@@ -10,7 +10,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///zhaoshang.db"
     policy_path: str = ""
-    follow_up_interval_days: int = 180
+    # The 回访 interval comes from the rules file (三(四), 180 days); set this to override it.
+    follow_up_interval_days: int | None = None
     # Ed25519 keys for signed checkpoints: the key itself (PEM or 64 hex digits) or a file
     # holding it (`*_FILE`, which wins). Never stored in the database.
     checkpoint_private_key: str = ""

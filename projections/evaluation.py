@@ -36,6 +36,7 @@ from domain.values import ASSOCIATION_DESIGNATIONS, from_fen
 from projections.policy.loader import PolicyError, PolicyFileError
 from projections.queries import ReadModels
 
+DEFAULT_FOLLOW_UP_DAYS = 180  # 三(四): the default interval between follow-up visits (回访)
 EVALUATION_KIND = "evaluation"
 BUILTIN_RULES_DIR = Path(__file__).resolve().parent / "policies"
 POLICY_PATH_ENV = "ZHAOSHANG_POLICY_PATH"
@@ -146,6 +147,8 @@ class EvaluationRules:
     designations: dict[str, int] = field(default_factory=dict)  # designation → top K
     purchased_service_cap: Decimal = DEFAULT_ANNUAL_CAP
     purchased_service_clause: str = "三(三)"
+    follow_up_interval_days: int = DEFAULT_FOLLOW_UP_DAYS  # 三(四): regular 回访 of landed projects
+    follow_up_clause: str = "三(四)"
     file: str = "<rules>"
     sha256: str = ""
 
@@ -365,7 +368,7 @@ TOP_KEYS = (
     "ranking",
     "indicators",
 )
-OPTIONAL_TOP_KEYS = ("title", "note", "designations", "purchased_service")
+OPTIONAL_TOP_KEYS = ("title", "note", "designations", "purchased_service", "follow_up")
 
 
 def rules_from_data(data: Any, file: str = "<rules>", sha256: str = "") -> EvaluationRules:
@@ -424,6 +427,14 @@ def rules_from_data(data: Any, file: str = "<rules>", sha256: str = "") -> Evalu
         if "annual_cap" in service:
             cap = c.positive(service, "annual_cap", "purchased_service", places=2)
 
+    interval, interval_clause = DEFAULT_FOLLOW_UP_DAYS, "三(四)"
+    if "follow_up" in top:
+        follow = c.mapping(top["follow_up"], "follow_up", (), ("clause", "interval_days"))
+        interval_clause = c.text(follow, "clause", "follow_up", interval_clause)
+        interval = c.whole(follow, "interval_days", "follow_up", DEFAULT_FOLLOW_UP_DAYS)
+        if not 1 <= interval <= 3660:
+            c.fail("follow_up.interval_days", f"{interval} is not a number of days from 1 to 3660")
+
     if c.errors:
         raise EvaluationRulesError(c.errors)
     return EvaluationRules(
@@ -443,6 +454,8 @@ def rules_from_data(data: Any, file: str = "<rules>", sha256: str = "") -> Evalu
         designations=designations,
         purchased_service_cap=cap,
         purchased_service_clause=cap_clause,
+        follow_up_interval_days=interval,
+        follow_up_clause=interval_clause,
         file=file,
         sha256=sha256,
     )
@@ -975,3 +988,13 @@ def award_designations_from_ranking(
         occurred_on=occurred_on,
         reason=reasons,
     )
+
+
+def follow_up_interval_days(override: int | None = None) -> int:
+    """The 回访 interval: a setting that overrides it, else the rules file's (三(四))."""
+    if override:
+        return override
+    try:
+        return load_evaluation_rules().follow_up_interval_days
+    except (EvaluationRulesError, EvaluationRulesNotFound):
+        return DEFAULT_FOLLOW_UP_DAYS

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from projections.database import open_ledger
+from projections.evaluation import follow_up_interval_days
 from scheduler.service import BackgroundServices, parse_month_day
 
 
@@ -28,7 +29,7 @@ def _catch_up(args: argparse.Namespace, settings: Any) -> int:
         services = BackgroundServices(
             ledger,
             settings.database_url,
-            follow_up_interval_days=settings.follow_up_interval_days,
+            follow_up_interval_days=follow_up_interval_days(settings.follow_up_interval_days),
             settlement_day=parse_month_day(settings.settlement_day),
             clock=lambda: now,
         )

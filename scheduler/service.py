@@ -21,6 +21,7 @@ from domain.application import Ledger, utc_now
 from domain.values import SHANGHAI
 from projections.catalogue import all_projections
 from projections.documents import Document, DocumentStore
+from projections.evaluation import follow_up_interval_days
 from projections.queries import ReadModels
 from projections.runtime import ProjectionRunner, engine_of
 from projections.settlements import SettlementService
@@ -138,7 +139,7 @@ def background_service(ctx: Any) -> _ServerServices:
             ctx.ledger,
             ctx.settings.database_url,
             scheduler_enabled=ctx.scheduler_enabled,
-            follow_up_interval_days=ctx.settings.follow_up_interval_days,
+            follow_up_interval_days=follow_up_interval_days(ctx.settings.follow_up_interval_days),
             settlement_day=parse_month_day(ctx.settings.settlement_day),
             clock=ctx.clock,
         )

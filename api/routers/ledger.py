@@ -18,6 +18,7 @@ from domain import errors
 from domain.application import Ledger
 from domain.project import STAGE_LABELS, STAGES
 from domain.values import CITIES, INDUSTRIES, ORIGINS, PROJECT_TYPES, business_date, from_fen
+from projections.evaluation import follow_up_interval_days
 from projections.integrity import verify_project
 from projections.queries import ReadModels
 
@@ -254,7 +255,7 @@ def follow_ups_due(
 ) -> dict[str, Any]:
     """Projects in production overdue a follow-up visit (回访) on `as_of` (default today)."""
     day = as_of or business_date(ledger.clock())
-    interval = settings.follow_up_interval_days
+    interval = follow_up_interval_days(settings.follow_up_interval_days)
     try:
         rows = read.follow_ups_due(day, interval)
         if not user.can(P.READ):

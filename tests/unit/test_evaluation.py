@@ -402,3 +402,20 @@ class TestRegistry:
     def test_an_unknown_policy_has_no_rules(self) -> None:
         with pytest.raises(EvaluationRulesNotFound):
             load_evaluation_rules("changsha-2023", paths=[])
+
+
+def test_the_follow_up_interval_comes_from_the_rules_file_unless_a_setting_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from projections.evaluation import follow_up_interval_days
+    from projections.policy import BUILTIN_POLICY_DIR
+
+    assert follow_up_interval_days() == 180
+    text = (BUILTIN_POLICY_DIR / "hunan-2022-evaluation.yaml").read_text(encoding="utf-8")
+    newer = text.replace("version: 1\n", "version: 2\n").replace(
+        "interval_days: 180", "interval_days: 90"
+    )
+    (tmp_path / "hunan-2022-evaluation-v2.yaml").write_text(newer, encoding="utf-8")
+    monkeypatch.setenv("ZHAOSHANG_POLICY_PATH", str(tmp_path))
+    assert follow_up_interval_days() == 90  # the department edits a file, not the code
+    assert follow_up_interval_days(30) == 30
