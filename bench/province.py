@@ -7,6 +7,7 @@ checked, and stored with the application's `save`, a batch of aggregates per tra
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -170,6 +171,23 @@ class Summary:
     def count(self, bucket: dict[Any, int], key: Any) -> None:
         bucket[key] = bucket.get(key, 0) + 1
 
+    def merge(self, other: Summary) -> None:
+        """Add another worker's counts to these."""
+        for name in (
+            "events",
+            "corrections",
+            "voids",
+            "joint_referrals",
+            "attribution_changes",
+            "follow_ups",
+            "issues",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("stages", "cities", "currencies", "arrival_years"):
+            mine = getattr(self, name)
+            for key, value in getattr(other, name).items():
+                mine[key] = mine.get(key, 0) + value
+
 
 class _Clock:
     """Records each command as if entered the working day after it happened, never later than
@@ -196,29 +214,65 @@ def generate(
     end: date = date(2025, 12, 31),
     batch_size: int = 50,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
+    url: str | None = None,
 ) -> Summary:
-    """Record a province of associations and projects; answer what was recorded."""
+    """Record a province of associations and projects; answer what was recorded.
+
+    Each project's life draws from a random generator seeded by (seed, project index), so the
+    province is the same however many worker processes record it (`workers` > 1 needs the
+    database `url`; each worker runs its own application on it).
+    """
     size = SCALES[scale]
-    rng = random.Random(seed)
     clock = _Clock(end)
     summary = Summary()
-    uuid_rng = random.Random(seed + 1)
-
-    def new_id() -> Any:
-        import uuid
-
-        return uuid.UUID(int=uuid_rng.getrandbits(128), version=4)
-
-    associations = _associations(rng, size, clock, new_id)
+    rng = random.Random(seed)
+    id_rng = random.Random(seed + 1)
+    associations = _associations(rng, size, clock, lambda: _uuid(id_rng))
     for start in range(0, len(associations), batch_size):
         app.save_or_conflict(*associations[start : start + batch_size])
     summary.associations = len(associations)
     summary.events += sum(a.version for a in associations)
     ids = [str(a.id) for a in associations]
+    if workers > 1:
+        if url is None:
+            raise ValueError("several workers need the database URL")
+        parts = _in_processes(url, scale, seed, end, batch_size, ids, workers)
+    else:
+        parts = [_record_projects(app, scale, seed, end, batch_size, ids, 0, 1, progress)]
+    for part in parts:
+        summary.merge(part)
+    summary.projects = size.projects
+    return summary
 
+
+def _uuid(rng: random.Random) -> Any:
+    import uuid
+
+    return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+
+def _record_projects(
+    app: Ledger,
+    scale: str,
+    seed: int,
+    end: date,
+    batch_size: int,
+    association_ids: list[str],
+    worker: int,
+    workers: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> Summary:
+    """Record the projects whose index falls to this worker, a batch per transaction."""
+    size = SCALES[scale]
+    clock = _Clock(end)
+    summary = Summary()
     batch: list[Project] = []
-    for index in range(size.projects):
-        project = _project_life(rng, size, clock, new_id, ids, index, end, summary)
+    for index in range(worker, size.projects, workers):
+        rng = random.Random(f"{seed}/{index}")
+        project = _project_life(
+            rng, size, clock, functools.partial(_uuid, rng), association_ids, index, end, summary
+        )
         batch.append(project)
         if len(batch) >= batch_size:
             summary.events += sum(len(p.pending_events) for p in batch)
@@ -231,8 +285,28 @@ def generate(
         app.save_or_conflict(*batch)
     if progress:
         progress(size.projects, size.projects)
-    summary.projects = size.projects
     return summary
+
+
+def _worker(args: tuple[str, str, int, date, int, list[str], int, int]) -> Summary:
+    from projections.database import open_ledger
+
+    url, scale, seed, end, batch_size, ids, worker, workers = args
+    app = open_ledger(url)
+    try:
+        return _record_projects(app, scale, seed, end, batch_size, ids, worker, workers)
+    finally:
+        app.close()
+
+
+def _in_processes(
+    url: str, scale: str, seed: int, end: date, batch_size: int, ids: list[str], workers: int
+) -> list[Summary]:
+    import multiprocessing
+
+    jobs = [(url, scale, seed, end, batch_size, ids, w, workers) for w in range(workers)]
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        return pool.map(_worker, jobs)
 
 
 def _associations(

@@ -36,9 +36,9 @@ def stage_as_of(doc: dict[str, Any], end: str) -> str:
     ):
         if _on_or_before(doc[column], end):
             return stage
-    if any(d <= end for d in doc["dates"]["negotiations"]):
+    if any(first <= end for _, first, _ in doc["dates"]["negotiations"].values()):
         return "negotiating"
-    if any(d <= end for d in doc["dates"]["visits"]):
+    if any(first <= end for _, first, _ in doc["dates"]["visits"].values()):
         return "visited"
     return "referred"
 
@@ -65,7 +65,10 @@ def progress_in(doc: dict[str, Any], start: str, end: str) -> list[str]:
 
     items = []
     for key, label in (("visits", "考察"), ("negotiations", "洽谈"), ("follow_ups", "回访")):
-        count = sum(1 for d in doc["dates"][key] if within(d))
+        # Per month: exact for whole months, which is what a quarter is.
+        count = sum(
+            n for month, (n, _, _) in doc["dates"][key].items() if start[:7] <= month <= end[:7]
+        )
         if count:
             items.append(f"{label}{count}次")
     for column, label in (
@@ -144,7 +147,7 @@ def build_dispatch(
                 )
         started = doc["production_started_on"]
         if started and started <= end:
-            visits = [d for d in doc["dates"]["follow_ups"] if d <= end]
+            visits = [last for _, _, last in doc["dates"]["follow_ups"].values() if last <= end]
             last_contact = max(visits) if visits else started
             if last_contact < overdue_cutoff:
                 overdue.append(

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from domain.association import Association
 from domain.project import Project
 from domain.values import to_cny, to_fen
-from projections.runtime import Handler, Projection, load_docs, upsert
+from projections.runtime import Handler, Projection, chunked, load_docs, upsert
 
 CITY_TOTAL = ""
 METRICS = (
@@ -127,38 +127,45 @@ class FiguresProjection(Projection):
 
     def flush(self, conn: Connection) -> None:
         monthly, projects = self.tables["monthly"], self.tables["projects"]
-        rows = [
-            {"month": m, "association_id": a, "city": c, "metric": k, "value": v}
-            for (m, a, c, k), v in sorted(self.deltas.items())
-            if v != 0
-        ]
-        if rows:
-            keys = ["month", "association_id", "city", "metric"]
-            statement = (
-                insert(monthly) if self.bulk else upsert(conn.dialect, monthly, keys, add=["value"])
-            )
-            conn.execute(statement, rows)
-        # A correction or void can take a counter back to zero; a rebuild would never write
-        # such a row, so remove it to keep incremental and rebuilt tables identical.
-        for month, association_id, city, metric in [k for k, v in self.deltas.items() if v < 0]:
-            conn.execute(
-                delete(monthly).where(
-                    monthly.c.month == month,
-                    monthly.c.association_id == association_id,
-                    monthly.c.city == city,
-                    monthly.c.metric == metric,
-                    monthly.c.value == 0,
+        keys = ["month", "association_id", "city", "metric"]
+        counters = (
+            insert(monthly) if self.bulk else upsert(conn.dialect, monthly, keys, add=["value"])
+        )
+        changed = sorted(k for k, v in self.deltas.items() if v != 0)
+        for part in chunked(changed, 5000):  # in parts: a rebuild never builds every row at once
+            rows = [
+                {
+                    "month": m,
+                    "association_id": a,
+                    "city": c,
+                    "metric": k,
+                    "value": self.deltas[(m, a, c, k)],
+                }
+                for (m, a, c, k) in part
+            ]
+            conn.execute(counters, rows)
+        if not self.bulk:
+            # A correction or void can take a counter back to zero; a rebuild would never write
+            # such a row, so remove it to keep incremental and rebuilt tables identical.
+            for month, association_id, city, metric in [k for k, v in self.deltas.items() if v < 0]:
+                conn.execute(
+                    delete(monthly).where(
+                        monthly.c.month == month,
+                        monthly.c.association_id == association_id,
+                        monthly.c.city == city,
+                        monthly.c.metric == metric,
+                        monthly.c.value == 0,
+                    )
                 )
-            )
-        docs = [
-            {"project_id": p, "doc": json.dumps(self.docs[p], separators=(",", ":"))}
-            for p in sorted(self.dirty)
-        ]
-        if docs:
-            statement = (
-                insert(projects) if self.bulk else upsert(conn.dialect, projects, ["project_id"])
-            )
-            conn.execute(statement, docs)
+        documents = (
+            insert(projects) if self.bulk else upsert(conn.dialect, projects, ["project_id"])
+        )
+        for ids in chunked(sorted(self.dirty), 1000):
+            docs = [
+                {"project_id": p, "doc": json.dumps(self.docs[p], separators=(",", ":"))}
+                for p in ids
+            ]
+            conn.execute(documents, docs)
         self.deltas.clear()
         self.dirty.clear()
         if not self.bulk:

@@ -65,6 +65,18 @@ PROJECT_COLUMNS = (
 )
 
 
+def add_dated(doc: dict[str, Any], key: str, day: str) -> None:
+    """Count a dated fact in its month, keeping the month's first and last day."""
+    months = doc["dates"][key]
+    entry = months.get(day[:7])
+    if entry is None:
+        months[day[:7]] = [1, day, day]
+    else:
+        entry[0] += 1
+        entry[1] = min(entry[1], day)
+        entry[2] = max(entry[2], day)
+
+
 def _stage(doc: dict[str, Any]) -> str:
     for column, stage in (
         ("capacity_reached_on", "at_capacity"),
@@ -84,7 +96,7 @@ def _stage(doc: dict[str, Any]) -> str:
 
 class LedgerProjection(Projection):
     name = "ledger"
-    schema_version = 2
+    schema_version = 3
 
     def __init__(self) -> None:
         super().__init__()
@@ -224,41 +236,41 @@ class LedgerProjection(Projection):
             self.tables["associations"],
         )
         ids = sorted(self.dirty)
-        project_rows: list[dict[str, Any]] = []
-        link_rows: list[dict[str, Any]] = []
-        year_rows: list[dict[str, Any]] = []
-        for project_id in ids:
-            doc = self.docs[project_id]
-            row = {column: doc[column] for column in PROJECT_COLUMNS}
-            row["project_id"] = project_id
-            row["doc"] = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-            project_rows.append(row)
-            link_rows.extend(
-                {"project_id": project_id, "association_id": a, "share": s}
-                for a, s in doc["referrals"]
-            )
-            by_year: dict[int, int] = {}
-            for arrived_on, fen, voided in doc["arrivals"].values():
-                if not voided:
-                    year = int(arrived_on[:4])
-                    by_year[year] = by_year.get(year, 0) + fen
-            year_rows.extend(
-                {"project_id": project_id, "year": y, "funds_fen": f}
-                for y, f in sorted(by_year.items())
-            )
-        if not self.bulk:
-            for part in chunked(ids, 500):
+        project_statement = (
+            insert(projects) if self.bulk else upsert(conn.dialect, projects, ["project_id"])
+        )
+        # In parts, so a rebuild never holds every row (and its JSON) in memory at once.
+        for part in chunked(ids, 1000):
+            project_rows: list[dict[str, Any]] = []
+            link_rows: list[dict[str, Any]] = []
+            year_rows: list[dict[str, Any]] = []
+            for project_id in part:
+                doc = self.docs[project_id]
+                row = {column: doc[column] for column in PROJECT_COLUMNS}
+                row["project_id"] = project_id
+                row["doc"] = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+                project_rows.append(row)
+                link_rows.extend(
+                    {"project_id": project_id, "association_id": a, "share": s}
+                    for a, s in doc["referrals"]
+                )
+                by_year: dict[int, int] = {}
+                for arrived_on, fen, voided in doc["arrivals"].values():
+                    if not voided:
+                        year = int(arrived_on[:4])
+                        by_year[year] = by_year.get(year, 0) + fen
+                year_rows.extend(
+                    {"project_id": project_id, "year": y, "funds_fen": f}
+                    for y, f in sorted(by_year.items())
+                )
+            if not self.bulk:
                 conn.execute(delete(links).where(links.c.project_id.in_(part)))
                 conn.execute(delete(years).where(years.c.project_id.in_(part)))
-        if project_rows:
-            statement = (
-                insert(projects) if self.bulk else upsert(conn.dialect, projects, ["project_id"])
-            )
-            conn.execute(statement, project_rows)
-        if link_rows:
-            conn.execute(insert(links), link_rows)
-        if year_rows:
-            conn.execute(insert(years), year_rows)
+            conn.execute(project_statement, project_rows)
+            if link_rows:
+                conn.execute(insert(links), link_rows)
+            if year_rows:
+                conn.execute(insert(years), year_rows)
         association_rows = [self.associations[a] for a in sorted(self.dirty_associations)]
         if association_rows:
             statement = (
@@ -321,8 +333,10 @@ class LedgerProjection(Projection):
             "referrals": [[r["association_id"], str(r["share"])] for r in event.referrals],
             "arrivals": {},
             "issues": {},
-            # Dated facts, so documents can be drawn up as of a past date.
-            "dates": {"visits": [], "negotiations": [], "follow_ups": [], "status": []},
+            # Dated facts, so documents can be drawn up as of a past date: visits, negotiations
+            # and follow-ups per month as [count, first day, last day] (a busy project has
+            # hundreds of 回访), status changes as [day, status].
+            "dates": {"visits": {}, "negotiations": {}, "follow_ups": {}, "status": []},
         }
         self.dirty.add(project_id)
 
@@ -330,7 +344,7 @@ class LedgerProjection(Projection):
         doc = self._doc(event)
         doc["visits"] += 1
         day = event.occurred_on.isoformat()
-        doc["dates"]["visits"].append(day)
+        add_dated(doc, "visits", day)
         if doc["first_visit_on"] is None or day < doc["first_visit_on"]:
             doc["first_visit_on"] = day
         self._restage(doc)
@@ -338,7 +352,7 @@ class LedgerProjection(Projection):
     def on_negotiation_recorded(self, event: Project.NegotiationRecorded) -> None:
         doc = self._doc(event)
         doc["negotiations"] += 1
-        doc["dates"]["negotiations"].append(event.occurred_on.isoformat())
+        add_dated(doc, "negotiations", event.occurred_on.isoformat())
         self._restage(doc)
 
     def on_signed(self, event: Project.Signed) -> None:
@@ -393,7 +407,7 @@ class LedgerProjection(Projection):
         doc = self._doc(event)
         doc["follow_ups"] += 1
         day = event.occurred_on.isoformat()
-        doc["dates"]["follow_ups"].append(day)
+        add_dated(doc, "follow_ups", day)
         if doc["last_follow_up_on"] is None or day > doc["last_follow_up_on"]:
             doc["last_follow_up_on"] = day
 

@@ -84,27 +84,23 @@ class RewardFactsProjection(Projection):
 
     def flush(self, conn: Connection) -> None:
         facts, years = self.tables["facts"], self.tables["years"]
-        ids = sorted(self.dirty)
-        fact_rows: list[dict[str, Any]] = []
-        year_rows: list[dict[str, Any]] = []
-        for project_id in ids:
-            state = self.fold.states[project_id]
-            fact_rows.append(
-                {
-                    "project_id": project_id,
-                    "doc": json.dumps(state.to_json(), separators=(",", ":")),
-                }
-            )
-            arrival_years = {a.arrived_on.year for a in state.arrivals.values() if not a.voided}
-            year_rows.extend({"project_id": project_id, "year": y} for y in sorted(arrival_years))
-        if not self.bulk:
-            for part in chunked(ids, 500):
+        statement = insert(facts) if self.bulk else upsert(conn.dialect, facts, ["project_id"])
+        for part in chunked(sorted(self.dirty), 1000):  # in parts, to bound a rebuild's memory
+            fact_rows: list[dict[str, Any]] = []
+            year_rows: list[dict[str, Any]] = []
+            for project_id in part:
+                state = self.fold.states[project_id]
+                doc = json.dumps(state.to_json(), separators=(",", ":"))
+                fact_rows.append({"project_id": project_id, "doc": doc})
+                arrival_years = {a.arrived_on.year for a in state.arrivals.values() if not a.voided}
+                year_rows.extend(
+                    {"project_id": project_id, "year": y} for y in sorted(arrival_years)
+                )
+            if not self.bulk:
                 conn.execute(delete(years).where(years.c.project_id.in_(part)))
-        if fact_rows:
-            statement = insert(facts) if self.bulk else upsert(conn.dialect, facts, ["project_id"])
             conn.execute(statement, fact_rows)
-        if year_rows:
-            conn.execute(insert(years), year_rows)
+            if year_rows:
+                conn.execute(insert(years), year_rows)
         self.dirty.clear()
         if not self.bulk:
             self.fold = FactsFold()

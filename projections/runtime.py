@@ -319,7 +319,7 @@ class ProjectionRunner:
         self,
         projection: Projection,
         progress: Callable[[int, int], None] | None = None,
-        chunk: int = 20_000,
+        chunk: int = 5_000,
     ) -> int:
         """Rebuild one projection (see `rebuild_many`)."""
         return self.rebuild_many([projection], progress, chunk)
@@ -328,7 +328,7 @@ class ProjectionRunner:
         self,
         projections: Sequence[Projection],
         progress: Callable[[int, int], None] | None = None,
-        chunk: int = 20_000,
+        chunk: int = 5_000,
     ) -> int:
         """Fold every event into new generations in memory — one reader feeding every
         projection named — write them in bulk, catch them up, and switch to them atomically;
