@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 from api.auth import Permission, Principal
 from api.deps import get_ledger, require
 from api.read_models import get_read_models, not_ready
-from api.schemas import Day, Money, WriteIn, plain
+from api.schemas import Day, Money, WriteIn, YearPath, plain
 from domain.application import Ledger
 from projections.evaluation import award_designations_from_ranking, evaluate, load_evaluation_rules
 from projections.queries import ReadModels
@@ -79,7 +79,7 @@ class SubsidyIn(WriteIn):
 
 
 @router.get("/evaluations/{year}")
-def evaluation(year: int, user: Reader, read: Read) -> dict[str, Any]:
+def evaluation(year: YearPath, user: Reader, read: Read) -> dict[str, Any]:
     """The evaluation year (1 December – 30 November) ranked; the top N published."""
     try:
         return evaluate(read, year).as_dict()
@@ -89,7 +89,7 @@ def evaluation(year: int, user: Reader, read: Read) -> dict[str, Any]:
 
 @router.post("/evaluations/{year}/designations", status_code=201)
 def award(
-    year: int,
+    year: YearPath,
     body: DesignationAwardIn,
     user: Annotated[Principal, Depends(require(P.DESIGNATIONS))],
     read: Read,
@@ -98,7 +98,10 @@ def award(
     """Award a designation (advanced_unit, liaison_station, ambassador) to the top ranks, as
     events on each association; associations already holding it are skipped."""
     ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
-    ranking = evaluate(read, year)
+    try:
+        ranking = evaluate(read, year)
+    except LookupError as e:
+        raise not_ready(e) from e
     return award_designations_from_ranking(
         ledger, ctx, ranking, body.designation, top=body.top, occurred_on=body.occurred_on
     )
@@ -119,7 +122,7 @@ def create_contract(
 
 @router.post("/service-contracts/{year}/subsidies", status_code=201)
 def pay_subsidy(
-    year: int,
+    year: YearPath,
     body: SubsidyIn,
     user: Annotated[Principal, Depends(require(P.SERVICE_CONTRACTS))],
     ledger: Ledgers,
@@ -131,5 +134,5 @@ def pay_subsidy(
 
 
 @router.get("/service-contracts/{year}")
-def contract(year: int, user: Reader, ledger: Ledgers) -> dict[str, Any]:
+def contract(year: YearPath, user: Reader, ledger: Ledgers) -> dict[str, Any]:
     return dict(plain(ledger.service_contract(year)))
