@@ -11,7 +11,7 @@ from api.auth import Permission, Principal
 from api.deps import get_ledger, require
 from api.exports import ExportColumn, Sheet, check_format, export
 from api.read_models import get_settlements
-from api.schemas import Day, In, WriteIn
+from api.schemas import Day, In, WriteIn, YearPath
 from domain.application import Ledger
 from projections.evaluation import load_evaluation_registry
 from projections.settlements import SettlementService
@@ -89,7 +89,11 @@ REWARD_COLUMNS = [
 
 @router.get("/rewards/{year}", response_model=None)
 def rewards(
-    year: int, user: Reader, service: Settlements, policy: str = "hunan-2022", format: str = "json"
+    year: YearPath,
+    user: Reader,
+    service: Settlements,
+    policy: str = "hunan-2022",
+    format: str = "json",
 ) -> Response | dict[str, Any]:
     """A year's reward figures per association and project, each with its explanation."""
     fmt = check_format(format)
@@ -120,7 +124,7 @@ def settle(
 
 @router.get("/settlements/{policy}/{year}")
 def settlement(
-    policy: str, year: int, user: Reader, service: Settlements, figures: bool = False
+    policy: str, year: YearPath, user: Reader, service: Settlements, figures: bool = False
 ) -> dict[str, Any]:
     return service.describe(policy, year, with_content=figures)
 
@@ -128,7 +132,7 @@ def settlement(
 @router.post("/settlements/{policy}/{year}/approval", status_code=201)
 def approve(
     policy: str,
-    year: int,
+    year: YearPath,
     body: SettlementStampIn,
     user: Settler,
     service: Settlements,
@@ -141,7 +145,7 @@ def approve(
 @router.post("/settlements/{policy}/{year}/payment", status_code=201)
 def pay(
     policy: str,
-    year: int,
+    year: YearPath,
     body: SettlementStampIn,
     user: Settler,
     service: Settlements,
@@ -152,6 +156,6 @@ def pay(
 
 
 @router.get("/settlements/{policy}/{year}/audit")
-def audit(policy: str, year: int, user: Auditor, service: Settlements) -> dict[str, Any]:
+def audit(policy: str, year: YearPath, user: Auditor, service: Settlements) -> dict[str, Any]:
     """Recompute now and list every difference with the events that caused it."""
     return service.audit(policy, year)
