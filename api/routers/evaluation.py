@@ -11,7 +11,14 @@ from pydantic import ConfigDict, Field
 from api.auth import Permission, Principal
 from api.deps import get_ledger, require
 from api.read_models import get_read_models, not_ready
-from api.schemas import Day, Money, WriteIn, YearPath, plain
+from api.report_schemas import (
+    DesignationsAwardedOut,
+    EvaluationOut,
+    ServiceContractOut,
+    SubsidyCreatedOut,
+    documented,
+)
+from api.schemas import CreatedOut, Day, Money, WriteIn, YearPath, plain
 from domain.application import Ledger
 from projections.evaluation import award_designations_from_ranking, evaluate, load_evaluation_rules
 from projections.queries import ReadModels
@@ -78,7 +85,11 @@ class SubsidyIn(WriteIn):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-@router.get("/evaluations/{year}")
+@router.get(
+    "/evaluations/{year}",
+    response_model=None,
+    responses=documented(EvaluationOut, "the ranking of the evaluation year"),
+)
 def evaluation(year: YearPath, user: Reader, read: Read) -> dict[str, Any]:
     """The evaluation year (1 December – 30 November) ranked; the top N published."""
     try:
@@ -87,7 +98,9 @@ def evaluation(year: YearPath, user: Reader, read: Read) -> dict[str, Any]:
         raise not_ready(e) from e
 
 
-@router.post("/evaluations/{year}/designations", status_code=201)
+@router.post(
+    "/evaluations/{year}/designations", status_code=201, response_model=DesignationsAwardedOut
+)
 def award(
     year: YearPath,
     body: DesignationAwardIn,
@@ -107,7 +120,7 @@ def award(
     )
 
 
-@router.post("/service-contracts", status_code=201)
+@router.post("/service-contracts", status_code=201, response_model=CreatedOut)
 def create_contract(
     body: ServiceContractIn,
     user: Annotated[Principal, Depends(require(P.SERVICE_CONTRACTS))],
@@ -120,7 +133,9 @@ def create_contract(
     return {"id": str(contract_id), "version": version}
 
 
-@router.post("/service-contracts/{year}/subsidies", status_code=201)
+@router.post(
+    "/service-contracts/{year}/subsidies", status_code=201, response_model=SubsidyCreatedOut
+)
 def pay_subsidy(
     year: YearPath,
     body: SubsidyIn,
@@ -133,6 +148,10 @@ def pay_subsidy(
     return {"subsidy_id": subsidy_id, "version": version}
 
 
-@router.get("/service-contracts/{year}")
+@router.get(
+    "/service-contracts/{year}",
+    response_model=None,
+    responses=documented(ServiceContractOut, "the contract, its subsidies, what is left"),
+)
 def contract(year: YearPath, user: Reader, ledger: Ledgers) -> dict[str, Any]:
     return dict(plain(ledger.service_contract(year)))

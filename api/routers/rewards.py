@@ -9,9 +9,17 @@ from pydantic import ConfigDict, Field
 
 from api.auth import Permission, Principal
 from api.deps import get_ledger, require
+from api.errors import error_responses
 from api.exports import ExportColumn, Sheet, check_format, export
 from api.read_models import get_settlements
-from api.schemas import Day, In, WriteIn, YearPath
+from api.report_schemas import (
+    PoliciesOut,
+    RewardsOut,
+    SettlementAuditOut,
+    SettlementOut,
+    documented,
+)
+from api.schemas import Day, In, VersionOut, WriteIn, YearPath
 from domain.application import Ledger
 from projections.evaluation import load_evaluation_registry
 from projections.settlements import SettlementService
@@ -66,7 +74,11 @@ class SettlementStampIn(WriteIn):
     reference: str = Field(min_length=1, max_length=200)
 
 
-@router.get("/policies")
+@router.get(
+    "/policies",
+    response_model=None,
+    responses=documented(PoliciesOut, "the policy and evaluation-rules files loaded"),
+)
 def policies(user: Reader, service: Settlements) -> dict[str, Any]:
     """Every policy file loaded (project folder and ZHAOSHANG_POLICY_PATH) with its validation
     result, and the evaluation rules files beside them."""
@@ -87,7 +99,11 @@ REWARD_COLUMNS = [
 ]
 
 
-@router.get("/rewards/{year}", response_model=None)
+@router.get(
+    "/rewards/{year}",
+    response_model=None,
+    responses=documented(RewardsOut, "the figures, or `?format=csv|xlsx`", files=True),
+)
 def rewards(
     year: YearPath,
     user: Reader,
@@ -113,7 +129,15 @@ def rewards(
     return export(fmt, f"奖励测算-{policy}-{year}", [Sheet("奖励测算", REWARD_COLUMNS, rows)], body)
 
 
-@router.post("/settlements", status_code=201)
+@router.post(
+    "/settlements",
+    status_code=201,
+    response_model=None,
+    responses={
+        **documented(SettlementOut, "the frozen settlement, with its figures", 201),
+        **error_responses(404),
+    },
+)
 def settle(
     body: SettlementIn, user: Settler, service: Settlements, ledger: Ledgers
 ) -> dict[str, Any]:
@@ -122,14 +146,18 @@ def settle(
     return service.settle(ctx, body.policy, body.year, revise=body.revise, reason=body.reason)
 
 
-@router.get("/settlements/{policy}/{year}")
+@router.get(
+    "/settlements/{policy}/{year}",
+    response_model=None,
+    responses=documented(SettlementOut, "the settlement (`?figures=true`: with its figures)"),
+)
 def settlement(
     policy: str, year: YearPath, user: Reader, service: Settlements, figures: bool = False
 ) -> dict[str, Any]:
     return service.describe(policy, year, with_content=figures)
 
 
-@router.post("/settlements/{policy}/{year}/approval", status_code=201)
+@router.post("/settlements/{policy}/{year}/approval", status_code=201, response_model=VersionOut)
 def approve(
     policy: str,
     year: YearPath,
@@ -142,7 +170,7 @@ def approve(
     return {"version": service.approve(ctx, policy, year, **body.fields())}
 
 
-@router.post("/settlements/{policy}/{year}/payment", status_code=201)
+@router.post("/settlements/{policy}/{year}/payment", status_code=201, response_model=VersionOut)
 def pay(
     policy: str,
     year: YearPath,
@@ -155,7 +183,11 @@ def pay(
     return {"version": service.pay(ctx, policy, year, **body.fields())}
 
 
-@router.get("/settlements/{policy}/{year}/audit")
+@router.get(
+    "/settlements/{policy}/{year}/audit",
+    response_model=None,
+    responses=documented(SettlementAuditOut, "the settlement recomputed now"),
+)
 def audit(policy: str, year: YearPath, user: Auditor, service: Settlements) -> dict[str, Any]:
     """Recompute now and list every difference with the events that caused it."""
     return service.audit(policy, year)
