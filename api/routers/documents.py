@@ -143,4 +143,5 @@ def get_dispatch(
         Sheet("签约未落地", STALLED_COLUMNS, _with_city_labels(content["stalled_signings"])),
         Sheet("回访逾期", OVERDUE_COLUMNS, _with_city_labels(content["overdue_follow_ups"])),
     ]
-    return export(fmt, f"季调度-{period}-r{document.revision}", sheets, body)
+    name = f"季调度-{period}-r{document.revision}"
+    return export(fmt, name, sheets, body, f"dispatch-{period}-r{document.revision}")

@@ -246,7 +246,7 @@ def export_projects(
             for r in row["referrals"]
         ]
     sheet = Sheet("项目台账", LEDGER_COLUMNS, rows)
-    return export(fmt, "项目台账", [sheet], {"items": rows, "total": len(rows)})
+    return export(fmt, "项目台账", [sheet], {"items": rows, "total": len(rows)}, "ledger")
 
 
 @router.get(

@@ -126,7 +126,8 @@ def rewards(
         for a in body["associations"]
         for project in a["projects"]
     ]
-    return export(fmt, f"奖励测算-{policy}-{year}", [Sheet("奖励测算", REWARD_COLUMNS, rows)], body)
+    sheets = [Sheet("奖励测算", REWARD_COLUMNS, rows)]
+    return export(fmt, f"奖励测算-{policy}-{year}", sheets, body, f"rewards-{policy}-{year}")
 
 
 @router.post(

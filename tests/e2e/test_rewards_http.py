@@ -212,8 +212,11 @@ def test_reward_figures_as_csv_and_xlsx(sqlite_api: Api) -> None:
     r = api.get("/rewards/2023", params={"format": "csv"}, role="auditor")
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/csv")
-    assert "attachment" in r.headers["content-disposition"]
-    assert ".csv" in r.headers["content-disposition"]
+    disposition = r.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="rewards-hunan-2022-2023.csv"; ')
+    assert (
+        "filename*=UTF-8''%E5%A5%96%E5%8A%B1%E6%B5%8B%E7%AE%97-hunan-2022-2023.csv" in disposition
+    )
     assert r.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert rows[0] == HEADERS
