@@ -50,6 +50,13 @@ def get_ledger(request: Request) -> Ledger:
     return ledger
 
 
+def get_write_lock(request: Request) -> threading.Lock:
+    """The process's write lock (see `Writer`), for the writes that do not go through one
+    (settlements, designations, the purchased service)."""
+    lock: threading.Lock = request.app.state.write_lock
+    return lock
+
+
 def get_users(request: Request) -> UserStore:
     users: UserStore = request.app.state.users
     return users

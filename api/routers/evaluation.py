@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import ConfigDict, Field
 
 from api.auth import Permission, Principal
-from api.deps import get_ledger, require
+from api.deps import get_ledger, get_write_lock, require
 from api.read_models import get_read_models, not_ready
 from api.report_schemas import (
     DesignationsAwardedOut,
@@ -27,6 +28,7 @@ router = APIRouter(tags=["evaluation"])
 P = Permission
 Reader = Annotated[Principal, Depends(require(P.READ))]
 Ledgers = Annotated[Ledger, Depends(get_ledger)]
+WriteLock = Annotated[threading.Lock, Depends(get_write_lock)]
 Read = Annotated[ReadModels, Depends(get_read_models)]
 
 
@@ -107,6 +109,7 @@ def award(
     user: Annotated[Principal, Depends(require(P.DESIGNATIONS))],
     read: Read,
     ledger: Ledgers,
+    lock: WriteLock,
 ) -> dict[str, Any]:
     """Award a designation (advanced_unit, liaison_station, ambassador) to the top ranks, as
     events on each association; associations already holding it are skipped."""
@@ -115,9 +118,10 @@ def award(
         ranking = evaluate(read, year)
     except LookupError as e:
         raise not_ready(e) from e
-    return award_designations_from_ranking(
-        ledger, ctx, ranking, body.designation, top=body.top, occurred_on=body.occurred_on
-    )
+    with lock:
+        return award_designations_from_ranking(
+            ledger, ctx, ranking, body.designation, top=body.top, occurred_on=body.occurred_on
+        )
 
 
 @router.post("/service-contracts", status_code=201, response_model=CreatedOut)
@@ -125,11 +129,13 @@ def create_contract(
     body: ServiceContractIn,
     user: Annotated[Principal, Depends(require(P.SERVICE_CONTRACTS))],
     ledger: Ledgers,
+    lock: WriteLock,
 ) -> dict[str, Any]:
     """The year's purchased-service contract; above the annual cap → 409 `over_cap`."""
     ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
     cap = load_evaluation_rules().purchased_service_cap
-    contract_id, version = ledger.create_service_contract(ctx, cap=cap, **body.fields())
+    with lock:
+        contract_id, version = ledger.create_service_contract(ctx, cap=cap, **body.fields())
     return {"id": str(contract_id), "version": version}
 
 
@@ -141,10 +147,12 @@ def pay_subsidy(
     body: SubsidyIn,
     user: Annotated[Principal, Depends(require(P.SERVICE_CONTRACTS))],
     ledger: Ledgers,
+    lock: WriteLock,
 ) -> dict[str, Any]:
     """A subsidy paid to an association out of the contract; beyond it → 409 `over_cap`."""
     ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
-    subsidy_id, version = ledger.pay_subsidy(ctx, year, **body.fields())
+    with lock:
+        subsidy_id, version = ledger.pay_subsidy(ctx, year, **body.fields())
     return {"subsidy_id": subsidy_id, "version": version}
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import ConfigDict, Field
 
 from api.auth import Permission, Principal
-from api.deps import get_ledger, require
+from api.deps import get_ledger, get_write_lock, require
 from api.errors import error_responses
 from api.exports import ExportColumn, Sheet, check_format, export
 from api.read_models import get_settlements
@@ -31,6 +32,7 @@ Auditor = Annotated[Principal, Depends(require(P.READ_AUDIT))]
 Settler = Annotated[Principal, Depends(require(P.SETTLEMENTS))]
 Settlements = Annotated[SettlementService, Depends(get_settlements)]
 Ledgers = Annotated[Ledger, Depends(get_ledger)]
+WriteLock = Annotated[threading.Lock, Depends(get_write_lock)]
 
 
 class SettlementIn(In):
@@ -140,11 +142,12 @@ def rewards(
     },
 )
 def settle(
-    body: SettlementIn, user: Settler, service: Settlements, ledger: Ledgers
+    body: SettlementIn, user: Settler, service: Settlements, ledger: Ledgers, lock: WriteLock
 ) -> dict[str, Any]:
     """Freeze a year's figures; again → 409 `settlement_exists` unless `revise` with a reason."""
     ctx = ledger.context(user.actor(), source="api")
-    return service.settle(ctx, body.policy, body.year, revise=body.revise, reason=body.reason)
+    with lock:
+        return service.settle(ctx, body.policy, body.year, revise=body.revise, reason=body.reason)
 
 
 @router.get(
@@ -166,9 +169,11 @@ def approve(
     user: Settler,
     service: Settlements,
     ledger: Ledgers,
+    lock: WriteLock,
 ) -> dict[str, Any]:
     ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
-    return {"version": service.approve(ctx, policy, year, **body.fields())}
+    with lock:
+        return {"version": service.approve(ctx, policy, year, **body.fields())}
 
 
 @router.post("/settlements/{policy}/{year}/payment", status_code=201, response_model=VersionOut)
@@ -179,9 +184,11 @@ def pay(
     user: Settler,
     service: Settlements,
     ledger: Ledgers,
+    lock: WriteLock,
 ) -> dict[str, Any]:
     ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
-    return {"version": service.pay(ctx, policy, year, **body.fields())}
+    with lock:
+        return {"version": service.pay(ctx, policy, year, **body.fields())}
 
 
 @router.get(
