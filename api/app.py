@@ -20,7 +20,7 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
-from api.errors import BodyLimitMiddleware, install_error_handlers
+from api.errors import BodyLimitMiddleware, document_errors, install_error_handlers
 from api.lifecycle import BackgroundServices, ServiceContext
 from api.routers import routers
 from api.settings import Settings
@@ -96,6 +96,7 @@ def create_app(
         return {"status": "ok"}
 
     for router in routers():
+        document_errors(router)
         app.include_router(router)
     return app
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from sqlalchemy import Engine
 
 from api.auth import Permission, Principal
@@ -48,6 +48,13 @@ def get_settings(request: Request) -> Settings:
 def get_ledger(request: Request) -> Ledger:
     ledger: Ledger = request.app.state.ledger
     return ledger
+
+
+def get_write_lock(request: Request) -> threading.Lock:
+    """The process's write lock (see `Writer`), for the writes that do not go through one
+    (settlements, designations, the purchased service)."""
+    lock: threading.Lock = request.app.state.write_lock
+    return lock
 
 
 def get_users(request: Request) -> UserStore:
@@ -179,16 +186,42 @@ class Writer:
             return command(self.context(body), association_id, **body.fields())
 
 
-def writer(*permissions: Permission) -> Callable[..., Writer]:
-    """A dependency answering a `Writer` for a user holding one of `permissions`."""
+IF_MATCH_DESCRIPTION = (
+    'the version this write expects the aggregate to be at, e.g. "7" (quotes optional); any '
+    "other version → 412 `version_conflict`"
+)
+
+
+def writer(*permissions: Permission, conditional: bool = True) -> Callable[..., Writer]:
+    """A dependency answering a `Writer` for a user holding one of `permissions`.
+
+    `conditional` writes (to an existing aggregate) take an optional `If-Match` header, which
+    OpenAPI then documents; a write that creates an aggregate has nothing to match.
+    """
     allowed = require(*permissions)
 
-    def dependency(request: Request, user: Annotated[Principal, Depends(allowed)]) -> Writer:
+    def make(request: Request, user: Principal, if_match: str | None) -> Writer:
         return Writer(
             ledger=get_ledger(request),
             user=user,
-            if_match=request.headers.get("if-match"),
+            if_match=if_match,
             lock=request.app.state.write_lock,
         )
+
+    if not conditional:
+
+        def creating(request: Request, user: Annotated[Principal, Depends(allowed)]) -> Writer:
+            return make(request, user, None)
+
+        return creating
+
+    def dependency(
+        request: Request,
+        user: Annotated[Principal, Depends(allowed)],
+        if_match: Annotated[
+            str | None, Header(alias="If-Match", description=IF_MATCH_DESCRIPTION)
+        ] = None,
+    ) -> Writer:
+        return make(request, user, if_match)
 
     return dependency

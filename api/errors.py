@@ -9,9 +9,12 @@ Every error leaves the API as `{"error": {"code", "message", "field"}}` (DESIGN 
   for a JSON float given as money, `invalid_currency`);
 - `ApiError` raised by the API itself (401 `unauthenticated`, 403 `forbidden`, 413
   `payload_too_large`, 412 for an unparseable If-Match…);
-- Starlette's own HTTP errors (unknown route 404, 405) in the same shape;
+- Starlette's own HTTP errors (unknown route 404, 405) in the same shape, except FastAPI's 400
+  for a body it cannot decode (not UTF-8), which is 422 `validation_error` like malformed JSON;
 - the database being unreachable or locked → 503 `unavailable` (retry later);
 - anything else is a bug: logged with its traceback and answered 500 `internal_error`.
+
+`document_errors` declares these refusals in OpenAPI, with `ErrorOut` as their body.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eventsourcing.persistence import OperationalError as StoreOperationalError
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import OperationalError as SQLOperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -49,6 +54,88 @@ HTTP_CODES = {
     422: "validation_error",
     503: "unavailable",
 }
+
+
+# ---- the error body, as documented in OpenAPI ------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"code": "not_found", "message": "no project 5b0e…", "field": None}]
+        }
+    )
+
+    code: str
+    message: str
+    field: str | None
+
+
+class ErrorOut(BaseModel):
+    """Every refusal: a stable code, a message for people, the field it concerns (or null)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "stage_order",
+                        "message": "funds cannot arrive before the signing",
+                        "field": "occurred_on",
+                    }
+                }
+            ]
+        }
+    )
+
+    error: ErrorDetail
+
+
+ERROR_DESCRIPTIONS = {
+    401: "no valid bearer token (`unauthenticated`)",
+    403: "the role may not do this (`forbidden`)",
+    404: "no such resource (`not_found`)",
+    409: "valid, but in conflict with the current state (`stage_order`, `settlement_exists`, "
+    "`over_cap`, …)",
+    412: "`If-Match` names a version that is not the current one (`version_conflict`)",
+    413: "the request body is too large (`payload_too_large`)",
+    422: "invalid whatever the state, with the field's path (`validation_error`, "
+    "`invalid_amount`, `date_in_future`, …)",
+    503: "the database is busy or unreachable, or the read models are being set up "
+    "(`unavailable`); try again",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for refusals, all in the one error shape."""
+    return {s: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[s]} for s in statuses}
+
+
+def document_errors(router: APIRouter) -> None:
+    """Declare in OpenAPI the refusals each of the router's operations can answer, in the one
+    error shape (replacing FastAPI's own 422 body): 401, 403, 422 and 503 everywhere (a token
+    is needed); 404 where the path names something; 409 and 413 for writes; 412 where
+    `If-Match` is taken. A route declares others with `responses=error_responses(...)`.
+    Call it before the router is included."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        statuses = {401, 403, 422, 503}
+        if route.dependant.path_params:
+            statuses.add(404)
+        if route.methods & {"POST", "PUT", "PATCH", "DELETE"}:
+            statuses |= {409, 413}
+        if "if-match" in {p.alias.lower() for p in _all_headers(route.dependant)}:
+            statuses.add(412)
+        for status, response in error_responses(*sorted(statuses)).items():
+            route.responses.setdefault(status, response)
+
+
+def _all_headers(dependant: Any) -> list[Any]:
+    found = list(dependant.header_params)
+    for sub in dependant.dependencies:
+        found.extend(_all_headers(sub))
+    return found
 
 
 class ApiError(Exception):
@@ -168,6 +255,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+            # FastAPI's answer to a body it cannot even decode (not UTF-8): as invalid as
+            # malformed JSON, which is 422 (DESIGN §11).
+            return error_response(
+                422, "validation_error", "the body is not valid JSON (or not UTF-8)", None
+            )
         code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         if exc.status_code == 404 and message == "Not Found":

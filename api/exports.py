@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -87,20 +88,34 @@ def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
     return out.getvalue()
 
 
-def _attachment(filename: str) -> dict[str, str]:
-    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"}
+def _attachment(filename: str, ascii_filename: str) -> dict[str, str]:
+    """The Chinese file name for browsers (RFC 6266 `filename*`), and an ASCII one for the
+    tools that read only `filename` (`curl -OJ`, older clients)."""
+    return {
+        "Content-Disposition": f'attachment; filename="{ascii_filename}"; '
+        f"filename*=UTF-8''{quote(filename)}"
+    }
 
 
-def export(fmt: str, name: str, sheets: Sequence[Sheet], json_body: Any) -> Response:
-    """The same data as JSON, the first sheet as CSV, or every sheet as one workbook."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def export(
+    fmt: str, name: str, sheets: Sequence[Sheet], json_body: Any, ascii_name: str = "export"
+) -> Response:
+    """The same data as JSON, the first sheet as CSV, or every sheet as one workbook, as a
+    download named `name` (`ascii_name` where only ASCII is read)."""
+    plain = _UNSAFE.sub("-", ascii_name).strip("-.") or "export"
     if fmt == "csv":
         return Response(
             csv_bytes(sheets[0]),
             media_type="text/csv; charset=utf-8",
-            headers=_attachment(f"{name}.csv"),
+            headers=_attachment(f"{name}.csv", f"{plain}.csv"),
         )
     if fmt == "xlsx":
         return Response(
-            xlsx_bytes(sheets), media_type=XLSX_TYPE, headers=_attachment(f"{name}.xlsx")
+            xlsx_bytes(sheets),
+            media_type=XLSX_TYPE,
+            headers=_attachment(f"{name}.xlsx", f"{plain}.xlsx"),
         )
     return JSONResponse(json_body)

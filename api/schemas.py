@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
+from fastapi import Path
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -115,6 +116,10 @@ Day = Annotated[
     WithJsonSchema({"type": "string", "format": "date", "examples": ["2024-05-20"]}),
 ]
 Evidence = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# A year in a path (`/rewards/{year}`): whole years the application keeps, nothing else.
+YearPath = Annotated[
+    int, Path(ge=2000, le=2100, description="a calendar year such as 2023", examples=[2023])
+]
 
 
 def _has_nul(value: Any) -> bool:

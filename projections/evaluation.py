@@ -29,10 +29,11 @@ from typing import Any
 
 import yaml
 
+from domain import errors
 from domain.application import Ledger
 from domain.events import Context
 from domain.service_contract import DEFAULT_ANNUAL_CAP
-from domain.values import ASSOCIATION_DESIGNATIONS, from_fen
+from domain.values import ASSOCIATION_DESIGNATIONS, from_fen, parse_code
 from projections.policy.loader import PolicyError, PolicyFileError
 from projections.queries import ReadModels
 
@@ -967,11 +968,14 @@ def award_designations_from_ranking(
     the number the rules give for that designation), as events on each association. Idempotent:
     associations that already hold it for the year are skipped."""
     rules = evaluation.rules
-    k = rules.designations.get(designation) if top is None else top
+    code = parse_code(designation, ASSOCIATION_DESIGNATIONS, "designation")
+    k = rules.designations.get(code) if top is None else top
     if k is None:
-        raise ValueError(f"the rules name no number of ranks for {designation!r}; pass `top`")
-    if k < 1:
-        raise ValueError("top must be at least 1")
+        raise errors.InvalidInput(
+            f"the rules name no number of ranks for {code!r}; give `top`", field="top"
+        )
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise errors.InvalidInput("top must be a whole number of at least 1", field="top")
     chosen = [i for i in evaluation.items if i.published and i.rank <= k]
     reasons = {
         i.association_id: (

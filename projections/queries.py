@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select
+import sqlalchemy.exc
+from sqlalchemy import Engine, and_, func, inspect, or_, select
 
 from projections.figures import CITY_TOTAL, FiguresProjection
 from projections.ledger import LedgerProjection
@@ -69,13 +70,22 @@ class ReadModels:
         self._ledger = LedgerProjection()
         self._figures = FiguresProjection()
 
-    def _bound(self, projection: Projection) -> Projection:
+    def _registered(self, column: str, name: str) -> Any:
+        """A projection's `column` in the registry; None if it is not registered, or if no
+        projection runner has ever run on this database (the registry itself is missing:
+        say so, rather than let it pass for an unreachable database)."""
+        query = select(projections_table.c[column]).where(projections_table.c.name == name)
         with self.engine.connect() as conn:
-            generation = conn.execute(
-                select(projections_table.c.generation).where(
-                    projections_table.c.name == projection.name
-                )
-            ).scalar_one_or_none()
+            try:
+                return conn.execute(query).scalar_one_or_none()
+            except sqlalchemy.exc.DBAPIError:
+                conn.rollback()
+                if inspect(conn).has_table(projections_table.name):
+                    raise
+                return None
+
+    def _bound(self, projection: Projection) -> Projection:
+        generation = self._registered("generation", projection.name)
         if generation is None:
             raise LookupError(f"projection {projection.name} has not been set up")
         if generation != projection.generation or not projection.tables:
@@ -83,11 +93,7 @@ class ReadModels:
         return projection
 
     def position(self, name: str) -> int:
-        with self.engine.connect() as conn:
-            value = conn.execute(
-                select(projections_table.c.position).where(projections_table.c.name == name)
-            ).scalar_one_or_none()
-        return int(value or 0)
+        return int(self._registered("position", name) or 0)
 
     # -- ledger -----------------------------------------------------------------------------
 

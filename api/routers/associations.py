@@ -81,7 +81,7 @@ def association_index(request: Request, ledger: Ledgers) -> AssociationIndex:
 def register_association(
     body: AssociationIn,
     response: Response,
-    w: Annotated[Writer, Depends(writer(P.ASSOCIATIONS))],
+    w: Annotated[Writer, Depends(writer(P.ASSOCIATIONS, conditional=False))],
 ) -> CreatedOut:
     association_id, version = w.create(w.ledger.register_association, body)
     response.headers["Location"] = f"/associations/{association_id}"

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends
 
 from api.auth import Permission, Principal
 from api.deps import get_ledger, get_settings, require
+from api.errors import error_responses
+from api.report_schemas import CheckpointListOut, CheckpointMadeOut, documented
 from api.settings import Settings
 from domain import errors
 from domain.application import Ledger
@@ -34,7 +36,14 @@ def _key(file_setting: str, value_setting: str, what: str) -> str:
     raise errors.Conflict(f"the server has no {what} configured", code="no_checkpoint_key")
 
 
-@router.get("/checkpoints")
+@router.get(
+    "/checkpoints",
+    response_model=None,
+    responses={
+        **documented(CheckpointListOut, "the checkpoints, newest first"),
+        **error_responses(409),
+    },
+)
 def checkpoints(
     user: Annotated[Principal, Depends(require(P.READ_AUDIT))],
     ledger: Annotated[Ledger, Depends(get_ledger)],
@@ -53,7 +62,12 @@ def checkpoints(
     return {"items": items, "total": len(items)}
 
 
-@router.post("/checkpoints", status_code=201)
+@router.post(
+    "/checkpoints",
+    status_code=201,
+    response_model=None,
+    responses=documented(CheckpointMadeOut, "the signed checkpoint, kept", 201),
+)
 def make(
     user: Annotated[Principal, Depends(require(P.CHECKPOINTS))],
     ledger: Annotated[Ledger, Depends(get_ledger)],

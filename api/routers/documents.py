@@ -10,6 +10,7 @@ from api.auth import Permission, Principal
 from api.deps import require
 from api.exports import ExportColumn, Sheet, check_format, export
 from api.read_models import get_documents
+from api.report_schemas import DispatchListOut, DispatchOut, documented
 from domain import errors
 from domain.values import CITIES, from_fen
 from projections.documents import Document, DocumentStore
@@ -34,7 +35,11 @@ METRICS = [
 ]
 
 
-@router.get("/dispatches")
+@router.get(
+    "/dispatches",
+    response_model=None,
+    responses=documented(DispatchListOut, "every dispatch and revision"),
+)
 def list_dispatches(user: Reader, documents: Documents) -> dict[str, Any]:
     """Every dispatch with its revisions (newest revision last within a quarter)."""
     items = [d.summary() for d in documents.list("dispatch")]
@@ -110,7 +115,11 @@ def _with_city_labels(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r, "city_label": CITIES.get(r["city"], r["city"])} for r in rows]
 
 
-@router.get("/dispatches/{quarter}", response_model=None)
+@router.get(
+    "/dispatches/{quarter}",
+    response_model=None,
+    responses=documented(DispatchOut, "the dispatch, or `?format=csv|xlsx`", files=True),
+)
 def get_dispatch(
     quarter: str,
     user: Reader,
@@ -134,4 +143,5 @@ def get_dispatch(
         Sheet("签约未落地", STALLED_COLUMNS, _with_city_labels(content["stalled_signings"])),
         Sheet("回访逾期", OVERDUE_COLUMNS, _with_city_labels(content["overdue_follow_ups"])),
     ]
-    return export(fmt, f"季调度-{period}-r{document.revision}", sheets, body)
+    name = f"季调度-{period}-r{document.revision}"
+    return export(fmt, name, sheets, body, f"dispatch-{period}-r{document.revision}")

@@ -3,15 +3,23 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import ConfigDict, Field
 
 from api.auth import Permission, Principal
-from api.deps import get_ledger, require
+from api.deps import get_ledger, get_write_lock, require
 from api.read_models import get_read_models, not_ready
-from api.schemas import Day, Money, WriteIn, plain
+from api.report_schemas import (
+    DesignationsAwardedOut,
+    EvaluationOut,
+    ServiceContractOut,
+    SubsidyCreatedOut,
+    documented,
+)
+from api.schemas import CreatedOut, Day, Money, WriteIn, YearPath, plain
 from domain.application import Ledger
 from projections.evaluation import award_designations_from_ranking, evaluate, load_evaluation_rules
 from projections.queries import ReadModels
@@ -20,6 +28,7 @@ router = APIRouter(tags=["evaluation"])
 P = Permission
 Reader = Annotated[Principal, Depends(require(P.READ))]
 Ledgers = Annotated[Ledger, Depends(get_ledger)]
+WriteLock = Annotated[threading.Lock, Depends(get_write_lock)]
 Read = Annotated[ReadModels, Depends(get_read_models)]
 
 
@@ -78,8 +87,12 @@ class SubsidyIn(WriteIn):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-@router.get("/evaluations/{year}")
-def evaluation(year: int, user: Reader, read: Read) -> dict[str, Any]:
+@router.get(
+    "/evaluations/{year}",
+    response_model=None,
+    responses=documented(EvaluationOut, "the ranking of the evaluation year"),
+)
+def evaluation(year: YearPath, user: Reader, read: Read) -> dict[str, Any]:
     """The evaluation year (1 December – 30 November) ranked; the top N published."""
     try:
         return evaluate(read, year).as_dict()
@@ -87,49 +100,66 @@ def evaluation(year: int, user: Reader, read: Read) -> dict[str, Any]:
         raise not_ready(e) from e
 
 
-@router.post("/evaluations/{year}/designations", status_code=201)
+@router.post(
+    "/evaluations/{year}/designations", status_code=201, response_model=DesignationsAwardedOut
+)
 def award(
-    year: int,
+    year: YearPath,
     body: DesignationAwardIn,
     user: Annotated[Principal, Depends(require(P.DESIGNATIONS))],
     read: Read,
     ledger: Ledgers,
+    lock: WriteLock,
 ) -> dict[str, Any]:
     """Award a designation (advanced_unit, liaison_station, ambassador) to the top ranks, as
     events on each association; associations already holding it are skipped."""
     ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
-    ranking = evaluate(read, year)
-    return award_designations_from_ranking(
-        ledger, ctx, ranking, body.designation, top=body.top, occurred_on=body.occurred_on
-    )
+    try:
+        ranking = evaluate(read, year)
+    except LookupError as e:
+        raise not_ready(e) from e
+    with lock:
+        return award_designations_from_ranking(
+            ledger, ctx, ranking, body.designation, top=body.top, occurred_on=body.occurred_on
+        )
 
 
-@router.post("/service-contracts", status_code=201)
+@router.post("/service-contracts", status_code=201, response_model=CreatedOut)
 def create_contract(
     body: ServiceContractIn,
     user: Annotated[Principal, Depends(require(P.SERVICE_CONTRACTS))],
     ledger: Ledgers,
+    lock: WriteLock,
 ) -> dict[str, Any]:
     """The year's purchased-service contract; above the annual cap → 409 `over_cap`."""
     ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
     cap = load_evaluation_rules().purchased_service_cap
-    contract_id, version = ledger.create_service_contract(ctx, cap=cap, **body.fields())
+    with lock:
+        contract_id, version = ledger.create_service_contract(ctx, cap=cap, **body.fields())
     return {"id": str(contract_id), "version": version}
 
 
-@router.post("/service-contracts/{year}/subsidies", status_code=201)
+@router.post(
+    "/service-contracts/{year}/subsidies", status_code=201, response_model=SubsidyCreatedOut
+)
 def pay_subsidy(
-    year: int,
+    year: YearPath,
     body: SubsidyIn,
     user: Annotated[Principal, Depends(require(P.SERVICE_CONTRACTS))],
     ledger: Ledgers,
+    lock: WriteLock,
 ) -> dict[str, Any]:
     """A subsidy paid to an association out of the contract; beyond it → 409 `over_cap`."""
     ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
-    subsidy_id, version = ledger.pay_subsidy(ctx, year, **body.fields())
+    with lock:
+        subsidy_id, version = ledger.pay_subsidy(ctx, year, **body.fields())
     return {"subsidy_id": subsidy_id, "version": version}
 
 
-@router.get("/service-contracts/{year}")
-def contract(year: int, user: Reader, ledger: Ledgers) -> dict[str, Any]:
+@router.get(
+    "/service-contracts/{year}",
+    response_model=None,
+    responses=documented(ServiceContractOut, "the contract, its subsidies, what is left"),
+)
+def contract(year: YearPath, user: Reader, ledger: Ledgers) -> dict[str, Any]:
     return dict(plain(ledger.service_contract(year)))

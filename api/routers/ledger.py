@@ -13,6 +13,7 @@ from api.auth import Permission, Principal
 from api.deps import get_ledger, get_settings, require
 from api.exports import ExportColumn, Sheet, check_format, export
 from api.read_models import get_read_models, not_ready
+from api.report_schemas import FollowUpsDueOut, LedgerExportOut, VerifyOut, documented
 from api.settings import Settings
 from domain import errors
 from domain.application import Ledger
@@ -197,7 +198,11 @@ LEDGER_COLUMNS = [
 ]
 
 
-@router.get("/projects/export", response_model=None)
+@router.get(
+    "/projects/export",
+    response_model=None,
+    responses=documented(LedgerExportOut, "the ledger as XLSX (default), CSV or JSON", files=True),
+)
 def export_projects(
     user: Reader,
     read: Read,
@@ -242,10 +247,14 @@ def export_projects(
             for r in row["referrals"]
         ]
     sheet = Sheet("项目台账", LEDGER_COLUMNS, rows)
-    return export(fmt, "项目台账", [sheet], {"items": rows, "total": len(rows)})
+    return export(fmt, "项目台账", [sheet], {"items": rows, "total": len(rows)}, "ledger")
 
 
-@router.get("/follow-ups/due")
+@router.get(
+    "/follow-ups/due",
+    response_model=None,
+    responses=documented(FollowUpsDueOut, "the projects overdue a follow-up visit"),
+)
 def follow_ups_due(
     user: Reader,
     read: Read,
@@ -269,7 +278,11 @@ def follow_ups_due(
     return {"as_of": day.isoformat(), "interval_days": interval, "items": rows, "total": len(rows)}
 
 
-@router.get("/projects/{project_id}/verify")
+@router.get(
+    "/projects/{project_id}/verify",
+    response_model=None,
+    responses=documented(VerifyOut, "the project's hash chain recomputed"),
+)
 def verify(
     project_id: str,
     user: Annotated[Principal, Depends(require(P.READ_AUDIT, P.READ))],

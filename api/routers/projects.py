@@ -72,7 +72,7 @@ def _written(response: Response, version: int) -> VersionOut:
 def refer_project(
     body: ProjectIn,
     response: Response,
-    w: Annotated[Writer, Depends(writer(P.REFER_PROJECT, P.REFER_OWN_PROJECT))],
+    w: Annotated[Writer, Depends(writer(P.REFER_PROJECT, P.REFER_OWN_PROJECT, conditional=False))],
 ) -> CreatedOut:
     w.user.check_refers(r.association_id for r in body.referrals)
     project_id, version = w.create(w.ledger.refer_project, body)

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import ConfigDict, Field
 
 from api.auth import Permission, Principal
-from api.deps import get_ledger, require
+from api.deps import get_ledger, get_write_lock, require
+from api.errors import error_responses
 from api.exports import ExportColumn, Sheet, check_format, export
 from api.read_models import get_settlements
-from api.schemas import Day, In, WriteIn
+from api.report_schemas import (
+    PoliciesOut,
+    RewardsOut,
+    SettlementAuditOut,
+    SettlementOut,
+    documented,
+)
+from api.schemas import Day, In, VersionOut, WriteIn, YearPath
 from domain.application import Ledger
 from projections.evaluation import load_evaluation_registry
 from projections.settlements import SettlementService
@@ -23,6 +32,7 @@ Auditor = Annotated[Principal, Depends(require(P.READ_AUDIT))]
 Settler = Annotated[Principal, Depends(require(P.SETTLEMENTS))]
 Settlements = Annotated[SettlementService, Depends(get_settlements)]
 Ledgers = Annotated[Ledger, Depends(get_ledger)]
+WriteLock = Annotated[threading.Lock, Depends(get_write_lock)]
 
 
 class SettlementIn(In):
@@ -66,7 +76,11 @@ class SettlementStampIn(WriteIn):
     reference: str = Field(min_length=1, max_length=200)
 
 
-@router.get("/policies")
+@router.get(
+    "/policies",
+    response_model=None,
+    responses=documented(PoliciesOut, "the policy and evaluation-rules files loaded"),
+)
 def policies(user: Reader, service: Settlements) -> dict[str, Any]:
     """Every policy file loaded (project folder and ZHAOSHANG_POLICY_PATH) with its validation
     result, and the evaluation rules files beside them."""
@@ -87,9 +101,17 @@ REWARD_COLUMNS = [
 ]
 
 
-@router.get("/rewards/{year}", response_model=None)
+@router.get(
+    "/rewards/{year}",
+    response_model=None,
+    responses=documented(RewardsOut, "the figures, or `?format=csv|xlsx`", files=True),
+)
 def rewards(
-    year: int, user: Reader, service: Settlements, policy: str = "hunan-2022", format: str = "json"
+    year: YearPath,
+    user: Reader,
+    service: Settlements,
+    policy: str = "hunan-2022",
+    format: str = "json",
 ) -> Response | dict[str, Any]:
     """A year's reward figures per association and project, each with its explanation."""
     fmt = check_format(format)
@@ -106,52 +128,74 @@ def rewards(
         for a in body["associations"]
         for project in a["projects"]
     ]
-    return export(fmt, f"奖励测算-{policy}-{year}", [Sheet("奖励测算", REWARD_COLUMNS, rows)], body)
+    sheets = [Sheet("奖励测算", REWARD_COLUMNS, rows)]
+    return export(fmt, f"奖励测算-{policy}-{year}", sheets, body, f"rewards-{policy}-{year}")
 
 
-@router.post("/settlements", status_code=201)
+@router.post(
+    "/settlements",
+    status_code=201,
+    response_model=None,
+    responses={
+        **documented(SettlementOut, "the frozen settlement, with its figures", 201),
+        **error_responses(404),
+    },
+)
 def settle(
-    body: SettlementIn, user: Settler, service: Settlements, ledger: Ledgers
+    body: SettlementIn, user: Settler, service: Settlements, ledger: Ledgers, lock: WriteLock
 ) -> dict[str, Any]:
     """Freeze a year's figures; again → 409 `settlement_exists` unless `revise` with a reason."""
     ctx = ledger.context(user.actor(), source="api")
-    return service.settle(ctx, body.policy, body.year, revise=body.revise, reason=body.reason)
+    with lock:
+        return service.settle(ctx, body.policy, body.year, revise=body.revise, reason=body.reason)
 
 
-@router.get("/settlements/{policy}/{year}")
+@router.get(
+    "/settlements/{policy}/{year}",
+    response_model=None,
+    responses=documented(SettlementOut, "the settlement (`?figures=true`: with its figures)"),
+)
 def settlement(
-    policy: str, year: int, user: Reader, service: Settlements, figures: bool = False
+    policy: str, year: YearPath, user: Reader, service: Settlements, figures: bool = False
 ) -> dict[str, Any]:
     return service.describe(policy, year, with_content=figures)
 
 
-@router.post("/settlements/{policy}/{year}/approval", status_code=201)
+@router.post("/settlements/{policy}/{year}/approval", status_code=201, response_model=VersionOut)
 def approve(
     policy: str,
-    year: int,
+    year: YearPath,
     body: SettlementStampIn,
     user: Settler,
     service: Settlements,
     ledger: Ledgers,
+    lock: WriteLock,
 ) -> dict[str, Any]:
     ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
-    return {"version": service.approve(ctx, policy, year, **body.fields())}
+    with lock:
+        return {"version": service.approve(ctx, policy, year, **body.fields())}
 
 
-@router.post("/settlements/{policy}/{year}/payment", status_code=201)
+@router.post("/settlements/{policy}/{year}/payment", status_code=201, response_model=VersionOut)
 def pay(
     policy: str,
-    year: int,
+    year: YearPath,
     body: SettlementStampIn,
     user: Settler,
     service: Settlements,
     ledger: Ledgers,
+    lock: WriteLock,
 ) -> dict[str, Any]:
     ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
-    return {"version": service.pay(ctx, policy, year, **body.fields())}
+    with lock:
+        return {"version": service.pay(ctx, policy, year, **body.fields())}
 
 
-@router.get("/settlements/{policy}/{year}/audit")
-def audit(policy: str, year: int, user: Auditor, service: Settlements) -> dict[str, Any]:
+@router.get(
+    "/settlements/{policy}/{year}/audit",
+    response_model=None,
+    responses=documented(SettlementAuditOut, "the settlement recomputed now"),
+)
+def audit(policy: str, year: YearPath, user: Auditor, service: Settlements) -> dict[str, Any]:
     """Recompute now and list every difference with the events that caused it."""
     return service.audit(policy, year)

@@ -269,6 +269,27 @@ def test_malformed_json_and_missing_body(sqlite_api: Api) -> None:
     assert_error(r, 422, "validation_error", None)
     r = sqlite_api.client.post(f"/projects/{project}/visits", headers=headers)
     assert_error(r, 422, "validation_error", None)
+    # Not even UTF-8: as invalid as malformed JSON (FastAPI alone answers 400).
+    r = sqlite_api.client.post(f"/projects/{project}/visits", content=b"\xff\xfe{", headers=headers)
+    assert_error(r, 422, "validation_error", None)
+
+
+def test_paths_naming_a_year_out_of_range_answer_422(sqlite_api: Api) -> None:
+    for path in (
+        "/evaluations/99999",
+        "/rewards/1999",
+        "/service-contracts/2101",
+        "/settlements/hunan-2022/99999/audit",
+    ):
+        assert_error(sqlite_api.get(path), 422, "validation_error", "year")
+
+
+def test_read_models_nobody_has_set_up_answer_503_saying_so(sqlite_api: Api) -> None:
+    """No projection runner has run on this database (the server runs one in the background;
+    these tests do not): the ledger list says what is missing, not 'database busy'."""
+    r = sqlite_api.get("/projects")
+    assert_error(r, 503, "unavailable", None)
+    assert "set up" in r.json()["error"]["message"]
 
 
 def test_conflicts_with_state_answer_409(api: Api) -> None:

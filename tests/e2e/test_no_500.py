@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import NOW
-from tests.e2e.conftest import Api, _client
+from tests.e2e.conftest import Api, _client, project_read_models
 
 FIELDS = [
     "occurred_on",
@@ -177,6 +177,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, dict[
             },
         )
         ids["issue"] = r.json()["issue_ids"][0]
+        project_read_models(api)  # as the server's runner would (GET /projects reads them)
         yield api, ids
 
 

@@ -7,98 +7,37 @@ recorded event first), the loaded policy file evaluates it, and the `GET /reward
 compared with `expect` exactly. A case's `settle` is a real settlement, and its
 `expect_settlement` is checked against the real audit.
 
-The shared folder is found through `ZHAOSHANG_SHARED_DIR`, else as a `shared/cases` folder beside
-one of this file's parent folders (the repository root's parent holds `shared/`).
+Loading the file and checking the answers is shared with the HTTP players (`tests/reward_cases.py`).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import pytest
-import yaml
 
 from domain.application import Ledger
 from projections.settlements import SettlementService
 from tests.conftest import OFFICER, STAFF
-
-CASES_FILE = Path("cases") / "hunan-2022-rewards.yaml"
-DEFAULT_CLOCK = datetime(2025, 6, 30, 2, 0, tzinfo=UTC)  # after every case date
-
-
-def shared_dir() -> Path | None:
-    configured = os.environ.get("ZHAOSHANG_SHARED_DIR")
-    if configured:
-        return Path(configured)
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared"
-        if (candidate / "cases").is_dir():
-            return candidate
-    return None
-
-
-def _load() -> tuple[str, list[dict[str, Any]]] | None:
-    folder = shared_dir()
-    if folder is None or not (folder / CASES_FILE).is_file():
-        return None
-    data = yaml.safe_load((folder / CASES_FILE).read_text(encoding="utf-8"))
-    return str(data["policy"]), list(data["cases"])
-
-
-LOADED = _load()
-POLICY_ID = LOADED[0] if LOADED else ""
-CASES = LOADED[1] if LOADED else []
-
-
-def _missing() -> None:
-    message = f"{CASES_FILE} not found (set ZHAOSHANG_SHARED_DIR to the shared folder)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-# ---- playing a case through the application ---------------------------------------------------
-
-PROJECT_KEYS = {
-    "key",
-    "industry",
-    "project_type",
-    "referrals",
-    "signed_on",
-    "attested_on",
-    "arrivals",
-    "referred_on",
-    "origin",
-    "city",
-    "designations",
-    "planned_investment",
-    "attestations",
-}
-ARRIVAL_KEYS = {"date", "amount", "currency", "rate_to_cny", "id", "source"}
-
-
-def _day(value: Any) -> str:
-    return value.isoformat() if isinstance(value, date) else str(value)
+from tests.reward_cases import (
+    ARRIVAL_KEYS,
+    POLICY_ID,
+    PROJECT_KEYS,
+    case_clock,
+    case_params,
+    check_audit,
+    check_figures,
+    check_unknown,
+    day,
+    expected_by_year,
+    missing,
+)
 
 
 def _referrals(mapping: dict[str, Any], ids: dict[str, str]) -> list[dict[str, Any]]:
     return [{"association_id": ids[k], "share": str(v)} for k, v in mapping.items()]
-
-
-def _dates(value: Any) -> Iterator[date]:
-    if isinstance(value, date):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _dates(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _dates(item)
 
 
 class CasePlayer:
@@ -131,9 +70,7 @@ class CasePlayer:
             )
             self.associations[key] = str(association_id)
         for project in self.case["projects"]:
-            unknown = set(project) - PROJECT_KEYS
-            if unknown:
-                pytest.fail(f"the case uses {sorted(unknown)}, which this test does not play yet")
+            check_unknown("project", project, PROJECT_KEYS)
             self._record_project(project)
 
     def _record_project(self, p: dict[str, Any]) -> None:
@@ -148,7 +85,7 @@ class CasePlayer:
             city=p.get("city", "changsha"),
             planned_investment=str(p.get("planned_investment", "100000000.00")),
             referrals=_referrals(p["referrals"], self.associations),
-            occurred_on=_day(p.get("referred_on", "2022-06-01")),
+            occurred_on=day(p.get("referred_on", "2022-06-01")),
             designations=p.get("designations"),
         )
         self.projects[p["key"]] = project_id
@@ -156,7 +93,7 @@ class CasePlayer:
             self.ledger.sign(
                 officer,
                 project_id,
-                occurred_on=_day(p["signed_on"]),
+                occurred_on=day(p["signed_on"]),
                 contract_amount="100000000.00",
                 currency="CNY",
             )
@@ -168,13 +105,11 @@ class CasePlayer:
             self._attest(project_id, attestation["on"], bool(attestation.get("granted", True)))
 
     def _arrival(self, project_id: UUID, arrival: dict[str, Any]) -> None:
-        unknown = set(arrival) - ARRIVAL_KEYS
-        if unknown:
-            pytest.fail(f"the case's arrival uses {sorted(unknown)}, not played by this test yet")
+        check_unknown("arrival", arrival, ARRIVAL_KEYS)
         arrival_id, _ = self.ledger.record_funds_arrival(
             self.ledger.context(OFFICER),
             project_id,
-            occurred_on=_day(arrival["date"]),
+            occurred_on=day(arrival["date"]),
             amount=str(arrival["amount"]),
             currency=arrival["currency"],
             rate_to_cny=arrival.get("rate_to_cny"),
@@ -188,7 +123,7 @@ class CasePlayer:
             self.ledger.context(STAFF),
             project_id,
             kind="positive_local_impact",
-            occurred_on=_day(on),
+            occurred_on=day(on),
             granted=granted,
             reason="对当地经济社会发展起到积极作用" if granted else "撤销认定",
         )
@@ -202,11 +137,11 @@ class CasePlayer:
                 officer,
                 project_id,
                 arrival_id,
-                occurred_on=_day(event["corrected_on"]),
+                occurred_on=day(event["corrected_on"]),
                 amount=str(event["amount"]),
                 currency=event["currency"],
                 rate_to_cny=event.get("rate_to_cny"),
-                arrived_on=_day(event["arrived_on"]) if "arrived_on" in event else None,
+                arrived_on=day(event["arrived_on"]) if "arrived_on" in event else None,
                 reason=event.get("reason", "correction"),
             )
         elif "void_arrival" in event:
@@ -215,7 +150,7 @@ class CasePlayer:
                 officer,
                 project_id,
                 arrival_id,
-                occurred_on=_day(event["voided_on"]),
+                occurred_on=day(event["voided_on"]),
                 reason=event.get("reason", "duplicate"),
             )
         elif "arrival" in event:
@@ -226,7 +161,7 @@ class CasePlayer:
             self.ledger.change_attribution(
                 staff,
                 self.projects[event["change_attribution"]],
-                occurred_on=_day(event["on"]),
+                occurred_on=day(event["on"]),
                 referrals=_referrals(event["referrals"], self.associations),
                 reason=event.get("reason", "attribution corrected"),
                 approver="处长",
@@ -236,7 +171,7 @@ class CasePlayer:
             self.ledger.reclassify(
                 staff,
                 self.projects[event["reclassify"]],
-                occurred_on=_day(event["on"]),
+                occurred_on=day(event["on"]),
                 reason=event.get("reason", "reclassified"),
                 approver="处长",
                 **fields,
@@ -248,58 +183,12 @@ class CasePlayer:
 # ---- the test ----------------------------------------------------------------------------------
 
 
-def _case_clock(case: dict[str, Any]) -> datetime:
-    latest = max(_dates(case), default=DEFAULT_CLOCK.date())
-    return max(
-        DEFAULT_CLOCK, datetime.combine(latest + timedelta(days=1), datetime.min.time(), UTC)
-    )
-
-
-def check_expectations(
-    service: SettlementService, player: CasePlayer, expect: list[dict[str, Any]]
-) -> None:
-    by_year: dict[int, list[dict[str, Any]]] = {}
-    for entry in expect:
-        by_year.setdefault(int(entry["year"]), []).append(entry)
-    names = player.association_keys
-    projects = player.project_keys
-    for year, entries in by_year.items():
-        # Through the reward projection, brought up to every recorded event first.
-        body = service.figures(POLICY_ID, year)
-        assert set(body) == {"year", "policy", "associations"}
-        assert body["year"] == year and body["policy"] == POLICY_ID
-        listed = {names[a["association_id"]]: a for a in body["associations"]}
-        assert set(listed) == {e["association"] for e in entries}, f"associations listed in {year}"
-        ids = [a["association_id"] for a in body["associations"]]
-        assert ids == sorted(ids), "associations are sorted by id"
-        for entry in entries:
-            got = listed[entry["association"]]
-            where = f"{year} {entry['association']}"
-            assert got["total"] == entry["total"], where
-            assert got["capped"] is entry["capped"], where
-            if "uncapped_total" in entry:
-                assert got["uncapped_total"] == entry["uncapped_total"], where
-            rows = {projects[r["project_id"]]: r for r in got["projects"]}
-            assert set(rows) == {p["project"] for p in entry["projects"]}, where
-            row_ids = [r["project_id"] for r in got["projects"]]
-            assert row_ids == sorted(row_ids), "rows are sorted by project id"
-            for expected in entry["projects"]:
-                row = rows[expected["project"]]
-                for key in ("funds_in_year", "status", "reward"):
-                    assert row[key] == expected[key], f"{where} {expected['project']} {key}"
-                if expected.get("project_reward") is not None:
-                    assert row["project_reward"] == expected["project_reward"]
-                assert row["explanation"], "every row is explained"
-
-
-@pytest.mark.parametrize(
-    "case", CASES or [None], ids=[c["name"] for c in CASES] if CASES else ["cases-file-missing"]
-)
+@pytest.mark.parametrize("case", **case_params())
 def test_shared_reward_case(ledger: Ledger, clock: list[datetime], case: dict[str, Any]) -> None:
     if case is None:
-        _missing()
+        missing()
         return
-    clock[0] = _case_clock(case)
+    clock[0] = case_clock(case)
     service = SettlementService.for_ledger(ledger)
     player = CasePlayer(ledger, case)
     player.record_history()
@@ -310,22 +199,17 @@ def test_shared_reward_case(ledger: Ledger, clock: list[datetime], case: dict[st
         assert body["revision"] == 0 and body["document_intact"] is True
     for event in case.get("then", []):
         player.apply(event)
-    check_expectations(service, player, case["expect"])
+    for year, entries in expected_by_year(case["expect"]).items():
+        # Through the reward projection, brought up to every recorded event first.
+        body = service.figures(POLICY_ID, year)
+        check_figures(body, year, entries, player.association_keys, player.project_keys)
     if settled_year is None:
         assert "expect_settlement" not in case
         return
-    audit = service.audit(POLICY_ID, settled_year)
-    differences = {d["association_id"]: d for d in audit["differences"]}
-    names = player.association_keys
-    expected = case.get("expect_settlement", [])
-    nonzero = {names[a] for a, d in differences.items() if d["difference"] != "0.00"}
-    assert nonzero == {e["association"] for e in expected if e["difference"] != "0.00"}
-    for entry in expected:
-        assert int(entry["year"]) == settled_year
-        got = differences[player.associations[entry["association"]]]
-        for key in ("settled_total", "recomputed_total", "difference"):
-            assert got[key] == entry[key], key
-        causes = {(player.project_keys[c["project_id"]], c["type"]) for c in got["caused_by"]}
-        for cause in entry["caused_by"]:
-            assert (cause["project"], cause["type"]) in causes
-        assert all(c["version"] > 0 for c in got["caused_by"])
+    check_audit(
+        service.audit(POLICY_ID, settled_year),
+        settled_year,
+        case.get("expect_settlement", []),
+        player.associations,
+        player.project_keys,
+    )
