@@ -100,6 +100,7 @@ class Bench:
         load_rate = summary.events / elapsed
         self.record(
             "bulk_load",
+            workers=2,
             events=summary.events,
             seconds=elapsed,
             events_per_s=load_rate,
