@@ -33,7 +33,15 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         def progress(done: int, total: int) -> None:
             print(f"\r  projects {done}/{total}", end="", file=sys.stderr, flush=True)
 
-        summary = generate(app, args.scale, seed=args.seed, progress=progress)
+        workers = 2 if args.scale == "province" else 1  # two recording processes for 2M events
+        summary = generate(
+            app,
+            args.scale,
+            seed=args.seed,
+            progress=progress,
+            workers=workers,
+            url=settings.database_url,
+        )
         elapsed = time.perf_counter() - started
         print(file=sys.stderr)
     finally:
