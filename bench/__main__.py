@@ -174,7 +174,7 @@ class Bench:
             200, lambda i: ledger.project_as_of_version(typical[i % 50], versions[typical[i % 50]])
         )
         self.record("replay_project", events=events, **replay)
-        as_of = timed(200, lambda i: ledger.project_as_of(typical[i % 50], "2024-06-30"))
+        as_of = timed(200, lambda i: ledger.project_as_of(typical[i % 50], "2025-12-31"))
         self.record("state_as_of_date", events=events, **as_of)
         cached = timed(200, lambda i: ledger.get_project(typical[i % 50]))
         self.record("load_project_cached", events=events, **cached)
