@@ -30,6 +30,7 @@ from sqlalchemy import (
 from domain.association import Association
 from domain.project import Project
 from domain.values import to_cny, to_fen
+from projections.ledger import day_text, month_text
 from projections.runtime import Handler, Projection, chunked, load_docs, upsert
 
 CITY_TOTAL = ""
@@ -192,7 +193,7 @@ class FiguresProjection(Projection):
 
     @staticmethod
     def _month(event: Any) -> str:
-        return str(event.occurred_on.isoformat()[:7])
+        return month_text(day_text(event.occurred_on))
 
     def on_referred(self, event: Project.Referred) -> None:
         project_id = str(event.originator_id)
@@ -241,7 +242,7 @@ class FiguresProjection(Projection):
         doc = self._doc(event)
         self._take_back(doc, event.arrival_id)
         fen = to_fen(to_cny(event.amount, event.rate_to_cny))
-        month = event.arrived_on.isoformat()[:7]
+        month = month_text(day_text(event.arrived_on))
         doc["arrivals"][event.arrival_id] = [month, fen, doc["referrals"]]
         self._count(doc, month, "funds_fen", fen, split=True)
 

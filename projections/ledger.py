@@ -6,7 +6,9 @@ and compare as dates on both databases.
 
 from __future__ import annotations
 
+import functools
 import json
+import sys
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -65,12 +67,23 @@ PROJECT_COLUMNS = (
 )
 
 
+@functools.cache
+def day_text(day: date) -> str:
+    """A business date as ISO text, one shared string per date: a rebuild holds millions."""
+    return sys.intern(day.isoformat())
+
+
+@functools.cache
+def month_text(day: str) -> str:
+    return sys.intern(day[:7])
+
+
 def add_dated(doc: dict[str, Any], key: str, day: str) -> None:
     """Count a dated fact in its month, keeping the month's first and last day."""
     months = doc["dates"][key]
     entry = months.get(day[:7])
     if entry is None:
-        months[day[:7]] = [1, day, day]
+        months[month_text(day)] = [1, day, day]
     else:
         entry[0] += 1
         entry[1] = min(entry[1], day)
@@ -291,7 +304,7 @@ class LedgerProjection(Projection):
         project_id = str(event.originator_id)
         doc = self.docs[project_id]
         doc["version"] = event.originator_version
-        doc["last_event_on"] = max(doc["last_event_on"], event.occurred_on.isoformat())
+        doc["last_event_on"] = max(doc["last_event_on"], day_text(event.occurred_on))
         self.dirty.add(project_id)
         return doc
 
@@ -312,7 +325,7 @@ class LedgerProjection(Projection):
             "designations": ",".join(d["kind"] for d in event.designations),
             "stage": "referred",
             "status": "active",
-            "referred_on": event.occurred_on.isoformat(),
+            "referred_on": day_text(event.occurred_on),
             "first_visit_on": None,
             "signed_on": None,
             "contract_amount_fen": None,
@@ -329,7 +342,7 @@ class LedgerProjection(Projection):
             "open_issues": 0,
             "attested": None,
             "version": 1,
-            "last_event_on": event.occurred_on.isoformat(),
+            "last_event_on": day_text(event.occurred_on),
             "referrals": [[r["association_id"], str(r["share"])] for r in event.referrals],
             "arrivals": {},
             "issues": {},
@@ -343,7 +356,7 @@ class LedgerProjection(Projection):
     def on_visit_recorded(self, event: Project.VisitRecorded) -> None:
         doc = self._doc(event)
         doc["visits"] += 1
-        day = event.occurred_on.isoformat()
+        day = day_text(event.occurred_on)
         add_dated(doc, "visits", day)
         if doc["first_visit_on"] is None or day < doc["first_visit_on"]:
             doc["first_visit_on"] = day
@@ -352,23 +365,23 @@ class LedgerProjection(Projection):
     def on_negotiation_recorded(self, event: Project.NegotiationRecorded) -> None:
         doc = self._doc(event)
         doc["negotiations"] += 1
-        add_dated(doc, "negotiations", event.occurred_on.isoformat())
+        add_dated(doc, "negotiations", day_text(event.occurred_on))
         self._restage(doc)
 
     def on_signed(self, event: Project.Signed) -> None:
         doc = self._doc(event)
-        doc["signed_on"] = event.occurred_on.isoformat()
+        doc["signed_on"] = day_text(event.occurred_on)
         doc["contract_amount_fen"] = to_fen(to_cny(event.contract_amount, event.rate_to_cny))
         self._restage(doc)
 
     def on_registered(self, event: Project.Registered) -> None:
         doc = self._doc(event)
-        doc["registered_on"] = event.occurred_on.isoformat()
+        doc["registered_on"] = day_text(event.occurred_on)
         self._restage(doc)
 
     def on_construction_started(self, event: Project.ConstructionStarted) -> None:
         doc = self._doc(event)
-        doc["construction_started_on"] = event.occurred_on.isoformat()
+        doc["construction_started_on"] = day_text(event.occurred_on)
         self._restage(doc)
 
     def _refund(self, doc: dict[str, Any]) -> None:
@@ -379,13 +392,13 @@ class LedgerProjection(Projection):
     def on_funds_arrived(self, event: Project.FundsArrived) -> None:
         doc = self._doc(event)
         fen = to_fen(to_cny(event.amount, event.rate_to_cny))
-        doc["arrivals"][event.arrival_id] = [event.occurred_on.isoformat(), fen, False]
+        doc["arrivals"][event.arrival_id] = [day_text(event.occurred_on), fen, False]
         self._refund(doc)
 
     def on_funds_arrival_corrected(self, event: Project.FundsArrivalCorrected) -> None:
         doc = self._doc(event)
         fen = to_fen(to_cny(event.amount, event.rate_to_cny))
-        doc["arrivals"][event.arrival_id] = [event.arrived_on.isoformat(), fen, False]
+        doc["arrivals"][event.arrival_id] = [day_text(event.arrived_on), fen, False]
         self._refund(doc)
 
     def on_funds_arrival_voided(self, event: Project.FundsArrivalVoided) -> None:
@@ -395,30 +408,30 @@ class LedgerProjection(Projection):
 
     def on_production_started(self, event: Project.ProductionStarted) -> None:
         doc = self._doc(event)
-        doc["production_started_on"] = event.occurred_on.isoformat()
+        doc["production_started_on"] = day_text(event.occurred_on)
         self._restage(doc)
 
     def on_capacity_reached(self, event: Project.CapacityReached) -> None:
         doc = self._doc(event)
-        doc["capacity_reached_on"] = event.occurred_on.isoformat()
+        doc["capacity_reached_on"] = day_text(event.occurred_on)
         self._restage(doc)
 
     def on_follow_up_visit_recorded(self, event: Project.FollowUpVisitRecorded) -> None:
         doc = self._doc(event)
         doc["follow_ups"] += 1
-        day = event.occurred_on.isoformat()
+        day = day_text(event.occurred_on)
         add_dated(doc, "follow_ups", day)
         if doc["last_follow_up_on"] is None or day > doc["last_follow_up_on"]:
             doc["last_follow_up_on"] = day
 
     def on_issue_raised(self, event: Project.IssueRaised) -> None:
         doc = self._doc(event)
-        doc["issues"][event.issue_id] = [event.occurred_on.isoformat(), None, event.category]
+        doc["issues"][event.issue_id] = [day_text(event.occurred_on), None, event.category]
         doc["open_issues"] += 1
 
     def on_issue_closed(self, event: Project.IssueClosed) -> None:
         doc = self._doc(event)
-        doc["issues"][event.issue_id][1] = event.occurred_on.isoformat()
+        doc["issues"][event.issue_id][1] = day_text(event.occurred_on)
         doc["open_issues"] -= 1
 
     def on_attestation_recorded(self, event: Project.AttestationRecorded) -> None:
@@ -446,7 +459,7 @@ class LedgerProjection(Projection):
     def _status(self, event: Any, status: str) -> None:
         doc = self._doc(event)
         doc["status"] = status
-        doc["dates"]["status"].append([event.occurred_on.isoformat(), status])
+        doc["dates"]["status"].append([day_text(event.occurred_on), status])
 
     def on_other(self, event: Any) -> None:
         self._doc(event)
@@ -468,7 +481,7 @@ class LedgerProjection(Projection):
             "kind": event.kind,
             "based_in": event.based_in,
             "contact": event.contact,
-            "registered_on": event.occurred_on.isoformat(),
+            "registered_on": day_text(event.occurred_on),
             "active": 1,
             "activities": 0,
             "version": 1,
