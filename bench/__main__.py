@@ -283,6 +283,8 @@ def _drive(
                 f"-c{connections}",
                 f"-d{max(1, round(seconds))}s",
                 "--latency",
+                "--timeout",
+                "60s",  # a year's reward figures at province scale take seconds
                 "-s",
                 str(Path(__file__).with_name("load.lua")),
                 base,
