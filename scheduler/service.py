@@ -42,7 +42,7 @@ class BackgroundServices:
         follow_up_interval_days: int = 180,
         settlement_day: tuple[int, int] = (1, 15),
         clock: Callable[[], datetime] = utc_now,
-        poll_interval: float = 0.2,
+        poll_interval: float = 0.5,
     ) -> None:
         self.ledger = ledger
         self.lock = SingleRunnerLock(url)
