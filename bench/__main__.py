@@ -12,7 +12,6 @@ import json
 import math
 import os
 import random
-import resource
 import shutil
 import socket
 import statistics
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select
 
 from bench.baseline import raw_insert_rate, raw_read_decode_rate
 from bench.province import OFFICER, generate
@@ -39,7 +39,9 @@ NOW = datetime(2026, 1, 20, 2, 0, tzinfo=UTC)
 
 
 def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from bench.phase import _peak
+
+    return _peak()
 
 
 def percentile(samples: list[float], p: float) -> float:
@@ -141,11 +143,7 @@ class Bench:
         return self.figures
 
     def _commands(self, ledger: Ledger) -> None:
-        projects = [
-            str(r.originator_id)
-            for r in ledger.recorder.select_notifications(1, 200_000)
-            if r.topic.endswith("Project.Referred")
-        ]
+        projects = list(project_versions(ledger))
         rng = random.Random(7)
         chosen: list[str] = []
         while len(chosen) < 500:
@@ -163,11 +161,7 @@ class Bench:
     def _replay(self, ledger: Ledger) -> None:
         """Replays from the events (the aggregate cache bypassed) of projects of about 100
         events, as DESIGN §10 sizes them."""
-        rows = ledger.recorder.select_notifications(1, 400_000)
-        versions: dict[str, int] = {}
-        for row in rows:
-            if row.topic.startswith("domain.project:"):
-                versions[str(row.originator_id)] = row.originator_version
+        versions = project_versions(ledger)
         typical = sorted(versions, key=lambda k: (abs(versions[k] - 100), k))[:50]
         events = round(statistics.mean(versions[k] for k in typical))
         replay = timed(
@@ -178,6 +172,24 @@ class Bench:
         self.record("state_as_of_date", events=events, **as_of)
         cached = timed(200, lambda i: ledger.get_project(typical[i % 50]))
         self.record("load_project_cached", events=events, **cached)
+
+
+def project_versions(ledger: Ledger) -> dict[str, int]:
+    """Every project's current version, in one grouped query."""
+    table = ledger.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+    query = (
+        select(table.c.originator_id, func.max(table.c.originator_version))
+        .where(
+            table.c.originator_id.in_(
+                select(table.c.originator_id).where(
+                    table.c.topic == "domain.project:Project.Referred"
+                )
+            )
+        )
+        .group_by(table.c.originator_id)
+    )
+    with engine_of(ledger).connect() as conn:
+        return {str(stream): int(version) for stream, version in conn.execute(query)}
 
 
 def _free_port() -> int:

@@ -15,6 +15,12 @@ from projections.runtime import ProjectionRunner, engine_of
 
 
 def _peak() -> float:
+    """This process's own peak RSS in MiB. (`ru_maxrss` would not do: Linux carries the
+    pre-exec high-water mark over an exec, so a child would report its parent's.)"""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
