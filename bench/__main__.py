@@ -364,7 +364,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         url = args.url or _fresh_url(args.db, Path(folder))
-        figures = Bench(args.scale, args.db, url).run()
+        try:
+            figures = Bench(args.scale, args.db, url).run()
+        finally:
+            if not args.url and args.db == "postgres":
+                _drop_database(url)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"{figures['date']}-{args.db}-{args.scale}"
     stem.with_suffix(".json").write_text(json.dumps(figures, indent=2, ensure_ascii=False))
@@ -411,6 +415,17 @@ def missing_figures(figures: dict[str, Any]) -> list[str]:
         if not (finite and served):
             missing.append(phase)
     return missing
+
+
+def _drop_database(url: str) -> None:
+    import psycopg
+
+    server, name = url.rsplit("/", 1)
+    admin = os.environ.get("ZHAOSHANG_TEST_POSTGRES_URL", f"{server}/test")
+    with psycopg.connect(
+        admin.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _fresh_url(db: str, folder: Path) -> str:
