@@ -34,7 +34,7 @@ from domain.application import Ledger
 from domain.events import Context
 from domain.service_contract import DEFAULT_ANNUAL_CAP
 from domain.values import ASSOCIATION_DESIGNATIONS, from_fen, parse_code
-from projections.policy.loader import PolicyError, PolicyFileError
+from projections.policy.loader import PolicyError, PolicyFileError, parse_yaml
 from projections.queries import ReadModels
 
 DEFAULT_FOLLOW_UP_DAYS = 180  # 三(四): the default interval between follow-up visits (回访)
@@ -211,40 +211,8 @@ class EvaluationRules:
         }
 
 
-# ---- YAML: decimals, not floats; duplicate keys refused ----------------------------------------
-
-
-class _RulesYAMLLoader(yaml.SafeLoader):
-    """Plain data only; a number with a point is a Decimal; a duplicate key is an error."""
-
-
-def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
-    text = str(loader.construct_scalar(node)).replace("_", "")
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        return Decimal("NaN")  # .inf / .nan: refused as "not a finite number" by the checks
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    result: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in result:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        result[key] = loader.construct_object(value_node, deep=True)
-    return result
-
-
-_RulesYAMLLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
-_RulesYAMLLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-
-
-def parse_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_RulesYAMLLoader)
+# YAML is read as policy files are (`projections.policy.loader.parse_yaml`): plain data,
+# decimals rather than floats, duplicate keys refused.
 
 
 # ---- validation ---------------------------------------------------------------------------------
