@@ -125,11 +125,7 @@ class Writer:
 
     Writes in one process are serialised by the lock. Both stores serialise appends anyway
     (SQLite's single writer, PostgreSQL's table lock, DESIGN §14), so it costs little and saves
-    conflict retries between the API's threads. It also closes a race of the hash-chaining
-    mapper as it stands on this branch: it remembers the hash of every event it encodes, even
-    one whose save then fails, so a concurrent command on the same project could chain its
-    event to a hash that was never stored (main's "ledger: forget chain hashes of a failed
-    save" fixes the mapper itself).
+    conflict retries between the API's threads.
     """
 
     ledger: Ledger
