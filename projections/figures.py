@@ -75,7 +75,6 @@ class FiguresProjection(Projection):
         self.docs: dict[str, dict[str, Any]] = {}
         self.dirty: set[str] = set()
         self.deltas: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
-        self.bulk = False
 
     def define_tables(self, metadata: MetaData, generation: int) -> dict[str, Table]:
         monthly = Table(
@@ -115,10 +114,6 @@ class FiguresProjection(Projection):
         }
 
     def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
-        if not events:
-            self.bulk = True
-            return
-        self.bulk = False
         self.docs.update(load_docs(conn, self.tables["projects"], events))
 
     def reset(self) -> None:

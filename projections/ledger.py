@@ -117,7 +117,6 @@ class LedgerProjection(Projection):
         self.associations: dict[str, dict[str, Any]] = {}
         self.dirty: set[str] = set()
         self.dirty_associations: set[str] = set()
-        self.bulk = False
 
     def define_tables(self, metadata: MetaData, generation: int) -> dict[str, Table]:
         projects = Table(
@@ -222,10 +221,6 @@ class LedgerProjection(Projection):
     # -- batch state ------------------------------------------------------------------------
 
     def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
-        if not events:
-            self.bulk = True
-            return
-        self.bulk = False
         self.docs.update(load_docs(conn, self.tables["projects"], events))
         associations = self.tables["associations"]
         ids = sorted({str(e.originator_id) for e in events})

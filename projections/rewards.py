@@ -36,7 +36,6 @@ class RewardFactsProjection(Projection):
         super().__init__()
         self.fold = FactsFold()
         self.dirty: set[str] = set()
-        self.bulk = False
 
     def define_tables(self, metadata: MetaData, generation: int) -> dict[str, Table]:
         facts = Table(
@@ -70,10 +69,6 @@ class RewardFactsProjection(Projection):
         self.dirty.add(str(event.originator_id))
 
     def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
-        if not events:
-            self.bulk = True
-            return
-        self.bulk = False
         projects = [e for e in events if isinstance(e, Project.Event)]
         for doc in load_docs(conn, self.tables["facts"], projects).values():
             self.fold.load(doc)

@@ -94,6 +94,9 @@ class Projection:
         self.generation = 0
         self.tables: dict[str, Table] = {}
         self._handlers: dict[type, Handler] = {}
+        # A rebuild into fresh tables: state piles up in memory across batches and `flush`
+        # writes plain inserts; otherwise each batch loads, changes and upserts its rows.
+        self.bulk = False
 
     # -- tables -----------------------------------------------------------------------------
 
@@ -126,7 +129,7 @@ class Projection:
         return self._handlers.get(event_class)
 
     def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
-        """Load into memory the rows the batch's events will change."""
+        """Load into memory the rows the batch's events will change (not in `bulk`)."""
 
     def flush(self, conn: Connection) -> None:
         """Write what the batch changed, in bulk."""
@@ -347,7 +350,7 @@ class ProjectionRunner:
             for builder in builders:
                 builder.drop_tables(conn, builder.generation)
                 builder.create_tables(conn)
-                builder.begin_batch(conn, [])
+                builder.bulk = True
         head = self.ledger.recorder.max_notification_id() or 0
         position = 0
         done = 0
@@ -367,6 +370,7 @@ class ProjectionRunner:
             for builder in builders:
                 builder.flush(conn)
                 builder.reset()
+                builder.bulk = False
         # Catch the new generations up with events recorded meanwhile, then switch them all.
         while True:
             batch = self.read(position, self.batch_size)
