@@ -10,7 +10,6 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from bench.province import generate
@@ -285,8 +284,3 @@ def test_rebuild_reports_progress(tmp_path: Path) -> None:
     assert seen[-1][0] == seen[-1][1] == ledger.recorder.max_notification_id()
     assert len(seen) > 1
     ledger.close()
-
-
-@pytest.fixture(autouse=True)
-def _no_stray_threads() -> None:
-    return None

@@ -96,6 +96,12 @@ class TestScheduler:
         services = services_for(ledger, database_url, at("2024-07-02T02:00:00"))
         assert services.start()
         try:
+            assert services.scheduler is not None
+            jobs = {job.id: job for job in services.scheduler.get_jobs()}
+            assert set(jobs) == {"catch_up_quarterly", "catch_up_daily"}
+            # Runs missed during downtime are never dropped by APScheduler's grace period.
+            assert all(job.misfire_grace_time is None for job in jobs.values())
+            assert str(jobs["catch_up_daily"].trigger.timezone) == "Asia/Shanghai"
             deadline = time.monotonic() + 20
             while len(dispatch_periods(services.store)) < 4:
                 assert time.monotonic() < deadline
@@ -108,9 +114,7 @@ class TestScheduler:
             "2024Q1",
             "2024Q2",
         ]
-        assert services.scheduler is None
-        jobs_ids = {"catch_up_quarterly", "catch_up_daily"}
-        assert jobs_ids  # the cron jobs are registered with explicit ids (see scheduler.jobs)
+        assert services.scheduler is None  # stopped with the services
 
     def test_four_processes_make_each_document_once(
         self, ledger: Ledger, database_url: str
