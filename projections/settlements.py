@@ -8,6 +8,7 @@ one database transaction; the event pins the document by its SHA-256.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,7 @@ from projections.documents import (
     document_row,
     documents_table,
 )
+from projections.lock import SingleRunnerLock
 from projections.policy import Policy, PolicyNotFound, PolicyRegistry, load_policies
 from projections.rewards import RewardFactsProjection, reward_report
 from projections.runtime import ProjectionRunner, engine_of
@@ -85,8 +87,31 @@ class SettlementService:
         """The year's figures as of every event recorded before this call (GET /rewards)."""
         policy = self.policy(policy_id)
         self._check_year(year)
-        self.runner.run_once()
+        self.bring_up_to_date()
         return reward_report(engine_of(self.ledger), policy, year).as_dict()
+
+    def bring_up_to_date(self, timeout: float = 60.0) -> None:
+        """Make the reward facts cover every event recorded before this call.
+
+        Projections run in one process only (DESIGN §6): if no process holds the runner lock,
+        apply the new events here under it; otherwise wait for the runner to reach them.
+        """
+        head = self.ledger.recorder.max_notification_id() or 0
+        lock = SingleRunnerLock(self.runner.engine.url.render_as_string(hide_password=False))
+        if lock.acquire():
+            try:
+                self.runner.run_once()
+            finally:
+                lock.release()
+            return
+        deadline = time.monotonic() + timeout
+        while self.runner.positions()[RewardFactsProjection.name] < head:
+            if time.monotonic() > deadline:
+                raise errors.Conflict(
+                    "the reward figures are still catching up with recorded events; try again",
+                    code="read_models_behind",
+                )
+            time.sleep(0.05)
 
     def _check_year(self, year: int) -> None:
         if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100:
@@ -128,7 +153,7 @@ class SettlementService:
             raise errors.NotFound(
                 f"no settlement of {policy_id} for {year} to revise", field="year"
             )
-        self.runner.run_once()
+        self.bring_up_to_date()
         position = self.runner.positions()[RewardFactsProjection.name]
         content = reward_report(engine_of(self.ledger), policy, year).as_dict()
         digest = content_hash(content)

@@ -22,12 +22,12 @@ from domain.values import SHANGHAI
 from projections.catalogue import all_projections
 from projections.documents import Document, DocumentStore
 from projections.evaluation import follow_up_interval_days
+from projections.lock import SingleRunnerLock
 from projections.queries import ReadModels
 from projections.runtime import ProjectionRunner, engine_of
 from projections.settlements import SettlementService
 from scheduler import jobs
 from scheduler.catch_up import CatchUp, settlement_job, standard_kinds
-from scheduler.lock import SingleRunnerLock
 
 log = logging.getLogger("zhaoshang.scheduler")
 

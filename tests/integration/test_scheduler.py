@@ -18,9 +18,9 @@ import pytest
 from domain.application import Ledger
 from projections.documents import DocumentStore
 from projections.evaluation import load_evaluation_rules
+from projections.lock import SingleRunnerLock
 from projections.runtime import engine_of
 from scheduler.catch_up import closed_evaluation_years, closed_quarters
-from scheduler.lock import SingleRunnerLock
 from scheduler.service import BackgroundServices
 from tests import factories
 from tests.conftest import OFFICER
