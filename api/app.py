@@ -20,13 +20,13 @@ from datetime import datetime
 
 from fastapi import FastAPI
 
+from adapters.database import open_ledger
+from adapters.users import UserStore
 from api.errors import BodyLimitMiddleware, document_errors, install_error_handlers
 from api.lifecycle import BackgroundServices, ServiceContext
 from api.routers import routers
-from api.settings import Settings
-from api.users import UserStore
 from domain.application import Ledger, utc_now
-from projections.database import open_ledger
+from services.settings import Settings
 
 DESCRIPTION = """
 An event-sourced, auditable ledger of investment referrals (Hunan 2022 measures).

@@ -25,14 +25,14 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Header, Request
 from sqlalchemy import Engine
 
+from adapters.users import UserStore
 from api.auth import Permission, Principal
 from api.errors import forbidden, unauthenticated
 from api.schemas import WriteIn
-from api.settings import Settings
-from api.users import UserStore
 from domain import errors
 from domain.application import Ledger
 from domain.events import Context
+from services.settings import Settings
 
 T = TypeVar("T")
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from api.settings import Settings
 from domain.application import Ledger
+from services.settings import Settings
 
 log = logging.getLogger("zhaoshang.lifecycle")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from adapters.documents import DocumentStore
 from api.deps import get_engine
 from api.errors import ApiError
-from projections.documents import DocumentStore
 from projections.policy import load_policies
 from projections.queries import ReadModels
-from projections.settlements import SettlementService
+from services.settlements import SettlementService
 
 
 def get_read_models(request: Request) -> ReadModels:

@@ -27,10 +27,10 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
+from adapters.database import open_ledger
 from bench.baseline import raw_insert_rate, raw_read_decode_rate
-from bench.province import OFFICER, generate
+from demo.province import OFFICER, generate
 from domain.application import Ledger
-from projections.database import open_ledger
 from projections.runtime import engine_of
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -203,7 +203,7 @@ def api_load(
 ) -> dict[str, dict[str, Any]]:
     """Start `zhaoshang serve` on a loopback port and drive it from a separate process."""
     env = {**os.environ, "ZHAOSHANG_DATABASE_URL": url, "PYTHONPATH": str(REPO)}
-    cli = [sys.executable, "-m", "api.cli"]
+    cli = [sys.executable, "-m", "cli.main"]
     token = (
         subprocess.run(
             [*cli, "users", "create", f"bench-{workers}w-{os.getpid()}", "--role", "admin"],

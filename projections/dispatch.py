@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from adapters.documents import quarter_bounds
 from domain.project import STAGE_LABELS
-from projections.documents import quarter_bounds
 from projections.queries import ReadModels, months_before
 
 NEXT_STEPS = {

@@ -36,8 +36,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
+from adapters.reader import FastEventReader
 from domain.application import Ledger
-from projections.reader import FastEventReader
 
 Handler = Callable[[Any], None]
 

@@ -13,21 +13,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from domain import errors
-from domain.events import Actor, Context
-from domain.values import business_date
-from projections.dispatch import build_dispatch, dispatch_changes
-from projections.documents import (
+from adapters.documents import (
     Document,
     DocumentStore,
     content_hash,
     quarter_of,
     quarters_between,
 )
+from domain import errors
+from domain.events import Actor, Context
+from domain.values import business_date
+from projections.dispatch import build_dispatch, dispatch_changes
 from projections.evaluation import EvaluationRules, evaluate, load_evaluation_rules
 from projections.queries import ReadModels
 from projections.runtime import ProjectionRunner
-from projections.settlements import SettlementService
+from services.settlements import SettlementService
 
 
 @dataclass

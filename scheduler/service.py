@@ -17,17 +17,17 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from adapters.documents import Document, DocumentStore
+from adapters.lock import SingleRunnerLock
 from domain.application import Ledger, utc_now
 from domain.values import SHANGHAI
 from projections.catalogue import all_projections
-from projections.documents import Document, DocumentStore
 from projections.evaluation import follow_up_interval_days
-from projections.lock import SingleRunnerLock
 from projections.queries import ReadModels
 from projections.runtime import ProjectionRunner, engine_of
-from projections.settlements import SettlementService
 from scheduler import jobs
 from scheduler.catch_up import CatchUp, settlement_job, standard_kinds
+from services.settlements import SettlementService
 
 log = logging.getLogger("zhaoshang.scheduler")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from adapters.database import normalise_url, open_ledger
 from domain.application import Ledger
 from domain.events import Actor, Context
-from projections.database import normalise_url, open_ledger
 
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 STAFF = Actor("staff-1", "staff")

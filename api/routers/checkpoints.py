@@ -12,7 +12,6 @@ from api.auth import Permission, Principal
 from api.deps import get_ledger, get_settings, require
 from api.errors import error_responses
 from api.report_schemas import CheckpointListOut, CheckpointMadeOut, documented
-from api.settings import Settings
 from domain import errors
 from domain.application import Ledger
 from projections.integrity import (
@@ -23,6 +22,7 @@ from projections.integrity import (
     record_checkpoint,
     verify_checkpoint,
 )
+from services.settings import Settings
 
 router = APIRouter(tags=["integrity"])
 P = Permission

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
+from adapters.documents import Document, DocumentStore
 from api.auth import Permission, Principal
 from api.deps import require
 from api.exports import ExportColumn, Sheet, check_format, export
@@ -13,7 +14,6 @@ from api.read_models import get_documents
 from api.report_schemas import DispatchListOut, DispatchOut, documented
 from domain import errors
 from domain.values import CITIES, from_fen
-from projections.documents import Document, DocumentStore
 from projections.queries import parse_quarter
 
 router = APIRouter(tags=["dispatch"])

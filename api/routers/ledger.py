@@ -14,7 +14,6 @@ from api.deps import get_ledger, get_settings, require
 from api.exports import ExportColumn, Sheet, check_format, export
 from api.read_models import get_read_models, not_ready
 from api.report_schemas import FollowUpsDueOut, LedgerExportOut, VerifyOut, documented
-from api.settings import Settings
 from domain import errors
 from domain.application import Ledger
 from domain.project import STAGE_LABELS, STAGES
@@ -22,6 +21,7 @@ from domain.values import CITIES, INDUSTRIES, ORIGINS, PROJECT_TYPES, business_d
 from projections.evaluation import follow_up_interval_days
 from projections.integrity import verify_project
 from projections.queries import ReadModels
+from services.settings import Settings
 
 router = APIRouter(tags=["ledger"])
 P = Permission

@@ -23,7 +23,7 @@ from api.report_schemas import (
 from api.schemas import Day, In, VersionOut, WriteIn, YearPath
 from domain.application import Ledger
 from projections.evaluation import load_evaluation_registry
-from projections.settlements import SettlementService
+from services.settlements import SettlementService
 
 router = APIRouter(tags=["rewards"])
 P = Permission

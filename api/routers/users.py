@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 
+from adapters.users import UserStore
 from api.auth import Permission, Principal
 from api.deps import current_user, get_users, require
-from api.users import UserStore
 
 router = APIRouter(prefix="/users", tags=["users"])
 

@@ -19,8 +19,8 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
 from domain.values import SHANGHAI
+from services.settings import Settings
 
 ROLES = ("admin", "staff", "officer", "liaison", "auditor")
 

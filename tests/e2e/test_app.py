@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from api import lifecycle
-from api.cli import main
 from api.lifecycle import ServiceContext
-from api.settings import Settings
+from cli.main import main
+from services.settings import Settings
 from tests.e2e.conftest import Api, TestClient, _client
 
 

@@ -37,9 +37,9 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
 from projections.integrity import generate_private_key, private_key_pem, public_key_hex
 from scheduler.service import BackgroundServices
+from services.settings import Settings
 from tests.e2e.conftest import Api, project_read_models, shanghai_morning
 
 MAX_EXAMPLES = 20

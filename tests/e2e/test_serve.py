@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.cli import main
-from api.cli_serve import load_demo_if_empty
-from api.settings import Settings
+from cli.main import main
+from cli.serve import load_demo_if_empty
+from services.settings import Settings
 
 STARTUP_SECONDS = 60
 
@@ -30,7 +30,7 @@ def free_port() -> int:
 
 def zhaoshang() -> list[str]:
     script = Path(sys.executable).parent / "zhaoshang"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "cli.main"]
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from itertools import pairwise
 
 import pytest
 
-from api.cli import main
+from cli.main import main
 from tests.e2e.conftest import Api
 
 

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from eventsourcing.application import AggregateNotFoundError
 
+from adapters.database import open_ledger
 from domain import errors
 from domain.application import Ledger
 from domain.association import Association
 from domain.service_contract import service_contract_id
 from projections.catalogue import all_projections
-from projections.database import open_ledger
 from projections.evaluation import (
     award_designations_from_ranking,
     evaluate,

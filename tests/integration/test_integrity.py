@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import event, select, text
 
-from api.cli import main
+from cli.main import main
 from domain import errors
 from domain.application import Ledger
 from domain.integrity import GENESIS, PREV_HASH
@@ -399,7 +399,7 @@ class TestAtScale:
     def test_a_demo_province_verifies_clean_and_fast(
         self, ledger: Ledger, cli: Cli, keys: dict[str, Any]
     ) -> None:
-        from bench.province import generate
+        from demo.province import generate
 
         summary = generate(ledger, "small")
         report = verify_all(ledger)

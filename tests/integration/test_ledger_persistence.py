@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from eventsourcing.persistence import StoredEvent
 
+from adapters.database import open_ledger
 from domain import errors
 from domain.application import Ledger
 from domain.integrity import GENESIS, PREV_HASH, stored_event_hash
 from domain.project import Project
-from projections.database import open_ledger
 from projections.integrity import verify_project
 from tests import factories
 from tests.conftest import OFFICER, STAFF
@@ -181,7 +181,7 @@ class TestLedgerOnDatabase:
         assert ledger.get_association(association_id).activities[0].kind == "talent"
 
     def test_demo_province_is_deterministic_and_complete(self, ledger: Ledger) -> None:
-        from bench.province import generate
+        from demo.province import generate
 
         summary = generate(ledger, "tiny", seed=7)
         assert summary.projects == 40 and summary.associations == 8

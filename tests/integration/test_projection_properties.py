@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.database import open_ledger
 from domain.application import Ledger
 from projections.catalogue import all_projections
-from projections.database import open_ledger
 from projections.runtime import ProjectionRunner
 from projections.snapshot import table_contents
 from tests import factories

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bench.province import generate
+from adapters.database import open_ledger
+from demo.province import generate
 from domain.application import Ledger
-from projections.database import open_ledger
 from projections.figures import FiguresProjection
 from projections.ledger import LedgerProjection
 from projections.queries import ReadModels
@@ -245,7 +245,7 @@ class TestReadModels:
                 sys.executable,
                 "-c",
                 (
-                    "import sys; from projections.database import open_ledger;"
+                    "import sys; from adapters.database import open_ledger;"
                     "from tests.integration.test_projections import runner_for;"
                     "runner_for(open_ledger(sys.argv[1]), batch_size=40).run_once()"
                 ),

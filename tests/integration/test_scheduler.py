@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from adapters.documents import DocumentStore
+from adapters.lock import SingleRunnerLock
 from domain.application import Ledger
-from projections.documents import DocumentStore
 from projections.evaluation import load_evaluation_rules
-from projections.lock import SingleRunnerLock
 from projections.runtime import engine_of
 from scheduler.catch_up import closed_evaluation_years, closed_quarters
 from scheduler.service import BackgroundServices
@@ -124,7 +124,7 @@ class TestScheduler:
         command = [
             sys.executable,
             "-m",
-            "api.cli",
+            "cli.main",
             "scheduler",
             "catch-up",
             "--now",
@@ -175,7 +175,7 @@ class TestScheduler:
     ) -> None:
         history(ledger)
         slow = (
-            "import sys, time; from projections.database import open_ledger;"
+            "import sys, time; from adapters.database import open_ledger;"
             "from scheduler.service import BackgroundServices;"
             "from tests.integration.test_scheduler import at;"
             "ledger = open_ledger(sys.argv[1]);"

@@ -9,12 +9,12 @@ import time
 
 import pytest
 
+from adapters.lock import SingleRunnerLock
 from domain import errors
 from domain.application import Ledger
 from projections.catalogue import all_projections
-from projections.lock import SingleRunnerLock
 from projections.runtime import ProjectionRunner
-from projections.settlements import SettlementService
+from services.settlements import SettlementService
 from tests import factories
 from tests.conftest import OFFICER
 

@@ -19,7 +19,7 @@ from uuid import UUID
 import pytest
 
 from domain.application import Ledger
-from projections.settlements import SettlementService
+from services.settlements import SettlementService
 from tests.conftest import OFFICER, STAFF
 from tests.reward_cases import (
     ARRIVAL_KEYS,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.province import generate
+from demo.province import generate
 from domain.application import Ledger
 from domain.project import STAGES
 from domain.values import CITIES

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import StoredEvent
 
-from api.cli import build_parser, main
+from cli.main import build_parser, main
 from domain import errors
 from domain.application import Ledger
 from domain.association import Association

@@ -10,11 +10,11 @@ import argparse
 import sys
 from typing import Any
 
+from adapters.database import open_ledger
+from adapters.users import UserError, UserStore
 from api.auth import ROLES, Role
-from api.settings import Settings
-from api.users import UserError, UserStore
 from domain import errors
-from projections.database import open_ledger
+from services.settings import Settings
 
 
 def create_user(

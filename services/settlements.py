@@ -16,18 +16,18 @@ from typing import Any
 from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy import select
 
-from domain import errors
-from domain.application import Ledger
-from domain.events import Context, event_type_name
-from domain.settlement import Settlement, settlement_id
-from projections.documents import (
+from adapters.documents import (
     Document,
     DocumentStore,
     content_hash,
     document_row,
     documents_table,
 )
-from projections.lock import SingleRunnerLock
+from adapters.lock import SingleRunnerLock
+from domain import errors
+from domain.application import Ledger
+from domain.events import Context, event_type_name
+from domain.settlement import Settlement, settlement_id
 from projections.policy import Policy, PolicyNotFound, PolicyRegistry, load_policies
 from projections.rewards import RewardFactsProjection, reward_report
 from projections.runtime import ProjectionRunner, engine_of

@@ -16,9 +16,9 @@ from typing import Any
 
 from eventsourcing.persistence import MapperDeserialisationError
 
-from api.settings import Settings
+from adapters.database import open_ledger
 from domain import errors
-from projections.database import open_ledger
+from services.settings import Settings
 
 OK, FAILED, USAGE = 0, 1, 2
 

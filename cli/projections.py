@@ -7,8 +7,8 @@ import sys
 import time
 from typing import Any
 
+from adapters.database import open_ledger
 from projections.catalogue import all_projections
-from projections.database import open_ledger
 from projections.runtime import ProjectionRunner
 
 

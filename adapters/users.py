@@ -27,9 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from adapters.database import normalise_url
 from api.auth import ROLES, Principal, Role
 from domain.application import utc_now
-from projections.database import normalise_url
 
 TOKEN_PREFIX = "zs_"
 MAX_TOKEN_LENGTH = 200

@@ -289,7 +289,7 @@ def _record_projects(
 
 
 def _worker(args: tuple[str, str, int, date, int, list[str], int, int]) -> Summary:
-    from projections.database import open_ledger
+    from adapters.database import open_ledger
 
     url, scale, seed, end, batch_size, ids, worker, workers = args
     app = open_ledger(url)

@@ -13,15 +13,15 @@ import os
 import sys
 from typing import Any
 
-from api.settings import Settings
+from services.settings import Settings
 
 APP_FACTORY = "api.app:app_from_env"
 
 
 def load_demo_if_empty(settings: Settings, scale: str = "small") -> bool:
     """Load the demo province when the database holds no events; answer whether it did."""
-    from bench.province import generate
-    from projections.database import open_ledger
+    from adapters.database import open_ledger
+    from demo.province import generate
 
     ledger = open_ledger(settings.database_url)
     try:
@@ -57,9 +57,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
         return 0
 
+    from adapters.database import open_ledger
     from api.lifecycle import BackgroundServices, ServiceContext
     from domain.application import utc_now
-    from projections.database import open_ledger
 
     os.environ["ZHAOSHANG_DATABASE_URL"] = settings.database_url
     os.environ["ZHAOSHANG_SCHEDULER_ENABLED"] = "true" if settings.scheduler_enabled else "false"

@@ -35,7 +35,7 @@ def normalise_url(url: str) -> str:
 def ledger_env(url: str) -> dict[str, str]:
     """The eventsourcing environment for an application stored at `url`."""
     return {
-        "PERSISTENCE_MODULE": "projections.persistence:Factory",
+        "PERSISTENCE_MODULE": "adapters.recorder:Factory",
         "SQLALCHEMY_URL": normalise_url(url),
         # Recently used aggregates stay in memory and are fast-forwarded with one query on each
         # load, instead of replaying their whole history (DESIGN §10: project page reads).

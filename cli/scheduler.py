@@ -6,7 +6,7 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from projections.database import open_ledger
+from adapters.database import open_ledger
 from projections.evaluation import follow_up_interval_days
 from scheduler.service import BackgroundServices, parse_month_day
 

@@ -10,14 +10,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from api.settings import Settings
-from projections.database import open_ledger
+from adapters.database import open_ledger
+from services.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from bench.province import generate
+    from demo.province import generate
 
     app = open_ledger(settings.database_url)
     try:
@@ -84,11 +84,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 
 # Modules that own sub-commands; each has `register(commands, handlers)`.
 EXTENSION_MODULES = (
-    "api.cli_integrity",
-    "api.cli_users",
-    "api.cli_serve",
-    "projections.cli",
-    "scheduler.cli",
+    "cli.integrity",
+    "cli.users",
+    "cli.serve",
+    "cli.projections",
+    "cli.scheduler",
 )
 
 

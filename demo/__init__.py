@@ -1,0 +1,1 @@
+"""The seeded demo province, recorded through the application (used by `zhaoshang demo` and the benchmark)."""
