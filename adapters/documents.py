@@ -10,12 +10,13 @@ what changed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
+import eventsourcing.persistence
 import sqlalchemy.exc
 from sqlalchemy import (
     BigInteger,
@@ -30,6 +31,10 @@ from sqlalchemy import (
     func,
     select,
 )
+
+from domain.canonical import canonical_json, content_hash
+
+T = TypeVar("T")
 
 metadata = MetaData()
 documents_table = Table(
@@ -50,16 +55,6 @@ documents_table = Table(
     Column("changes", Text, nullable=True),
     UniqueConstraint("kind", "period", "revision", name="uq_zhaoshang_documents_period"),
 )
-
-
-def canonical_json(content: Any) -> str:
-    return json.dumps(
-        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
-
-
-def content_hash(content: Any) -> str:
-    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -216,23 +211,20 @@ def document_row(
     }
 
 
-def quarter_of(day: date) -> str:
-    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+class DocumentExists(Exception):
+    """A document of that (kind, period, revision) is already stored."""
 
 
-def quarter_bounds(quarter: str) -> tuple[date, date]:
-    year, q = int(quarter[:4]), int(quarter[5:])
-    start = date(year, 3 * (q - 1) + 1, 1)
-    end = date(year + 1, 1, 1) if q == 4 else date(year, 3 * q + 1, 1)
-    return start, date.fromordinal(end.toordinal() - 1)
-
-
-def quarters_between(first: date, last: date) -> list[str]:
-    """Every quarter from the one holding `first` to the one holding `last`, inclusive."""
-    result = []
-    year, q = first.year, (first.month - 1) // 3 + 1
-    end = (last.year, (last.month - 1) // 3 + 1)
-    while (year, q) <= end:
-        result.append(f"{year}Q{q}")
-        year, q = (year + 1, 1) if q == 4 else (year, q + 1)
-    return result
+def insert_with(ledger: Any, row: dict[str, Any], save: Callable[[], T]) -> T:
+    """Insert a document row and run `save` (which saves aggregates through `ledger`) in the
+    event store's one transaction: both are stored, or neither is. The document's unique key
+    refusing the row → `DocumentExists`."""
+    datastore = ledger.recorder.datastore
+    try:
+        with datastore.transaction(commit=True) as session:
+            session.execute(documents_table.insert().values(**row))
+            return save()
+    except (sqlalchemy.exc.IntegrityError, eventsourcing.persistence.IntegrityError) as e:
+        # (the events' own conflicts surface as `VersionConflict` from `save`; the library
+        # raises its own IntegrityError for one found at commit)
+        raise DocumentExists(row["kind"], row["period"], row["revision"]) from e

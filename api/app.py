@@ -2,10 +2,11 @@
 
     app = create_app(Settings(), ledger=..., clock=...)
 
-`create_app` opens the ledger (unless given one), the users store, installs the one error
-mapping (`api/errors.py`) and the request-size limit, and includes the router of every module
-in `api/routers/`. Its lifespan starts and stops the background services of `api/lifecycle.py`
-(when `settings.background_services`) and closes what it opened.
+`create_app` takes its services from the composition root (`services.bootstrap`), installs the
+one error mapping (`api/errors.py`) and the request-size limit, and includes the routers listed
+in `api/routers/`. Its lifespan starts and stops the process's background work (the projection
+runner and the scheduler, `services.background`) when `settings.background_services`, and
+closes the services.
 
 `app_from_env` is the factory uvicorn's workers call (`serve --workers N`), reading `Settings`
 from the `ZHAOSHANG_*` environment.
@@ -14,18 +15,17 @@ from the `ZHAOSHANG_*` environment.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Protocol
 
 from fastapi import FastAPI
 
-from adapters.database import open_ledger
-from adapters.users import UserStore
 from api.errors import BodyLimitMiddleware, document_errors, install_error_handlers
-from api.lifecycle import BackgroundServices, ServiceContext
 from api.routers import routers
-from domain.application import Ledger, utc_now
+from domain.application import Ledger
+from services.bootstrap import Services, bootstrap
 from services.settings import Settings
 
 DESCRIPTION = """
@@ -38,41 +38,50 @@ Writes to a project accept `If-Match: "<version>"`; `GET /projects/{id}` answers
 """
 
 
+class BackgroundService(Protocol):
+    """Work that lives as long as the server: `start` returns promptly, `stop` ends it."""
+
+    name: str
+
+    def start(self) -> object: ...
+
+    def stop(self) -> None: ...
+
+
+# More background work for the server beside the projections and the scheduler (tests use it).
+ServiceFactory = Callable[[Services], BackgroundService | None]
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     ledger: Ledger | None = None,
     clock: Callable[[], datetime] | None = None,
+    services: Services | None = None,
+    extra_services: Sequence[ServiceFactory] = (),
 ) -> FastAPI:
-    settings = settings if settings is not None else Settings()
-    if clock is None:
-        clock = ledger.clock if ledger is not None else utc_now
-    owns_ledger = ledger is None
-    the_ledger = ledger if ledger is not None else open_ledger(settings.database_url, clock=clock)
-    users = UserStore(settings.database_url, clock=clock)
-    run_clock = clock
+    if services is None:
+        services = bootstrap(settings, clock=clock, ledger=ledger)
+    the_services = services
+    settings = the_services.settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services: BackgroundServices | None = None
-        if settings.background_services:
-            services = BackgroundServices(
-                ServiceContext(
-                    settings=settings,
-                    ledger=the_ledger,
-                    clock=run_clock,
-                    scheduler_enabled=settings.scheduler_enabled,
-                )
-            )
-            app.state.background_services = services.start()
+        running: list[BackgroundService] = []
         try:
+            if settings.background_services:
+                candidates: list[BackgroundService | None] = [the_services.background()]
+                candidates += [factory(the_services) for factory in extra_services]
+                for service in candidates:
+                    if service is not None:
+                        service.start()
+                        running.append(service)
+            app.state.background_services = [s.name for s in running]
             yield
         finally:
-            if services is not None:
-                services.stop()
-            users.close()
-            if owns_ledger:
-                the_ledger.close()
+            while running:
+                running.pop().stop()
+            the_services.close()
 
     app = FastAPI(
         title="zhaoshang",
@@ -80,10 +89,11 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    app.state.services = the_services
     app.state.settings = settings
-    app.state.ledger = the_ledger
-    app.state.users = users
-    app.state.clock = clock
+    app.state.ledger = the_services.ledger
+    app.state.users = the_services.users
+    app.state.clock = the_services.clock
     app.state.write_lock = threading.Lock()
     app.state.scheduler_enabled = settings.scheduler_enabled
     app.state.background_services = []

@@ -64,7 +64,8 @@ def get_users(request: Request) -> UserStore:
 
 def get_engine(request: Request) -> Engine:
     """An SQLAlchemy engine on the ledger's database, for read models."""
-    return get_users(request).engine
+    engine: Engine = request.app.state.services.engine
+    return engine
 
 
 def current_user(request: Request) -> Principal:

@@ -16,8 +16,8 @@ from typing import Any
 
 from eventsourcing.persistence import MapperDeserialisationError
 
-from adapters.database import open_ledger
 from domain import errors
+from services.bootstrap import bootstrap
 from services.settings import Settings
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -79,7 +79,7 @@ def register(commands: Any, handlers: dict[str, Any]) -> None:
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
     from projections.integrity import verify_all, verify_project
 
-    app = open_ledger(settings.database_url)
+    app = bootstrap(settings).ledger
     try:
         if args.project:
             try:
@@ -182,7 +182,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
             "private key",
         )
     )
-    app = open_ledger(settings.database_url)
+    app = bootstrap(settings).ledger
     try:
         doc = make_checkpoint(app, key)
         recorded = record_checkpoint(app, doc) if args.record else None
@@ -218,7 +218,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
         )
     )
     text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
-    app = open_ledger(settings.database_url)
+    app = bootstrap(settings).ledger
     try:
         report = verify_checkpoint(app, text, public)
     finally:
@@ -236,7 +236,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
 def _list(settings: Settings) -> int:
     from projections.integrity import list_checkpoints
 
-    app = open_ledger(settings.database_url)
+    app = bootstrap(settings).ledger
     try:
         issued = list_checkpoints(app)
     finally:
@@ -257,7 +257,7 @@ def _list(settings: Settings) -> int:
 def _history(args: argparse.Namespace, settings: Settings) -> int:
     from projections.history import history_view, render_history, render_lines
 
-    app = open_ledger(settings.database_url)
+    app = bootstrap(settings).ledger
     try:
         view = history_view(
             app,

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from adapters.database import open_ledger
+from services.bootstrap import bootstrap
 from services.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -19,7 +17,7 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from demo.province import generate
 
-    app = open_ledger(settings.database_url)
+    app = bootstrap(settings).ledger
     try:
         if app.recorder.max_notification_id() and not args.force:
             print(
@@ -82,27 +80,17 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
     return parser, handlers
 
 
-# Modules that own sub-commands; each has `register(commands, handlers)`.
-EXTENSION_MODULES = (
-    "cli.integrity",
-    "cli.users",
-    "cli.serve",
-    "cli.projections",
-    "cli.scheduler",
-)
-
-
 def _extensions() -> list[Callable[[Any, dict[str, Handler]], None]]:
-    """Sub-commands owned by other modules register themselves here (those present)."""
-    found = []
-    for name in EXTENSION_MODULES:
-        try:
-            spec = importlib.util.find_spec(name)
-        except ModuleNotFoundError:  # the parent package (e.g. `scheduler`) is not there yet
-            spec = None
-        if spec is not None:
-            found.append(importlib.import_module(name).register)
-    return found
+    """The modules that own sub-commands, each with `register(commands, handlers)`."""
+    from cli import integrity, projections, scheduler, serve, users
+
+    return [
+        integrity.register,
+        users.register,
+        serve.register,
+        projections.register,
+        scheduler.register,
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

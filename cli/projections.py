@@ -7,9 +7,7 @@ import sys
 import time
 from typing import Any
 
-from adapters.database import open_ledger
-from projections.catalogue import all_projections
-from projections.runtime import ProjectionRunner
+from services.bootstrap import bootstrap
 
 
 class ProgressBar:
@@ -37,9 +35,9 @@ class ProgressBar:
 
 
 def _rebuild(args: argparse.Namespace, settings: Any) -> int:
-    ledger = open_ledger(settings.database_url)
+    services = bootstrap(settings)
     try:
-        runner = ProjectionRunner(ledger, all_projections())
+        runner = services.runner
         names = [p.name for p in runner.projections]
         chosen = [p for p in runner.projections if args.name in (None, p.name)]
         if not chosen:
@@ -56,21 +54,21 @@ def _rebuild(args: argparse.Namespace, settings: Any) -> int:
             f" ({done / max(elapsed, 1e-9):,.0f} events/s, one reader feeding all)"
         )
     finally:
-        ledger.close()
+        services.close()
     return 0
 
 
 def _status(args: argparse.Namespace, settings: Any) -> int:
-    ledger = open_ledger(settings.database_url)
+    services = bootstrap(settings)
     try:
-        runner = ProjectionRunner(ledger, all_projections())
+        runner, ledger = services.runner, services.ledger
         if args.catch_up:
             print(f"applied {runner.run_once():,} events")
         head = ledger.recorder.max_notification_id() or 0
         for name, position in runner.positions().items():
             print(f"{name}: position {position:,} of {head:,}")
     finally:
-        ledger.close()
+        services.close()
     return 0
 
 

@@ -6,9 +6,7 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.database import open_ledger
-from projections.evaluation import follow_up_interval_days
-from scheduler.service import BackgroundServices, parse_month_day
+from services.bootstrap import bootstrap
 
 
 def _parse_now(text: str | None) -> datetime:
@@ -24,18 +22,11 @@ def _parse_now(text: str | None) -> datetime:
 
 def _catch_up(args: argparse.Namespace, settings: Any) -> int:
     now = _parse_now(args.now)
-    ledger = open_ledger(settings.database_url)
+    services = bootstrap(settings, clock=lambda: now)
     try:
-        services = BackgroundServices(
-            ledger,
-            settings.database_url,
-            follow_up_interval_days=follow_up_interval_days(settings.follow_up_interval_days),
-            settlement_day=parse_month_day(settings.settlement_day),
-            clock=lambda: now,
-        )
-        made = services.catch_up(now, generated_by="cli")
+        made = services.background().catch_up(now, generated_by="cli")
     finally:
-        ledger.close()
+        services.close()
     for document in made:
         note = f" (revises #{document.revises})" if document.revises else ""
         print(

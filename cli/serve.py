@@ -9,7 +9,6 @@ off in every worker and run once here, in the parent process.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
@@ -20,17 +19,18 @@ APP_FACTORY = "api.app:app_from_env"
 
 def load_demo_if_empty(settings: Settings, scale: str = "small") -> bool:
     """Load the demo province when the database holds no events; answer whether it did."""
-    from adapters.database import open_ledger
     from demo.province import generate
+    from services.bootstrap import bootstrap
 
-    ledger = open_ledger(settings.database_url)
+    services = bootstrap(settings)
+    ledger = services.ledger
     try:
         if ledger.recorder.max_notification_id():
             print("serve --demo: the database already holds events; not loading", file=sys.stderr)
             return False
         summary = generate(ledger, scale)
     finally:
-        ledger.close()
+        services.close()
     print(
         f"serve --demo: loaded the {scale} demo province "
         f"({summary.associations} associations, {summary.projects} projects, "
@@ -57,26 +57,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
         return 0
 
-    from adapters.database import open_ledger
-    from api.lifecycle import BackgroundServices, ServiceContext
-    from domain.application import utc_now
+    from services.bootstrap import bootstrap, hand_to_workers
 
-    os.environ["ZHAOSHANG_DATABASE_URL"] = settings.database_url
-    os.environ["ZHAOSHANG_SCHEDULER_ENABLED"] = "true" if settings.scheduler_enabled else "false"
-    os.environ["ZHAOSHANG_BACKGROUND_SERVICES"] = "false"
-    ledger = None
+    # The workers build their services from these settings, with no background work of their
+    # own: the projections and the scheduler run once, here.
+    hand_to_workers(settings.model_copy(update={"background_services": False}))
     services = None
+    background = None
     if settings.background_services:
-        ledger = open_ledger(settings.database_url)
-        services = BackgroundServices(
-            ServiceContext(
-                settings=settings,
-                ledger=ledger,
-                clock=utc_now,
-                scheduler_enabled=settings.scheduler_enabled,
-            )
-        )
-        services.start()
+        services = bootstrap(settings)
+        background = services.background()
+        background.start()
     try:
         uvicorn.run(
             APP_FACTORY,
@@ -87,10 +78,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             log_level=args.log_level,
         )
     finally:
+        if background is not None:
+            background.stop()
         if services is not None:
-            services.stop()
-        if ledger is not None:
-            ledger.close()
+            services.close()
     return 0
 
 

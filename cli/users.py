@@ -10,10 +10,10 @@ import argparse
 import sys
 from typing import Any
 
-from adapters.database import open_ledger
-from adapters.users import UserError, UserStore
+from adapters.users import UserError
 from api.auth import ROLES, Role
 from domain import errors
+from services.bootstrap import bootstrap
 from services.settings import Settings
 
 
@@ -22,20 +22,17 @@ def create_user(
 ) -> tuple[str, str]:
     """Create a user; answer (a one-line description, the token). A liaison's association
     must exist."""
-    if role == Role.LIAISON and association_id:
-        ledger = open_ledger(settings.database_url)
-        try:
-            association = ledger.get_association(association_id)
-        except errors.NotFound:
-            raise UserError(f"no association {association_id}") from None
-        finally:
-            ledger.close()
-        association_id = str(association.id)
-    store = UserStore(settings.database_url)
+    services = bootstrap(settings)
     try:
-        user, token = store.create(name, role, association_id)
+        if role == Role.LIAISON and association_id:
+            try:
+                association = services.ledger.get_association(association_id)
+            except errors.NotFound:
+                raise UserError(f"no association {association_id}") from None
+            association_id = str(association.id)
+        user, token = services.users.create(name, role, association_id)
     finally:
-        store.close()
+        services.close()
     scope = f", association {user.association_id}" if user.association_id else ""
     return f"created user {user.name} ({user.role}{scope}, id {user.id})", token
 
@@ -51,11 +48,11 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
         print("the token is shown only now; store it safely:")
         print(token)
         return 0
-    store = UserStore(settings.database_url)
+    services = bootstrap(settings)
     try:
-        users = store.list()
+        users = services.users.list()
     finally:
-        store.close()
+        services.close()
     if not users:
         print("no users yet: zhaoshang users create NAME --role ROLE")
         return 0

@@ -289,14 +289,15 @@ def _record_projects(
 
 
 def _worker(args: tuple[str, str, int, date, int, list[str], int, int]) -> Summary:
-    from adapters.database import open_ledger
+    from services.bootstrap import bootstrap
+    from services.settings import Settings
 
     url, scale, seed, end, batch_size, ids, worker, workers = args
-    app = open_ledger(url)
+    services = bootstrap(Settings(database_url=url))
     try:
-        return _record_projects(app, scale, seed, end, batch_size, ids, worker, workers)
+        return _record_projects(services.ledger, scale, seed, end, batch_size, ids, worker, workers)
     finally:
-        app.close()
+        services.close()
 
 
 def _in_processes(

@@ -29,6 +29,7 @@ from domain.events import SYSTEM, Actor, Context, EnvelopedEvent, event_type_nam
 from domain.integrity import GENESIS, PREV_HASH, ChainedMapper, stored_event_hash
 from domain.project import Project
 from domain.service_contract import ServiceContract, parse_year, service_contract_id
+from domain.settlement import Settlement, settlement_id
 from domain.values import (
     ASSOCIATION_DESIGNATIONS,
     end_of_business_day,
@@ -646,6 +647,46 @@ class Ledger(Application[UUID]):
             )
         except errors.NotFound:
             raise errors.NotFound(f"no service contract for {year}", field="year") from None
+
+    # ==== settlements (四(二)3): approval and payment of a frozen year ====================
+    #
+    # Freezing a settlement also writes its figures document in the same transaction, which
+    # needs the document store: `services.settlements` does that around `save_or_conflict`.
+
+    def find_settlement(self, policy_id: str, year: int) -> Settlement | None:
+        """The settlement of `policy_id` for `year`, or None when there is none yet."""
+        try:
+            aggregate: object = self.repository.get(settlement_id(policy_id, year))
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, Settlement) else None
+
+    def approve_settlement(
+        self, ctx: Context, policy_id: str, year: int, *, occurred_on: Any, by: str, reference: str
+    ) -> int:
+        """Record who approved the settled year, when, and under which reference."""
+        return self._update_settlement(
+            policy_id,
+            year,
+            lambda s: s.approve(ctx, occurred_on=occurred_on, by=by, reference=reference),
+        )
+
+    def pay_settlement(
+        self, ctx: Context, policy_id: str, year: int, *, occurred_on: Any, by: str, reference: str
+    ) -> int:
+        """Record the payment of the settled year (who, when, payment reference)."""
+        return self._update_settlement(
+            policy_id,
+            year,
+            lambda s: s.pay(ctx, occurred_on=occurred_on, by=by, reference=reference),
+        )
+
+    def _update_settlement(
+        self, policy_id: str, year: int, command: Callable[[Settlement], Any]
+    ) -> int:
+        if self.find_settlement(policy_id, year) is None:
+            raise errors.NotFound(f"no settlement of {policy_id} for {year}", field="year")
+        return self._update(Settlement, settlement_id(policy_id, year), "settlement", command, None)
 
 
 def _as_uuid(value: UUID | str, what: str) -> UUID:

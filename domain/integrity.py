@@ -143,18 +143,33 @@ class ChainedMapper(Mapper[UUID]):
     ) -> DomainEventProtocol[UUID]:
         """The domain event from its already decoded stored state (which it takes over)."""
         cls = resolve_topic(stored_event.topic)
-        event_state.pop(PREV_HASH, None)
         id_convertor = find_id_convertor(cls, type(stored_event.originator_id))  # type: ignore[arg-type]
-        event_state["originator_id"] = id_convertor(stored_event.originator_id)
-        event_state["originator_version"] = stored_event.originator_version
-        class_version = getattr(cls, "class_version", 1)
-        from_version = event_state.pop("class_version", 1)
-        while from_version < class_version:
-            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(event_state)
-            from_version += 1
-        domain_event = object.__new__(cls)
-        object.__setattr__(domain_event, "__dict__", event_state)
-        return domain_event  # type: ignore[no-any-return]
+        domain_event: DomainEventProtocol[UUID] = revive_event(
+            cls,
+            getattr(cls, "class_version", 1),
+            id_convertor(stored_event.originator_id),
+            stored_event.originator_version,
+            event_state,
+        )
+        return domain_event
+
+
+def revive_event(
+    cls: type, class_version: int, originator_id: Any, version: int, state: dict[str, Any]
+) -> Any:
+    """The domain event of class `cls` from its decoded stored state (which it takes over): the
+    chain field dropped, the stream and version set, older class versions upcast. The one
+    decoding of a stored event, shared by the mapper, the projections' reader and verify."""
+    state.pop(PREV_HASH, None)
+    state["originator_id"] = originator_id
+    state["originator_version"] = version
+    from_version = state.pop("class_version", 1)
+    while from_version < class_version:
+        getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
+        from_version += 1
+    event = object.__new__(cls)
+    object.__setattr__(event, "__dict__", state)
+    return event
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ event; the nested events' apply methods are deterministic folds of already-check
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -44,6 +45,28 @@ STAGES = (
     "in_production",
     "at_capacity",
 )
+# The stage rule, from the furthest stage back: the first fact a project has reached names its
+# stage (`referred` when it has none). The facts are the project's attribute names, which the
+# ledger read model keeps under the same names.
+STAGE_RULE = (
+    ("at_capacity", "capacity_reached_on"),
+    ("in_production", "production_started_on"),
+    ("under_construction", "construction_started_on"),
+    ("registered", "registered_on"),
+    ("signed", "signed_on"),
+    ("negotiating", "negotiations"),
+    ("visited", "visits"),
+)
+
+
+def stage_from(reached: Callable[[str], bool]) -> str:
+    """The stage of a project given which facts of `STAGE_RULE` it has `reached`."""
+    for stage, fact in STAGE_RULE:
+        if reached(fact):
+            return stage
+    return "referred"
+
+
 STAGE_LABELS = {
     "referred": "已引荐",
     "visited": "已考察",
@@ -472,21 +495,7 @@ class Project(Aggregate):
 
     @property
     def stage(self) -> str:
-        if self.capacity_reached_on:
-            return "at_capacity"
-        if self.production_started_on:
-            return "in_production"
-        if self.construction_started_on:
-            return "under_construction"
-        if self.registered_on:
-            return "registered"
-        if self.signed_on:
-            return "signed"
-        if self.negotiations:
-            return "negotiating"
-        if self.visits:
-            return "visited"
-        return "referred"
+        return stage_from(lambda fact: bool(getattr(self, fact)))
 
     @property
     def status(self) -> str:

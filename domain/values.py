@@ -6,7 +6,7 @@ the field, so the API and the domain validate with the same code.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -274,3 +274,24 @@ def parse_shares(referrals: Iterable[Mapping[str, Any]], field: str = "referrals
     if total != HUNDRED:
         raise errors.SharesMustTotal100(f"shares add up to {total}, not 100", field=field)
     return shares
+
+
+def largest_remainder(
+    total: int, weights: Sequence[int], tie: Callable[[int], Any] = lambda i: i
+) -> list[int]:
+    """`total` whole units (fen) divided in proportion to `weights` so the parts add up exactly:
+    each part rounded down, the units left over one each to the largest remainders, equal
+    remainders ordered by `tie(index)` (smaller first). A negative total is split as its
+    opposite, so a correction's parts mirror the arrival's."""
+    whole = sum(weights)
+    if whole == 0:
+        return [0] * len(weights)
+    if total < 0:
+        return [-part for part in largest_remainder(-total, weights, tie)]
+    parts = [total * w // whole for w in weights]
+    remainders = [total * w % whole for w in weights]
+    left = total - sum(parts)
+    order = sorted(range(len(weights)), key=lambda i: (-remainders[i], tie(i)))
+    for i in order[:left]:
+        parts[i] += 1
+    return parts

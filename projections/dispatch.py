@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from adapters.documents import quarter_bounds
-from domain.project import STAGE_LABELS
+from domain.periods import quarter_bounds
+from domain.project import STAGE_LABELS, stage_from
 from projections.queries import ReadModels, months_before
 
 NEXT_STEPS = {
@@ -27,20 +27,12 @@ def _on_or_before(day: str | None, end: str) -> bool:
 
 
 def stage_as_of(doc: dict[str, Any], end: str) -> str:
-    for column, stage in (
-        ("capacity_reached_on", "at_capacity"),
-        ("production_started_on", "in_production"),
-        ("construction_started_on", "under_construction"),
-        ("registered_on", "registered"),
-        ("signed_on", "signed"),
-    ):
-        if _on_or_before(doc[column], end):
-            return stage
-    if any(first <= end for _, first, _ in doc["dates"]["negotiations"].values()):
-        return "negotiating"
-    if any(first <= end for _, first, _ in doc["dates"]["visits"].values()):
-        return "visited"
-    return "referred"
+    def reached(fact: str) -> bool:
+        if fact in ("negotiations", "visits"):  # counted per month: (count, first, last)
+            return any(first <= end for _, first, _ in doc["dates"][fact].values())
+        return _on_or_before(doc[fact], end)
+
+    return stage_from(reached)
 
 
 def status_as_of(doc: dict[str, Any], end: str) -> str:

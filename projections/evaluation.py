@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,18 +28,14 @@ from typing import Any
 
 import yaml
 
-from domain import errors
-from domain.application import Ledger
-from domain.events import Context
 from domain.service_contract import DEFAULT_ANNUAL_CAP
-from domain.values import ASSOCIATION_DESIGNATIONS, from_fen, parse_code
+from domain.values import ASSOCIATION_DESIGNATIONS, from_fen
 from projections.policy.loader import PolicyError, PolicyFileError, parse_yaml
 from projections.queries import ReadModels
 
 DEFAULT_FOLLOW_UP_DAYS = 180  # 三(四): the default interval between follow-up visits (回访)
 EVALUATION_KIND = "evaluation"
 BUILTIN_RULES_DIR = Path(__file__).resolve().parent / "policies"
-POLICY_PATH_ENV = "ZHAOSHANG_POLICY_PATH"
 DEFAULT_POLICY = "hunan-2022"
 POINTS = Decimal("0.01")
 
@@ -622,9 +617,9 @@ class EvaluationRegistry:
         return [f.as_dict() for f in self.files]
 
 
-def rules_paths(env: Mapping[str, str] | None = None) -> list[Path]:
-    """The project's own folder, then each folder in `ZHAOSHANG_POLICY_PATH` (`:`-separated)."""
-    value = (os.environ if env is None else env).get(POLICY_PATH_ENV, "")
+def rules_paths(value: str = "") -> list[Path]:
+    """The project's own folder, then each folder of `value` (the `ZHAOSHANG_POLICY_PATH`
+    setting, `:`-separated)."""
     return [BUILTIN_RULES_DIR] + [Path(p) for p in value.split(":") if p.strip()]
 
 
@@ -659,7 +654,7 @@ def _header(file: Path) -> tuple[bool, str | None, str | None]:
 
 def load_evaluation_registry(paths: Iterable[str | Path] | None = None) -> EvaluationRegistry:
     """Load every `kind: evaluation` YAML file from the project's folder and the folders given
-    (without `paths`: those in `ZHAOSHANG_POLICY_PATH`). Other YAML files — reward policies —
+    (without `paths`: the project's folder only). Other YAML files — reward policies —
     are left to the policy loader. A path may name a single file. The same id and version
     loaded twice is reported as a duplicate."""
     folders = rules_paths() if paths is None else [BUILTIN_RULES_DIR, *map(Path, paths)]
@@ -919,54 +914,3 @@ def evaluate(read: ReadModels, year: int, rules: EvaluationRules | None = None) 
         read.associations(),
         positions,
     )
-
-
-# ---- designations (四(二)2) ---------------------------------------------------------------------
-
-
-def award_designations_from_ranking(
-    ledger: Ledger,
-    ctx: Context,
-    evaluation: Evaluation,
-    designation: str,
-    top: int | None = None,
-    occurred_on: Any = None,
-) -> dict[str, list[str]]:
-    """Award `designation` for the evaluation year to the `top` published ranks (by default
-    the number the rules give for that designation), as events on each association. Idempotent:
-    associations that already hold it for the year are skipped."""
-    rules = evaluation.rules
-    code = parse_code(designation, ASSOCIATION_DESIGNATIONS, "designation")
-    k = rules.designations.get(code) if top is None else top
-    if k is None:
-        raise errors.InvalidInput(
-            f"the rules name no number of ranks for {code!r}; give `top`", field="top"
-        )
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise errors.InvalidInput("top must be a whole number of at least 1", field="top")
-    chosen = [i for i in evaluation.items if i.published and i.rank <= k]
-    reasons = {
-        i.association_id: (
-            f"{evaluation.year}年度商协会评价第{i.rank}名（得分{i.score}；"
-            f"{rules.id} v{rules.version}{'，暂行' if rules.provisional else ''}）"
-        )
-        for i in chosen
-    }
-    return ledger.award_designations(
-        ctx,
-        evaluation.year,
-        designation,
-        [i.association_id for i in chosen],
-        occurred_on=occurred_on,
-        reason=reasons,
-    )
-
-
-def follow_up_interval_days(override: int | None = None) -> int:
-    """The 回访 interval: a setting that overrides it, else the rules file's (三(四))."""
-    if override:
-        return override
-    try:
-        return load_evaluation_rules().follow_up_interval_days
-    except (EvaluationRulesError, EvaluationRulesNotFound):
-        return DEFAULT_FOLLOW_UP_DAYS

@@ -29,7 +29,7 @@ from sqlalchemy import (
 
 from domain.association import Association
 from domain.project import Project
-from domain.values import to_cny, to_fen
+from domain.values import largest_remainder, to_cny, to_fen
 from projections.ledger import day_text, month_text
 from projections.runtime import Handler, Projection, chunked, load_docs, upsert
 
@@ -56,14 +56,11 @@ METRICS = (
 
 
 def split_fen(total: int, shares: Sequence[tuple[str, str]]) -> list[tuple[str, int]]:
-    """Split an amount by percentage shares so the parts add up exactly (largest remainder)."""
-    exact = [(a, Decimal(total) * Decimal(s) / 100) for a, s in shares]
-    parts = [(a, int(x)) for a, x in exact]
-    left = total - sum(p for _, p in parts)
-    order = sorted(range(len(exact)), key=lambda i: (-(exact[i][1] - parts[i][1]), exact[i][0]))
-    for i in order[: max(left, 0)]:
-        parts[i] = (parts[i][0], parts[i][1] + 1)
-    return parts
+    """Split an amount by percentage shares so the parts add up exactly (largest remainder;
+    equal remainders by association id)."""
+    hundredths = [int(Decimal(s) * 100) for _, s in shares]
+    parts = largest_remainder(total, hundredths, tie=lambda i: shares[i][0])
+    return [(a, part) for (a, _), part in zip(shares, parts, strict=True)]
 
 
 class FiguresProjection(Projection):

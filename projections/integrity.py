@@ -50,6 +50,7 @@ from sqlalchemy import (
 
 from domain import errors
 from domain.application import Ledger
+from domain.canonical import canonical_json
 from domain.integrity import GENESIS, BrokenLink, ChainedMapper, StreamCheck, check_stream
 
 CHECKPOINT_FORMAT = "zhaoshang-checkpoint/1"
@@ -349,11 +350,6 @@ def generate_private_key() -> Ed25519PrivateKey:
 # ---- checkpoints -----------------------------------------------------------------------------
 
 
-def canonical_json(payload: Mapping[str, Any]) -> bytes:
-    """The exact bytes a checkpoint's signature covers."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def _iso_utc(ledger: Ledger) -> str:
     return ledger.clock().astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -391,7 +387,7 @@ def make_checkpoint(ledger: Ledger, private_key: Ed25519PrivateKey) -> dict[str,
         "public_key": public_key_hex(private_key),
         "heads": heads,
     }
-    signature = private_key.sign(canonical_json(payload)).hex()
+    signature = private_key.sign(canonical_json(payload).encode()).hex()
     return {**payload, "signature": signature}
 
 
@@ -538,7 +534,7 @@ def check_signature(
     trusted = public_key_hex(public_key)
     payload = {k: v for k, v in doc.items() if k != "signature"}
     try:
-        public_key.verify(bytes.fromhex(doc["signature"]), canonical_json(payload))
+        public_key.verify(bytes.fromhex(doc["signature"]), canonical_json(payload).encode())
     except (InvalidSignature, ValueError):
         if doc.get("public_key") != trusted:
             return CheckpointProblem(
@@ -721,7 +717,6 @@ __all__ = [
     "CheckpointReport",
     "ProjectVerification",
     "VerifyReport",
-    "canonical_json",
     "check_signature",
     "generate_private_key",
     "list_checkpoints",

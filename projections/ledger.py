@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 
 from domain.association import Association
-from domain.project import Project
+from domain.project import Project, stage_from
 from domain.values import to_cny, to_fen
 from projections.runtime import Handler, Projection, chunked, load_docs, upsert
 
@@ -91,20 +91,7 @@ def add_dated(doc: dict[str, Any], key: str, day: str) -> None:
 
 
 def _stage(doc: dict[str, Any]) -> str:
-    for column, stage in (
-        ("capacity_reached_on", "at_capacity"),
-        ("production_started_on", "in_production"),
-        ("construction_started_on", "under_construction"),
-        ("registered_on", "registered"),
-        ("signed_on", "signed"),
-    ):
-        if doc[column]:
-            return stage
-    if doc["negotiations"]:
-        return "negotiating"
-    if doc["visits"]:
-        return "visited"
-    return "referred"
+    return stage_from(lambda fact: bool(doc[fact]))
 
 
 class LedgerProjection(Projection):

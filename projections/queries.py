@@ -15,29 +15,12 @@ from typing import Any
 import sqlalchemy.exc
 from sqlalchemy import Engine, and_, func, inspect, or_, select
 
+from domain.periods import quarter_months
 from projections.figures import CITY_TOTAL, FiguresProjection
 from projections.ledger import LedgerProjection
 from projections.runtime import Projection, projections_table
 
 ACTIVITY_INDICATORS = ("promotion", "service", "talent", "technology")
-
-
-def quarter_months(quarter: str) -> tuple[int, list[str]]:
-    """`2023Q4` → (2023, ['2023-10', '2023-11', '2023-12'])."""
-    year, q = parse_quarter(quarter)
-    first = 3 * (q - 1) + 1
-    return year, [f"{year}-{m:02d}" for m in range(first, first + 3)]
-
-
-def parse_quarter(quarter: str) -> tuple[int, int]:
-    try:
-        year_text, q_text = quarter.upper().split("Q")
-        year, q = int(year_text), int(q_text)
-    except ValueError:
-        raise ValueError(f"{quarter!r} is not a quarter like 2023Q4") from None
-    if not 1 <= q <= 4 or not 2000 <= year <= 2100:
-        raise ValueError(f"{quarter!r} is not a quarter like 2023Q4")
-    return year, q
 
 
 def evaluation_months(year: int, ends_month: int = 11) -> list[str]:

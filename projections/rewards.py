@@ -23,8 +23,10 @@ from sqlalchemy import (
     select,
 )
 
+from adapters.reader import FastEventReader
 from domain.project import Project
 from projections.policy import FactsFold, Policy, ProjectFacts, RewardReport, evaluate
+from projections.policy.fold import ProjectFactsState
 from projections.runtime import Handler, Projection, chunked, load_docs, projections_table, upsert
 
 
@@ -87,9 +89,8 @@ class RewardFactsProjection(Projection):
                 state = self.fold.states[project_id]
                 doc = json.dumps(state.to_json(), separators=(",", ":"))
                 fact_rows.append({"project_id": project_id, "doc": doc})
-                arrival_years = {a.arrived_on.year for a in state.arrivals.values() if not a.voided}
                 year_rows.extend(
-                    {"project_id": project_id, "year": y} for y in sorted(arrival_years)
+                    {"project_id": project_id, "year": y} for y in sorted(listing_years(state))
                 )
             if not self.bulk:
                 conn.execute(delete(years).where(years.c.project_id.in_(part)))
@@ -99,6 +100,11 @@ class RewardFactsProjection(Projection):
         self.dirty.clear()
         if not self.bulk:
             self.fold = FactsFold()
+
+
+def listing_years(state: ProjectFactsState) -> set[int]:
+    """The years a project is considered for: those with an arrival that stands."""
+    return {a.arrived_on.year for a in state.arrivals.values() if not a.voided}
 
 
 def _bound(engine: Engine) -> RewardFactsProjection:
@@ -141,4 +147,29 @@ def facts_of(engine: Engine, project_ids: Sequence[str]) -> dict[str, ProjectFac
 
 
 def reward_report(engine: Engine, policy: Policy, year: int) -> RewardReport:
+    """The year's figures from the reward-facts read model (`GET /rewards`)."""
     return evaluate(policy, year, facts_for_year(engine, year))
+
+
+def fold_log(reader: FastEventReader, chunk: int = 5_000) -> tuple[int, FactsFold]:
+    """Every project's reward facts folded afresh from the whole event log, and the last
+    notification id read: what a settlement freezes and its audit recomputes, never trusting
+    the read-model tables (which lie outside the hash chains)."""
+    fold = FactsFold()
+    position = 0
+    while batch := reader.read(position, chunk):
+        for _, event in batch:
+            if isinstance(event, Project.Event):
+                fold.fold(event)
+        position = batch[-1][0]
+    return position, fold
+
+
+def reward_report_of_fold(fold: FactsFold, policy: Policy, year: int) -> RewardReport:
+    """The year's figures from a fresh fold (the same listing and order as the read model)."""
+    facts = [
+        state.to_facts()
+        for project_id, state in sorted(fold.states.items())
+        if year in listing_years(state)
+    ]
+    return evaluate(policy, year, facts)

@@ -13,15 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from adapters.documents import (
-    Document,
-    DocumentStore,
-    content_hash,
-    quarter_of,
-    quarters_between,
-)
+from adapters.documents import Document, DocumentStore
 from domain import errors
+from domain.canonical import content_hash
 from domain.events import Actor, Context
+from domain.periods import quarter_of, quarters_between
 from domain.values import business_date
 from projections.dispatch import build_dispatch, dispatch_changes
 from projections.evaluation import EvaluationRules, evaluate, load_evaluation_rules

@@ -1,6 +1,12 @@
-"""Settings in one place, read from `ZHAOSHANG_*` environment variables and passed inward."""
+"""Settings in one place, read from `ZHAOSHANG_*` environment variables and passed inward.
+
+This is the only module that reads the environment; the composition root (`services.bootstrap`)
+hands the settings to everything else, worker processes included.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -28,3 +34,27 @@ class Settings(BaseSettings):
     background_services: bool = True
     # `serve --no-scheduler`: no scheduled documents; the projections keep running.
     scheduler_enabled: bool = True
+
+    # How often the projection runner polls the log for new events (SQLite has no NOTIFY).
+    projection_poll_seconds: float = 0.5
+    # How long a read that needs fresh figures (`GET /rewards`) waits for the runner.
+    read_models_wait_seconds: float = 60.0
+
+    def policy_folders(self) -> list[Path]:
+        """The folders of `ZHAOSHANG_POLICY_PATH` (`:`-separated), read after the project's."""
+        return [Path(p) for p in self.policy_path.split(":") if p.strip()]
+
+    def settlement_month_day(self) -> tuple[int, int]:
+        """`01-15` → (1, 15): the day of the next year on which a year is settled."""
+        month, day = (int(part) for part in self.settlement_day.split("-"))
+        return month, day
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as `ZHAOSHANG_*` variables, for processes started from this one."""
+        environment = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            environment[f"ZHAOSHANG_{name.upper()}"] = text
+        return environment

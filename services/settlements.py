@@ -1,36 +1,30 @@
 """Settlements (结算) and their audit: freeze a year's reward figures under a policy, approve and
 pay them, and recompute them later, listing every difference with the events that caused it.
 
-A settlement first brings the reward facts up to every event recorded before the request, so it
-never freezes stale figures. Its document (figures and explanations) and its event are written in
-one database transaction; the event pins the document by its SHA-256.
+A settlement freezes, and its audit recomputes, figures folded afresh from the event log (every
+event recorded before the request), never from the read-model tables, which lie outside the hash
+chains (DESIGN §21). Its document (figures and explanations) and its event are written in one
+database transaction; the event pins the document by its SHA-256.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError
-from sqlalchemy import select
-
-from adapters.documents import (
-    Document,
-    DocumentStore,
-    content_hash,
-    document_row,
-    documents_table,
-)
-from adapters.lock import SingleRunnerLock
+from adapters.documents import Document, DocumentExists, DocumentStore, document_row, insert_with
+from adapters.reader import event_headers_after, reader_for
 from domain import errors
 from domain.application import Ledger
+from domain.canonical import content_hash
 from domain.events import Context, event_type_name
-from domain.settlement import Settlement, settlement_id
-from projections.policy import Policy, PolicyNotFound, PolicyRegistry, load_policies
-from projections.rewards import RewardFactsProjection, reward_report
-from projections.runtime import ProjectionRunner, engine_of
+from domain.settlement import Settlement
+from projections.policy import Policy, PolicyNotFound, PolicyRegistry
+from projections.rewards import fold_log, reward_report, reward_report_of_fold
+from projections.runtime import engine_of
 
 KIND = "settlement"
 # The events that can change a settled figure (DESIGN §7: late, corrected or voided arrivals,
@@ -58,22 +52,15 @@ def period_of(policy_id: str, year: int) -> str:
 
 @dataclass
 class SettlementService:
+    """The settlement commands (freeze, revise, approve, pay), their reads and the audit."""
+
     ledger: Ledger
     registry: PolicyRegistry
-    runner: ProjectionRunner
     documents: DocumentStore
-
-    @classmethod
-    def for_ledger(
-        cls, ledger: Ledger, registry: PolicyRegistry | None = None
-    ) -> SettlementService:
-        engine = engine_of(ledger)
-        return cls(
-            ledger=ledger,
-            registry=registry or load_policies(),
-            runner=ProjectionRunner(ledger, [RewardFactsProjection()]),
-            documents=DocumentStore(engine),
-        )
+    # Where the reward-facts read model stands (`GET /rewards` reads it).
+    read_models_position: Callable[[], int]
+    # How long `figures` waits for the projection runner to reach the head of the log.
+    wait_seconds: float = 60.0
 
     # -- figures ----------------------------------------------------------------------------
 
@@ -84,34 +71,31 @@ class SettlementService:
             raise errors.NotFound(str(e), field="policy") from None
 
     def figures(self, policy_id: str, year: int) -> dict[str, Any]:
-        """The year's figures as of every event recorded before this call (GET /rewards)."""
+        """The year's figures from the read models, once they cover every event recorded
+        before this call (GET /rewards)."""
         policy = self.policy(policy_id)
         self._check_year(year)
-        self.bring_up_to_date()
+        self.wait_for_read_models(self.wait_seconds)
         return reward_report(engine_of(self.ledger), policy, year).as_dict()
 
-    def bring_up_to_date(self, timeout: float = 60.0) -> None:
-        """Make the reward facts cover every event recorded before this call.
-
-        Projections run in one process only (DESIGN §6): if no process holds the runner lock,
-        apply the new events here under it; otherwise wait for the runner to reach them.
-        """
+    def wait_for_read_models(self, timeout: float) -> None:
+        """Wait for the one projection runner (DESIGN §6) to apply every event recorded before
+        this call; a read never applies events itself. Not there within `timeout` (no runner
+        about, or one far behind) → 409 `read_models_behind`."""
         head = self.ledger.recorder.max_notification_id() or 0
-        lock = SingleRunnerLock(self.runner.engine.url.render_as_string(hide_password=False))
-        if lock.acquire():
-            try:
-                self.runner.run_once()
-            finally:
-                lock.release()
-            return
         deadline = time.monotonic() + timeout
-        while self.runner.positions()[RewardFactsProjection.name] < head:
+        while self.read_models_position() < head:
             if time.monotonic() > deadline:
                 raise errors.Conflict(
                     "the reward figures are still catching up with recorded events; try again",
                     code="read_models_behind",
                 )
             time.sleep(0.05)
+
+    def fresh_figures(self, policy: Policy, year: int) -> tuple[int, dict[str, Any]]:
+        """The year's figures folded afresh from the event log, and the position they cover."""
+        position, fold = fold_log(reader_for(self.ledger))
+        return position, reward_report_of_fold(fold, policy, year).as_dict()
 
     def _check_year(self, year: int) -> None:
         if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100:
@@ -120,12 +104,7 @@ class SettlementService:
     # -- settling ---------------------------------------------------------------------------
 
     def _existing(self, policy_id: str, year: int) -> Settlement | None:
-        try:
-            aggregate: object = self.ledger.repository.get(settlement_id(policy_id, year))
-        except AggregateNotFoundError:
-            return None
-        assert isinstance(aggregate, Settlement)
-        return aggregate
+        return self.ledger.find_settlement(policy_id, year)
 
     def exists(self, policy_id: str, year: int) -> bool:
         return self._existing(policy_id, year) is not None
@@ -153,9 +132,7 @@ class SettlementService:
             raise errors.NotFound(
                 f"no settlement of {policy_id} for {year} to revise", field="year"
             )
-        self.bring_up_to_date()
-        position = self.runner.positions()[RewardFactsProjection.name]
-        content = reward_report(engine_of(self.ledger), policy, year).as_dict()
+        position, content = self.fresh_figures(policy, year)
         digest = content_hash(content)
         totals = [
             {
@@ -202,22 +179,13 @@ class SettlementService:
             if existing is None
             else self._document_id(policy_id, year, settlement.revision - 1),
         )
-        datastore = self.ledger.recorder.datastore  # type: ignore[attr-defined]
         try:
             # The document and the event commit together, or neither does.
-            with datastore.transaction(commit=True) as session:
-                session.execute(documents_table.insert().values(**row))
-                self.ledger.save_or_conflict(settlement)
-        except errors.VersionConflict:
+            insert_with(self.ledger, row, lambda: self.ledger.save_or_conflict(settlement))
+        except (errors.VersionConflict, DocumentExists):
             raise errors.SettlementExists(
                 f"{policy_id} {year} was settled by another request just now", field="year"
             ) from None
-        except Exception as e:  # the unique (kind, period, revision) key: same race
-            if "unique" in str(e).lower() or "integrity" in type(e).__name__.lower():
-                raise errors.SettlementExists(
-                    f"{policy_id} {year} was settled by another request just now", field="year"
-                ) from None
-            raise
         return self.describe(policy_id, year, with_content=True)
 
     def _document_id(self, policy_id: str, year: int, revision: int) -> int | None:
@@ -264,16 +232,18 @@ class SettlementService:
             body["figures"] = document.content
         return body
 
-    def approve(self, ctx: Context, policy_id: str, year: int, **fields: Any) -> int:
-        return self._update(policy_id, year, lambda s: s.approve(ctx, **fields))
+    def approve(
+        self, ctx: Context, policy_id: str, year: int, *, occurred_on: Any, by: str, reference: str
+    ) -> int:
+        return self.ledger.approve_settlement(
+            ctx, policy_id, year, occurred_on=occurred_on, by=by, reference=reference
+        )
 
-    def pay(self, ctx: Context, policy_id: str, year: int, **fields: Any) -> int:
-        return self._update(policy_id, year, lambda s: s.pay(ctx, **fields))
-
-    def _update(self, policy_id: str, year: int, command: Any) -> int:
-        self.get(policy_id, year)
-        return self.ledger._update(  # the application's load–call–save with retries
-            Settlement, settlement_id(policy_id, year), "settlement", command, None
+    def pay(
+        self, ctx: Context, policy_id: str, year: int, *, occurred_on: Any, by: str, reference: str
+    ) -> int:
+        return self.ledger.pay_settlement(
+            ctx, policy_id, year, occurred_on=occurred_on, by=by, reference=reference
         )
 
     # -- audit ------------------------------------------------------------------------------
@@ -283,7 +253,7 @@ class SettlementService:
         events recorded after the settlement's position that caused it."""
         settlement = self.get(policy_id, year)
         settled = self.document(policy_id, year).content
-        recomputed = self.figures(policy_id, year)
+        position, recomputed = self.fresh_figures(self.policy(policy_id), year)
         before = {a["association_id"]: a for a in settled["associations"]}
         after = {a["association_id"]: a for a in recomputed["associations"]}
         changed_projects: dict[str, set[str]] = {}
@@ -328,7 +298,7 @@ class SettlementService:
                 "document_hash": settlement.document_hash,
             },
             "recomputed": {
-                "position": self.runner.positions()[RewardFactsProjection.name],
+                "position": position,
                 "total": f"{sum((_total(a) for a in recomputed['associations']), Decimal('0.00')):.2f}",
             },
             "differences": differences,
@@ -337,19 +307,11 @@ class SettlementService:
     def _events_after(self, position: int, project_ids: set[str]) -> list[dict[str, Any]]:
         if not project_ids:
             return []
-        table = self.runner.events_table
         found = []
-        with self.runner.engine.connect() as conn:
-            rows = conn.execute(
-                select(table.c.id, table.c.originator_id, table.c.originator_version, table.c.topic)
-                .where(table.c.id > position)
-                .order_by(table.c.id)
-            )
-            for _, originator_id, version, topic in rows:
-                project_id = str(originator_id)
-                kind = event_type_name(topic)
-                if project_id in project_ids and kind in CAUSES:
-                    found.append({"project_id": project_id, "version": version, "type": kind})
+        for _, project_id, version, topic in event_headers_after(reader_for(self.ledger), position):
+            kind = event_type_name(topic)
+            if project_id in project_ids and kind in CAUSES:
+                found.append({"project_id": project_id, "version": version, "type": kind})
         return found
 
 

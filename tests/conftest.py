@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from adapters.database import normalise_url, open_ledger
 from domain.application import Ledger
 from domain.events import Actor, Context
+from services.bootstrap import Services, bootstrap
+from services.settings import Settings
 
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 STAFF = Actor("staff-1", "staff")
@@ -84,3 +87,13 @@ def memory_ledger(clock: list[datetime]) -> Ledger:
 
 def ctx(app: Ledger, actor: Actor = STAFF) -> Context:
     return app.context(actor)
+
+
+def services_for(
+    ledger: Ledger,
+    database_url: str,
+    clock: Callable[[], datetime] | None = None,
+    **settings: Any,
+) -> Services:
+    """The composition root's services around a test's ledger (same database)."""
+    return bootstrap(Settings(database_url=database_url, **settings), ledger=ledger, clock=clock)

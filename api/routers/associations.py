@@ -23,8 +23,6 @@ from api.schemas import (
 from domain.application import Ledger
 from domain.association import Association
 
-PRIORITY = 500  # after routers with static paths under /associations
-
 router = APIRouter(prefix="/associations", tags=["associations"])
 
 P = Permission

@@ -13,8 +13,8 @@ from api.exports import ExportColumn, Sheet, check_format, export
 from api.read_models import get_documents
 from api.report_schemas import DispatchListOut, DispatchOut, documented
 from domain import errors
+from domain.periods import parse_quarter
 from domain.values import CITIES, from_fen
-from projections.queries import parse_quarter
 
 router = APIRouter(tags=["dispatch"])
 Reader = Annotated[Principal, Depends(require(Permission.READ))]

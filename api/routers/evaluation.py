@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 
 from api.auth import Permission, Principal
 from api.deps import get_ledger, get_write_lock, require
-from api.read_models import get_read_models, not_ready
+from api.read_models import get_read_models, get_services, not_ready
 from api.report_schemas import (
     DesignationsAwardedOut,
     EvaluationOut,
@@ -21,8 +21,10 @@ from api.report_schemas import (
 )
 from api.schemas import CreatedOut, Day, Money, WriteIn, YearPath, plain
 from domain.application import Ledger
-from projections.evaluation import award_designations_from_ranking, evaluate, load_evaluation_rules
+from projections.evaluation import evaluate
 from projections.queries import ReadModels
+from services.bootstrap import Services
+from services.designations import award_designations_from_ranking
 
 router = APIRouter(tags=["evaluation"])
 P = Permission
@@ -30,6 +32,7 @@ Reader = Annotated[Principal, Depends(require(P.READ))]
 Ledgers = Annotated[Ledger, Depends(get_ledger)]
 WriteLock = Annotated[threading.Lock, Depends(get_write_lock)]
 Read = Annotated[ReadModels, Depends(get_read_models)]
+AllServices = Annotated[Services, Depends(get_services)]
 
 
 class DesignationAwardIn(WriteIn):
@@ -92,10 +95,10 @@ class SubsidyIn(WriteIn):
     response_model=None,
     responses=documented(EvaluationOut, "the ranking of the evaluation year"),
 )
-def evaluation(year: YearPath, user: Reader, read: Read) -> dict[str, Any]:
+def evaluation(year: YearPath, user: Reader, read: Read, services: AllServices) -> dict[str, Any]:
     """The evaluation year (1 December – 30 November) ranked; the top N published."""
     try:
-        return evaluate(read, year).as_dict()
+        return evaluate(read, year, services.evaluation_rules).as_dict()
     except LookupError as e:
         raise not_ready(e) from e
 
@@ -110,12 +113,13 @@ def award(
     read: Read,
     ledger: Ledgers,
     lock: WriteLock,
+    services: AllServices,
 ) -> dict[str, Any]:
     """Award a designation (advanced_unit, liaison_station, ambassador) to the top ranks, as
     events on each association; associations already holding it are skipped."""
     ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
     try:
-        ranking = evaluate(read, year)
+        ranking = evaluate(read, year, services.evaluation_rules)
     except LookupError as e:
         raise not_ready(e) from e
     with lock:
@@ -130,10 +134,11 @@ def create_contract(
     user: Annotated[Principal, Depends(require(P.SERVICE_CONTRACTS))],
     ledger: Ledgers,
     lock: WriteLock,
+    services: AllServices,
 ) -> dict[str, Any]:
     """The year's purchased-service contract; above the annual cap → 409 `over_cap`."""
     ctx = ledger.context(user.actor(), source="api", evidence=body.evidence_refs())
-    cap = load_evaluation_rules().purchased_service_cap
+    cap = services.evaluation_rules.purchased_service_cap
     with lock:
         contract_id, version = ledger.create_service_contract(ctx, cap=cap, **body.fields())
     return {"id": str(contract_id), "version": version}

@@ -10,18 +10,17 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict
 
 from api.auth import Permission, Principal
-from api.deps import get_ledger, get_settings, require
+from api.deps import get_ledger, require
 from api.exports import ExportColumn, Sheet, check_format, export
-from api.read_models import get_read_models, not_ready
+from api.read_models import get_read_models, get_services, not_ready
 from api.report_schemas import FollowUpsDueOut, LedgerExportOut, VerifyOut, documented
 from domain import errors
 from domain.application import Ledger
 from domain.project import STAGE_LABELS, STAGES
 from domain.values import CITIES, INDUSTRIES, ORIGINS, PROJECT_TYPES, business_date, from_fen
-from projections.evaluation import follow_up_interval_days
 from projections.integrity import verify_project
 from projections.queries import ReadModels
-from services.settings import Settings
+from services.bootstrap import Services
 
 router = APIRouter(tags=["ledger"])
 P = Permission
@@ -259,12 +258,12 @@ def follow_ups_due(
     user: Reader,
     read: Read,
     ledger: Annotated[Ledger, Depends(get_ledger)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    services: Annotated[Services, Depends(get_services)],
     as_of: date | None = None,
 ) -> dict[str, Any]:
     """Projects in production overdue a follow-up visit (回访) on `as_of` (default today)."""
     day = as_of or business_date(ledger.clock())
-    interval = follow_up_interval_days(settings.follow_up_interval_days)
+    interval = services.follow_up_interval_days
     try:
         rows = read.follow_ups_due(day, interval)
         if not user.can(P.READ):

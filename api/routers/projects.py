@@ -41,8 +41,6 @@ from api.schemas import (
 from domain import errors
 from domain.application import Ledger
 
-PRIORITY = 500  # after routers with static paths under /projects (see api/routers/__init__.py)
-
 router = APIRouter(prefix="/projects", tags=["projects"])
 
 P = Permission

@@ -12,7 +12,7 @@ from api.auth import Permission, Principal
 from api.deps import get_ledger, get_write_lock, require
 from api.errors import error_responses
 from api.exports import ExportColumn, Sheet, check_format, export
-from api.read_models import get_settlements
+from api.read_models import get_services, get_settlements
 from api.report_schemas import (
     PoliciesOut,
     RewardsOut,
@@ -22,7 +22,7 @@ from api.report_schemas import (
 )
 from api.schemas import Day, In, VersionOut, WriteIn, YearPath
 from domain.application import Ledger
-from projections.evaluation import load_evaluation_registry
+from services.bootstrap import Services
 from services.settlements import SettlementService
 
 router = APIRouter(tags=["rewards"])
@@ -81,11 +81,11 @@ class SettlementStampIn(WriteIn):
     response_model=None,
     responses=documented(PoliciesOut, "the policy and evaluation-rules files loaded"),
 )
-def policies(user: Reader, service: Settlements) -> dict[str, Any]:
+def policies(user: Reader, services: Annotated[Services, Depends(get_services)]) -> dict[str, Any]:
     """Every policy file loaded (project folder and ZHAOSHANG_POLICY_PATH) with its validation
     result, and the evaluation rules files beside them."""
-    items = service.registry.listing()
-    return {"items": items, "evaluation_rules": load_evaluation_registry().listing()}
+    items = services.policies.listing()
+    return {"items": items, "evaluation_rules": services.evaluation_registry.listing()}
 
 
 REWARD_COLUMNS = [
@@ -104,7 +104,10 @@ REWARD_COLUMNS = [
 @router.get(
     "/rewards/{year}",
     response_model=None,
-    responses=documented(RewardsOut, "the figures, or `?format=csv|xlsx`", files=True),
+    responses={
+        **documented(RewardsOut, "the figures, or `?format=csv|xlsx`", files=True),
+        **error_responses(409),
+    },
 )
 def rewards(
     year: YearPath,

@@ -24,6 +24,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from domain.values import largest_remainder
 from projections.policy.explain import LANGUAGES, Parameter, Step
 from projections.policy.facts import ProjectFacts
 from projections.policy.model import (
@@ -741,16 +742,10 @@ class _YearPlan:
             floors = list(parts_fen)
         else:
             floors = [fen * h // whole for h in hundredths]
-            remainders = [fen * h % whole for h in hundredths]
-            left = fen - sum(floors)
-            order = sorted(
-                range(len(shares)),
-                key=lambda i: (-remainders[i], *self._tie_key(i, shares, hundredths)),
+            parts_fen = largest_remainder(
+                fen, hundredths, tie=lambda i: self._tie_key(i, shares, hundredths)
             )
-            extra = [0] * len(shares)
-            for i in order[:left]:
-                extra[i] = 1
-            parts_fen = [f + x for f, x in zip(floors, extra, strict=True)]
+            extra = [p - f for p, f in zip(parts_fen, floors, strict=True)]
         method_text = (
             ("四舍五入到分", "rounded half-up to the fen")
             if s.method == "half_up"
@@ -939,16 +934,7 @@ def _band_for(bands: tuple[Band, ...], x: Decimal) -> Band | None:
 def _pro_rata(weights: list[int], total: int, keys: list[str]) -> list[int]:
     """`total` fen divided in proportion to `weights` (fen): each part rounded down, the fens
     left over one each to the largest remainders (ties: the larger weight, then the key)."""
-    whole = sum(weights)
-    if whole == 0:
-        return [0] * len(weights)
-    floors = [total * w // whole for w in weights]
-    remainders = [total * w % whole for w in weights]
-    left = total - sum(floors)
-    order = sorted(range(len(weights)), key=lambda i: (-remainders[i], -weights[i], keys[i]))
-    for i in order[:left]:
-        floors[i] += 1
-    return floors
+    return largest_remainder(total, weights, tie=lambda i: (-weights[i], keys[i]))
 
 
 # ---- the public entry points ---------------------------------------------------------------------

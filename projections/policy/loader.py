@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -66,7 +65,6 @@ from projections.policy.model import (
 )
 
 BUILTIN_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
-POLICY_PATH_ENV = "ZHAOSHANG_POLICY_PATH"
 
 PathT = tuple[str, ...]
 
@@ -1301,9 +1299,9 @@ class PolicyRegistry:
         return [f.as_dict() for f in self.files]
 
 
-def policy_paths(env: Mapping[str, str] | None = None) -> list[Path]:
-    """The project's own folder, then each folder in `ZHAOSHANG_POLICY_PATH` (`:`-separated)."""
-    value = (os.environ if env is None else env).get(POLICY_PATH_ENV, "")
+def policy_paths(value: str = "") -> list[Path]:
+    """The project's own folder, then each folder of `value` (the `ZHAOSHANG_POLICY_PATH`
+    setting, `:`-separated)."""
     return [BUILTIN_POLICY_DIR] + [Path(p) for p in value.split(":") if p.strip()]
 
 
@@ -1321,7 +1319,8 @@ def load_policies(
 ) -> PolicyRegistry:
     """Load every `*.yaml`/`*.yml` file from the project's folder and the folders given.
 
-    Without `paths` the folders come from `ZHAOSHANG_POLICY_PATH`. Folders are read in order,
+    Without `paths`, only the project's folder (the composition root passes the folders of
+    the `ZHAOSHANG_POLICY_PATH` setting). Folders are read in order,
     files by name; a file whose id was already loaded is reported as a duplicate, not loaded.
     A path may also name a single file.
     """

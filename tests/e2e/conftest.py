@@ -119,10 +119,15 @@ class Api:
 
 
 def _client(database_url: str, clock: list[datetime], **settings: Any) -> Iterator[Api]:
-    app = create_app(
-        Settings(database_url=database_url, background_services=False, **settings),
-        clock=lambda: clock[0],
-    )
+    # As the server runs: the one projection runner in the background (polling often, so reads
+    # that wait for fresh figures wait little), no scheduled documents unless a test makes them.
+    options: dict[str, Any] = {
+        "background_services": True,
+        "scheduler_enabled": False,
+        "projection_poll_seconds": 0.02,
+        **settings,
+    }
+    app = create_app(Settings(database_url=database_url, **options), clock=lambda: clock[0])
     with TestClient(app) as client:
         yield Api(client, clock, database_url)
 

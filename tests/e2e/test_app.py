@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from api import lifecycle
-from api.lifecycle import ServiceContext
 from cli.main import main
+from services.bootstrap import Services
 from services.settings import Settings
 from tests.e2e.conftest import Api, TestClient, _client
 
@@ -36,13 +35,13 @@ def test_openapi_documents_every_schema_with_an_example(sqlite_api: Api) -> None
 
 
 class FakeService:
-    def __init__(self, name: str, log: list[str], ctx: ServiceContext) -> None:
+    def __init__(self, name: str, log: list[str], services: Services) -> None:
         self.name = name
         self.log = log
-        self.ctx = ctx
+        self.scheduler_enabled = services.settings.scheduler_enabled
 
     def start(self) -> None:
-        self.log.append(f"start {self.name} scheduler={self.ctx.scheduler_enabled}")
+        self.log.append(f"start {self.name} scheduler={self.scheduler_enabled}")
 
     def stop(self) -> None:
         self.log.append(f"stop {self.name}")
@@ -55,42 +54,40 @@ def test_background_services_start_and_stop_with_the_app(
 
     log: list[str] = []
 
-    def projections(ctx: ServiceContext) -> Any:
-        return FakeService("projections", log, ctx)
+    def projections(services: Services) -> Any:
+        return FakeService("projections", log, services)
 
-    def scheduler(ctx: ServiceContext) -> Any:
-        return FakeService("scheduler", log, ctx) if ctx.scheduler_enabled else None
+    def scheduler(services: Services) -> Any:
+        enabled = services.settings.scheduler_enabled
+        return FakeService("scheduler", log, services) if enabled else None
 
-    lifecycle.register(projections)
-    lifecycle.register(scheduler)
-    try:
-        url = f"sqlite:///{tmp_path / 'bg.db'}"
-        app = create_app(Settings(database_url=url), clock=lambda: clock[0])
-        with TestClient(app):
-            assert log == ["start projections scheduler=True", "start scheduler scheduler=True"]
-            assert app.state.background_services == [
-                "projections-and-scheduler",
-                "projections",
-                "scheduler",
-            ]
-        assert log[2:] == ["stop scheduler", "stop projections"]
+    extra = [projections, scheduler]
+    url = f"sqlite:///{tmp_path / 'bg.db'}"
+    app = create_app(Settings(database_url=url), clock=lambda: clock[0], extra_services=extra)
+    with TestClient(app):
+        assert log == ["start projections scheduler=True", "start scheduler scheduler=True"]
+        assert app.state.background_services == [
+            "projections-and-scheduler",
+            "projections",
+            "scheduler",
+        ]
+    assert log[2:] == ["stop scheduler", "stop projections"]
 
-        log.clear()
-        app = create_app(
-            Settings(database_url=url, scheduler_enabled=False), clock=lambda: clock[0]
-        )
-        with TestClient(app):
-            assert app.state.scheduler_enabled is False
-        assert log == ["start projections scheduler=False", "stop projections"]
+    log.clear()
+    app = create_app(
+        Settings(database_url=url, scheduler_enabled=False),
+        clock=lambda: clock[0],
+        extra_services=extra,
+    )
+    with TestClient(app):
+        assert app.state.scheduler_enabled is False
+    assert log == ["start projections scheduler=False", "stop projections"]
 
-        log.clear()
-        app = create_app(Settings(database_url=url, background_services=False))
-        with TestClient(app):
-            pass
-        assert log == []
-    finally:
-        lifecycle.unregister(projections)
-        lifecycle.unregister(scheduler)
+    log.clear()
+    app = create_app(Settings(database_url=url, background_services=False), extra_services=extra)
+    with TestClient(app):
+        pass
+    assert log == []
 
 
 def test_users_command_line(

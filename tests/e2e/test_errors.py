@@ -3,11 +3,13 @@ refusal, with the status of DESIGN §11 (422, 409, 412, 404, 401, 403, 413) and 
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import Api, _client
 
 
 def assert_error(r: Any, status: int, code: str, field: str | None = "<any>") -> dict[str, Any]:
@@ -284,12 +286,15 @@ def test_paths_naming_a_year_out_of_range_answer_422(sqlite_api: Api) -> None:
         assert_error(sqlite_api.get(path), 422, "validation_error", "year")
 
 
-def test_read_models_nobody_has_set_up_answer_503_saying_so(sqlite_api: Api) -> None:
-    """No projection runner has run on this database (the server runs one in the background;
-    these tests do not): the ledger list says what is missing, not 'database busy'."""
-    r = sqlite_api.get("/projects")
-    assert_error(r, 503, "unavailable", None)
-    assert "set up" in r.json()["error"]["message"]
+def test_read_models_nobody_has_set_up_answer_503_saying_so(
+    tmp_path: Path, clock: list[datetime]
+) -> None:
+    """No projection runner has run on this database (a server with no background work): the
+    ledger list says what is missing, not 'database busy'."""
+    for bare_api in _client(f"sqlite:///{tmp_path / 'bare.db'}", clock, background_services=False):
+        r = bare_api.get("/projects")
+        assert_error(r, 503, "unavailable", None)
+        assert "set up" in r.json()["error"]["message"]
 
 
 def test_conflicts_with_state_answer_409(api: Api) -> None:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 from openpyxl import load_workbook
 
-from scheduler.service import BackgroundServices
 from tests.e2e.conftest import Api, project_read_models
 
 
@@ -76,7 +75,7 @@ def test_follow_ups_due_and_verify(api: Api) -> None:
 
 def test_dispatch_documents_download_in_three_formats(api: Api) -> None:
     ids = _history(api)
-    services = BackgroundServices(api.app.state.ledger, api.database_url)
+    services = api.app.state.services.background()
     services.catch_up(datetime(2024, 1, 10, 2, tzinfo=UTC))
     listing = api.get("/dispatches").json()
     assert [i["period"] for i in listing["items"]] == [

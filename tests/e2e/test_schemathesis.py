@@ -38,7 +38,6 @@ with warnings.catch_warnings():
 
 from api.app import create_app
 from projections.integrity import generate_private_key, private_key_pem, public_key_hex
-from scheduler.service import BackgroundServices
 from services.settings import Settings
 from tests.e2e.conftest import Api, project_read_models, shanghai_morning
 
@@ -144,9 +143,7 @@ def _seed(api: Api) -> dict[str, list[Any]]:
         )
     )
     _created(api.post("/checkpoints"))
-    BackgroundServices(api.app.state.ledger, api.database_url).catch_up(
-        datetime(2024, 1, 20, 2, tzinfo=UTC)
-    )
+    api.app.state.services.background().catch_up(datetime(2024, 1, 20, 2, tzinfo=UTC))
     project_read_models(api)
     return {
         "project_id": [p, q],
@@ -168,6 +165,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         Settings(
             database_url=url,
             background_services=False,
+            read_models_wait_seconds=0.5,
             checkpoint_private_key=private_key_pem(key).decode(),
             checkpoint_public_key=public_key_hex(key),
         ),

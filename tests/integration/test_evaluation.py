@@ -17,13 +17,13 @@ from domain.association import Association
 from domain.service_contract import service_contract_id
 from projections.catalogue import all_projections
 from projections.evaluation import (
-    award_designations_from_ranking,
     evaluate,
     load_evaluation_rules,
 )
 from projections.integrity import verify_all
 from projections.queries import ReadModels
 from projections.runtime import ProjectionRunner, engine_of
+from services.designations import award_designations_from_ranking
 from tests import factories
 from tests.conftest import OFFICER, STAFF
 

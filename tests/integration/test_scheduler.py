@@ -21,9 +21,10 @@ from domain.application import Ledger
 from projections.evaluation import load_evaluation_rules
 from projections.runtime import engine_of
 from scheduler.catch_up import closed_evaluation_years, closed_quarters
-from scheduler.service import BackgroundServices
+from services.background import BackgroundWork
 from tests import factories
 from tests.conftest import OFFICER
+from tests.conftest import services_for as all_services
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,8 +47,9 @@ def history(ledger: Ledger) -> dict[str, Any]:
     return {"project_id": project_id}
 
 
-def services_for(ledger: Ledger, url: str, now: datetime) -> BackgroundServices:
-    return BackgroundServices(ledger, url, clock=lambda: now, poll_interval=0.05)
+def services_for(ledger: Ledger, url: str, now: datetime) -> BackgroundWork:
+    services = all_services(ledger, url, clock=lambda: now, projection_poll_seconds=0.05)
+    return services.background()
 
 
 def dispatch_periods(store: DocumentStore) -> list[tuple[str, int]]:
@@ -175,11 +177,10 @@ class TestScheduler:
     ) -> None:
         history(ledger)
         slow = (
-            "import sys, time; from adapters.database import open_ledger;"
-            "from scheduler.service import BackgroundServices;"
+            "import sys, time; from services.bootstrap import bootstrap;"
+            "from services.settings import Settings;"
             "from tests.integration.test_scheduler import at;"
-            "ledger = open_ledger(sys.argv[1]);"
-            "s = BackgroundServices(ledger, sys.argv[1]);"
+            "s = bootstrap(Settings(database_url=sys.argv[1])).background();"
             "kind = s.catch_up.kinds[0]; build = kind.build;"
             "kind.build = lambda p: (time.sleep(0.6), build(p))[1];"
             "s.catch_up(at('2025-01-10T02:00:00'))"

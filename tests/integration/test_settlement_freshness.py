@@ -1,6 +1,6 @@
-"""Reward figures cover every event recorded before the request, without a second runner: with
-no runner about they are brought up to date here, under the runner lock; with a runner holding
-the lock, the request waits for it (and says so if it never comes)."""
+"""Reward figures cover every event recorded before the request, and a read never applies events
+itself: it waits for the one projection runner, and says so (`read_models_behind`) if the runner
+does not get there within the bound. Settlements fold the log afresh, so they need no runner."""
 
 from __future__ import annotations
 
@@ -12,11 +12,8 @@ import pytest
 from adapters.lock import SingleRunnerLock
 from domain import errors
 from domain.application import Ledger
-from projections.catalogue import all_projections
-from projections.runtime import ProjectionRunner
-from services.settlements import SettlementService
 from tests import factories
-from tests.conftest import OFFICER
+from tests.conftest import OFFICER, STAFF, services_for
 
 
 def _funded_project(ledger: Ledger) -> None:
@@ -37,23 +34,33 @@ def _listed(figures: dict[str, object]) -> int:
 
 
 class TestFreshFigures:
-    def test_without_a_runner_the_request_brings_the_facts_up_to_date(self, ledger: Ledger) -> None:
-        service = SettlementService.for_ledger(ledger)
+    def test_without_a_runner_the_request_says_the_read_models_are_behind(
+        self, ledger: Ledger, database_url: str
+    ) -> None:
+        services = services_for(ledger, database_url, read_models_wait_seconds=0.2)
+        service = services.settlements
+        services.runner.run_once()
         assert _listed(service.figures("hunan-2022", 2023)) == 0
         _funded_project(ledger)
-        assert _listed(service.figures("hunan-2022", 2023)) == 1
+        with pytest.raises(errors.Conflict) as caught:
+            service.figures("hunan-2022", 2023)
+        assert caught.value.code == "read_models_behind"
+        assert services.read_models.position("rewards") < (
+            ledger.recorder.max_notification_id() or 0
+        )  # the read applied nothing itself
 
     def test_with_a_runner_elsewhere_the_request_waits_for_it(
         self, ledger: Ledger, database_url: str
     ) -> None:
-        service = SettlementService.for_ledger(ledger)
+        services = services_for(ledger, database_url)
+        service = services.settlements
+        services.runner.run_once()
         service.figures("hunan-2022", 2023)
         runner_lock = SingleRunnerLock(database_url)
         assert runner_lock.acquire()  # "another process" runs the projections
         try:
             _funded_project(ledger)
-            runner = ProjectionRunner(ledger, all_projections())
-            later = threading.Timer(0.3, runner.run_once)
+            later = threading.Timer(0.3, services.runner.run_once)
             started = time.monotonic()
             later.start()
             figures = service.figures("hunan-2022", 2023)
@@ -62,7 +69,18 @@ class TestFreshFigures:
             assert time.monotonic() - started >= 0.25  # it waited for the runner
             _funded_project(ledger)  # no runner applies this one
             with pytest.raises(errors.Conflict) as caught:
-                service.bring_up_to_date(timeout=0.3)
+                service.wait_for_read_models(timeout=0.3)
             assert caught.value.code == "read_models_behind"
         finally:
             runner_lock.release()
+
+    def test_a_settlement_folds_the_log_and_needs_no_runner(
+        self, ledger: Ledger, database_url: str
+    ) -> None:
+        services = services_for(ledger, database_url)
+        _funded_project(ledger)
+        head = ledger.recorder.max_notification_id()
+        body = services.settlements.settle(ledger.context(STAFF), "hunan-2022", 2023)
+        assert _listed(body["figures"]) == 1
+        assert body["position"] == head  # every event recorded before the request
+        assert services.read_models.position("rewards") == 0  # no read model was touched

@@ -19,8 +19,7 @@ from uuid import UUID
 import pytest
 
 from domain.application import Ledger
-from services.settlements import SettlementService
-from tests.conftest import OFFICER, STAFF
+from tests.conftest import OFFICER, STAFF, services_for
 from tests.reward_cases import (
     ARRIVAL_KEYS,
     POLICY_ID,
@@ -184,12 +183,15 @@ class CasePlayer:
 
 
 @pytest.mark.parametrize("case", **case_params())
-def test_shared_reward_case(ledger: Ledger, clock: list[datetime], case: dict[str, Any]) -> None:
+def test_shared_reward_case(
+    ledger: Ledger, database_url: str, clock: list[datetime], case: dict[str, Any]
+) -> None:
     if case is None:
         missing()
         return
     clock[0] = case_clock(case)
-    service = SettlementService.for_ledger(ledger)
+    services = services_for(ledger, database_url)
+    service = services.settlements
     player = CasePlayer(ledger, case)
     player.record_history()
     settled_year = None
@@ -201,6 +203,7 @@ def test_shared_reward_case(ledger: Ledger, clock: list[datetime], case: dict[st
         player.apply(event)
     for year, entries in expected_by_year(case["expect"]).items():
         # Through the reward projection, brought up to every recorded event first.
+        services.runner.run_once()
         body = service.figures(POLICY_ID, year)
         check_figures(body, year, entries, player.association_keys, player.project_keys)
     if settled_year is None:

@@ -21,6 +21,7 @@ from projections.evaluation import (
     load_evaluation_rules,
     load_rules_file,
 )
+from services.settings import Settings
 
 RULES_FILE = BUILTIN_RULES_DIR / "hunan-2022-evaluation.yaml"
 
@@ -367,7 +368,7 @@ class TestRegistry:
     ) -> None:
         write(tmp_path, variant(version="2", provisional="false", note="正式评价细则"), "v2.yaml")
         monkeypatch.setenv("ZHAOSHANG_POLICY_PATH", f"/nonexistent-folder:{tmp_path}")
-        registry = load_evaluation_registry()
+        registry = load_evaluation_registry(Settings().policy_folders())
         rules = registry.get("hunan-2022")
         assert (rules.version, rules.provisional) == (2, False)
         assert any(
@@ -407,8 +408,12 @@ class TestRegistry:
 def test_the_follow_up_interval_comes_from_the_rules_file_unless_a_setting_overrides(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from projections.evaluation import follow_up_interval_days
     from projections.policy import BUILTIN_POLICY_DIR
+    from services.bootstrap import bootstrap
+    from services.settings import Settings
+
+    def follow_up_interval_days(override: int | None = None) -> int:
+        return bootstrap(Settings(follow_up_interval_days=override)).follow_up_interval_days
 
     assert follow_up_interval_days() == 180
     text = (BUILTIN_POLICY_DIR / "hunan-2022-evaluation.yaml").read_text(encoding="utf-8")

@@ -17,6 +17,7 @@ from cli.main import build_parser, main
 from domain import errors
 from domain.application import Ledger
 from domain.association import Association
+from domain.canonical import canonical_json
 from domain.events import EnvelopedEvent, event_type_name
 from domain.integrity import (
     GENESIS,
@@ -36,7 +37,6 @@ from projections.history import (
     render_history,
 )
 from projections.integrity import (
-    canonical_json,
     load_private_key,
     load_public_key,
     make_checkpoint,
@@ -237,7 +237,7 @@ class TestKeys:
 class TestCheckpointsInMemory:
     def test_canonical_json_is_independent_of_key_order(self) -> None:
         assert canonical_json({"b": 1, "a": [1, "长"]}) == canonical_json({"a": [1, "长"], "b": 1})
-        assert canonical_json({"a": "长"}) == '{"a":"长"}'.encode()
+        assert canonical_json({"a": "长"}).encode() == '{"a":"长"}'.encode()
 
     def test_a_checkpoint_round_trips_and_detects_forgery_and_other_keys(
         self, memory_ledger: Ledger

@@ -20,6 +20,7 @@ from projections.policy import (
     policy_paths,
 )
 from projections.policy.loader import parse_yaml
+from services.settings import Settings
 from tests.unit.policy_support import TEST_POLICIES
 
 HUNAN_FILE = BUILTIN_POLICY_DIR / "hunan-2022.yaml"
@@ -274,8 +275,13 @@ class TestFiles:
         (extra / "notes.txt").write_text("not a policy", encoding="utf-8")
         missing = tmp_path / "nowhere"
         monkeypatch.setenv("ZHAOSHANG_POLICY_PATH", f"{TEST_POLICIES}:{extra}::{missing}")
-        assert policy_paths() == [BUILTIN_POLICY_DIR, TEST_POLICIES, extra, missing]
-        registry = load_policies()
+        assert policy_paths(Settings().policy_path) == [
+            BUILTIN_POLICY_DIR,
+            TEST_POLICIES,
+            extra,
+            missing,
+        ]
+        registry = load_policies(Settings().policy_folders())
         assert registry.ids() == sorted(
             ["hunan-2022", *[p.stem for p in TEST_POLICIES.glob("*.yaml")]]
         )
@@ -305,7 +311,7 @@ class TestFiles:
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.delenv("ZHAOSHANG_POLICY_PATH", raising=False)
-        assert load_policies().ids() == ["hunan-2022"]
+        assert load_policies(Settings().policy_folders()).ids() == ["hunan-2022"]
 
 
 def _plain(value: Any) -> Any:

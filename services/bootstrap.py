@@ -1,0 +1,167 @@
+"""The composition root: every service of the product built once from `Settings`.
+
+    services = bootstrap(Settings())            # the HTTP app, the CLI, the scheduler, tests
+    services.ledger.record_visit(...)           # the application (commands, queries)
+    services.read_models.ledger_page(...)       # the read models
+    services.background().start()               # the one projection runner and the scheduler
+
+Nothing else constructs the event store, the application, the projection runner, the read
+models, the document store, the rules registries, the users or the settlement service, and
+nothing else reads the environment (only `Settings` does). Each service is made on first use
+and then kept, so a command that needs only the users store never sets up the read models.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+from functools import cached_property
+
+from sqlalchemy import Engine
+
+from adapters.database import open_ledger
+from adapters.documents import DocumentStore
+from adapters.users import UserStore
+from domain.application import Ledger, utc_now
+from projections.catalogue import all_projections
+from projections.evaluation import (
+    DEFAULT_FOLLOW_UP_DAYS,
+    EvaluationRegistry,
+    EvaluationRules,
+    EvaluationRulesError,
+    EvaluationRulesNotFound,
+    load_evaluation_registry,
+)
+from projections.policy import PolicyRegistry, load_policies
+from projections.queries import ReadModels
+from projections.runtime import ProjectionRunner, engine_of
+from services.background import BackgroundWork
+from services.settings import Settings
+from services.settlements import SettlementService
+
+
+class Services:
+    """The product's services over one database, sharing one engine."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        ledger: Ledger | None = None,
+    ) -> None:
+        self.settings = settings
+        if clock is None:
+            clock = ledger.clock if ledger is not None else utc_now
+        self.clock = clock
+        self._owns_ledger = ledger is None
+        if ledger is not None:
+            self.__dict__["ledger"] = ledger
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        """The application (commands and queries) on the event store."""
+        return open_ledger(self.settings.database_url, self.clock)
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The event store's engine; read models, documents and users share it."""
+        return engine_of(self.ledger)
+
+    @cached_property
+    def users(self) -> UserStore:
+        return UserStore(engine=self.engine, clock=self.clock)
+
+    @cached_property
+    def read_models(self) -> ReadModels:
+        return ReadModels(self.engine)
+
+    @cached_property
+    def documents(self) -> DocumentStore:
+        return DocumentStore(self.engine)
+
+    @cached_property
+    def policies(self) -> PolicyRegistry:
+        """The reward policies: the project's folder, then `ZHAOSHANG_POLICY_PATH`."""
+        return load_policies(self.settings.policy_folders())
+
+    @cached_property
+    def evaluation_registry(self) -> EvaluationRegistry:
+        return load_evaluation_registry(self.settings.policy_folders())
+
+    @cached_property
+    def evaluation_rules(self) -> EvaluationRules:
+        return self.evaluation_registry.get()
+
+    @cached_property
+    def follow_up_interval_days(self) -> int:
+        """The 回访 interval: the setting if given, else the rules file's (三(四))."""
+        configured = self.settings.follow_up_interval_days
+        if configured:
+            return configured
+        try:
+            return self.evaluation_rules.follow_up_interval_days
+        except (EvaluationRulesError, EvaluationRulesNotFound):
+            return DEFAULT_FOLLOW_UP_DAYS
+
+    @cached_property
+    def runner(self) -> ProjectionRunner:
+        """The projection runner (it runs in the process holding the runner lock)."""
+        return ProjectionRunner(self.ledger, all_projections())
+
+    @cached_property
+    def settlements(self) -> SettlementService:
+        return SettlementService(
+            ledger=self.ledger,
+            registry=self.policies,
+            documents=self.documents,
+            read_models_position=lambda: self.read_models.position("rewards"),
+            wait_seconds=self.settings.read_models_wait_seconds,
+        )
+
+    def background(self, *, scheduler_enabled: bool | None = None) -> BackgroundWork:
+        """The projection runner and (unless turned off) the scheduler, for one process."""
+        from scheduler.catch_up import CatchUp, settlement_job, standard_kinds
+
+        enabled = (
+            self.settings.scheduler_enabled if scheduler_enabled is None else scheduler_enabled
+        )
+        catch_up = CatchUp(
+            self.runner,
+            self.documents,
+            self.read_models,
+            standard_kinds(self.read_models, self.follow_up_interval_days, self.evaluation_rules),
+            [settlement_job(self.settlements, self.settings.settlement_month_day())],
+        )
+        return BackgroundWork(
+            lock_url=self.settings.database_url,
+            runner=self.runner,
+            catch_up=catch_up,
+            settlements=self.settlements,
+            clock=self.clock,
+            scheduler_enabled=enabled,
+            poll_interval=self.settings.projection_poll_seconds,
+        )
+
+    def close(self) -> None:
+        if "users" in self.__dict__:
+            self.users.close()
+        if self._owns_ledger and "ledger" in self.__dict__:
+            self.ledger.close()
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    ledger: Ledger | None = None,
+) -> Services:
+    """The services for `settings` (from the `ZHAOSHANG_*` environment when not given)."""
+    return Services(settings if settings is not None else Settings(), clock=clock, ledger=ledger)
+
+
+def hand_to_workers(settings: Settings) -> None:
+    """Pass `settings` to worker processes started from this one (`serve --workers N`: uvicorn
+    starts them from an import string, and each builds its services from the environment)."""
+    os.environ.update(settings.as_environment())
