@@ -123,7 +123,7 @@ def document_errors(router: APIRouter) -> None:
         statuses = {401, 403, 422, 503}
         if route.dependant.path_params:
             statuses.add(404)
-        if route.methods & {"POST", "PUT", "PATCH", "DELETE"}:
+        if (route.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}:
             statuses |= {409, 413}
         if "if-match" in {p.alias.lower() for p in _all_headers(route.dependant)}:
             statuses.add(412)

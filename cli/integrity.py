@@ -107,8 +107,11 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
         print(report.summary())
-        for b in report.broken[1:]:
-            print(f"  also: stream {b.stream_id} version {b.version}: {b.reason} [{b.code}]")
+        for link in report.broken[1:]:
+            print(
+                f"  also: stream {link.stream_id} version {link.version}: "
+                f"{link.reason} [{link.code}]"
+            )
     return OK if report.ok else FAILED
 
 

@@ -378,7 +378,7 @@ def _project_life(
     joint = rng.random() < 0.2
     if joint:
         pair = rng.sample(association_ids, 2)
-        first = Decimal(rng.choice([50, 60, 70, "33.34", 40]))
+        first = Decimal(str(rng.choice([50, 60, 70, "33.34", 40])))
         referrals = [
             {"association_id": pair[0], "share": first},
             {"association_id": pair[1], "share": 100 - first},

@@ -217,7 +217,8 @@ def export_projects(
     _filters(stage, city, industry, None)
     try:
         names = read.association_names()
-        rows, page = [], 1
+        rows: list[dict[str, Any]] = []
+        page = 1
         while True:
             result = read.ledger_page(
                 stage=stage,
