@@ -454,6 +454,11 @@ class Ledger(Application[UUID]):
                 if not isinstance(event, Project.Referred):
                     break
                 project = event.mutate(None)
+            elif _concerns_unseen_arrival(event, project):
+                # Stored before corrections and voids had to follow their arrival (409
+                # date_before_arrival): as of a date between the two, the arrival has not
+                # happened, so neither has its correction or void.
+                continue
             else:
                 # Back-dated events skip versions here, so apply without the library's
                 # next-version check and let the version be the last one included.
@@ -646,6 +651,13 @@ class Ledger(Application[UUID]):
             )
         except errors.NotFound:
             raise errors.NotFound(f"no service contract for {year}", field="year") from None
+
+
+def _concerns_unseen_arrival(event: EnvelopedEvent, project: Project) -> bool:
+    return (
+        isinstance(event, (Project.FundsArrivalCorrected, Project.FundsArrivalVoided))
+        and event.arrival_id not in project.arrivals
+    )
 
 
 def _as_uuid(value: UUID | str, what: str) -> UUID:
