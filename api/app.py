@@ -21,12 +21,14 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from api.errors import BodyLimitMiddleware, document_errors, install_error_handlers
+from api.health import HealthOut, health_report
 from api.lifecycle import BackgroundServices, ServiceContext
 from api.routers import routers
 from api.settings import Settings
 from api.users import UserStore
 from domain.application import Ledger, utc_now
 from projections.database import open_ledger
+from projections.runtime import engine_of
 
 DESCRIPTION = """
 An event-sourced, auditable ledger of investment referrals (Hunan 2022 measures).
@@ -91,9 +93,14 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
 
-    @app.get("/health", tags=["health"], summary="Liveness (no token needed)")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get(
+        "/health",
+        tags=["health"],
+        summary="Liveness and stopped read models (no token needed)",
+        response_model_exclude_none=True,
+    )
+    def health() -> HealthOut:
+        return health_report(engine_of(the_ledger))
 
     for router in routers():
         document_errors(router)
