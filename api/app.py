@@ -23,6 +23,7 @@ from typing import Protocol
 from fastapi import FastAPI
 
 from api.errors import BodyLimitMiddleware, document_errors, install_error_handlers
+from api.health import HealthOut, health_report
 from api.routers import routers
 from domain.application import Ledger
 from services.bootstrap import Services, bootstrap
@@ -101,9 +102,14 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
 
-    @app.get("/health", tags=["health"], summary="Liveness (no token needed)")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get(
+        "/health",
+        tags=["health"],
+        summary="Liveness and stopped read models (no token needed)",
+        response_model_exclude_none=True,
+    )
+    def health() -> HealthOut:
+        return health_report(the_services.engine)
 
     for router in routers():
         document_errors(router)

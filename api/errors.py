@@ -37,7 +37,9 @@ from domain import errors as domain_errors
 log = logging.getLogger("zhaoshang.api")
 
 # Error types our schema validators raise themselves (pydantic_core.PydanticCustomError).
-SCHEMA_CODES = frozenset({"invalid_amount", "invalid_currency", "validation_error"})
+SCHEMA_CODES = frozenset(
+    {"invalid_amount", "invalid_currency", "invalid_text", "out_of_range", "validation_error"}
+)
 # Fields whose every schema error has a code of its own.
 FIELD_CODES = {"currency": "invalid_currency"}
 LOCATIONS = ("body", "query", "path", "header", "cookie")
@@ -96,11 +98,11 @@ ERROR_DESCRIPTIONS = {
     403: "the role may not do this (`forbidden`)",
     404: "no such resource (`not_found`)",
     409: "valid, but in conflict with the current state (`stage_order`, `settlement_exists`, "
-    "`over_cap`, …)",
+    "`over_cap`, `date_before_arrival`, …)",
     412: "`If-Match` names a version that is not the current one (`version_conflict`)",
     413: "the request body is too large (`payload_too_large`)",
     422: "invalid whatever the state, with the field's path (`validation_error`, "
-    "`invalid_amount`, `date_in_future`, …)",
+    "`invalid_amount`, `out_of_range`, `invalid_text`, `date_in_future`, …)",
     503: "the database is busy or unreachable, or the read models are being set up "
     "(`unavailable`); try again",
 }

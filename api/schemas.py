@@ -10,7 +10,11 @@ itself can lose or invent meaning:
 - a referral share is a number or a decimal string with at most two decimals (`60`, `33.34`);
 - dates are `YYYY-MM-DD` strings; whole numbers (`year`, `count`, `employees`) and `granted`
   must be real JSON integers and booleans, never `"2024"` or `"yes"`;
-- unknown fields are refused, so a misspelt optional field is not silently dropped.
+- unknown fields are refused, so a misspelt optional field is not silently dropped;
+- the bounds the domain enforces (`domain.values`, DESIGN §21) are stated in the OpenAPI — text
+  lengths and the control characters a text may not hold, amounts (10^13 yuan, 15 digits in
+  another currency), rates, counts — and left to the domain to check, so a refusal carries the
+  domain's code (`out_of_range`, `invalid_text`, …) whichever layer could have made it.
 
 Every response model is built from the domain's objects in one place (`ProjectOut.of`,
 `AssociationOut.of`, `HistoryEntryOut.of`).
@@ -44,8 +48,9 @@ from domain.project import STAGE_LABELS, Project
 
 # ---- value types -------------------------------------------------------------------------
 
-_DECIMAL = re.compile(r"[+-]?\d{1,15}(\.\d{1,20})?")
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# ASCII digits only: `\\d` would take "１００" and "١٠٠" as numbers.
+_DECIMAL = re.compile(r"[+-]?[0-9]{1,15}(\.[0-9]{1,20})?")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _money(value: Any) -> str:
@@ -95,15 +100,44 @@ def _designation(value: Any) -> Any:
     )
 
 
+# An amount in its own currency: 15 digits at most before the point; its CNY value is at most
+# 10^13 yuan (checked with the rate).
 Money = Annotated[
     str,
     BeforeValidator(_money),
-    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "examples": ["1250000.00"]}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^[0-9]{1,15}(\.[0-9]{1,2})?$",
+            "description": "a decimal string; its CNY value at most 10000000000000 (10^13) yuan",
+            "examples": ["1250000.00"],
+        }
+    ),
+]
+# An amount in CNY: at most 10^13 yuan.
+Yuan = Annotated[
+    str,
+    BeforeValidator(_money),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(10000000000000(\.0{1,2})?|[0-9]{1,13}(\.[0-9]{1,2})?)$",
+            "description": "a decimal string in CNY, at most 10000000000000 (10^13)",
+            "examples": ["1250000.00"],
+        }
+    ),
 ]
 Rate = Annotated[
     str,
     BeforeValidator(_money),
-    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d{1,6})?$", "examples": ["7.1234"]}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^(10000(\.0{1,6})?|[0-9]{1,4}(\.[0-9]{1,6})?)$",
+            "description": "the rate to CNY, positive and at most 10000",
+            "examples": ["7.1234"],
+        }
+    ),
 ]
 Share = Annotated[
     str,
@@ -116,6 +150,22 @@ Day = Annotated[
     WithJsonSchema({"type": "string", "format": "date", "examples": ["2024-05-20"]}),
 ]
 Evidence = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+# What the domain's `parse_text` refuses, stated for the OpenAPI: control characters (line
+# breaks allowed only in notes, descriptions and reasons), bidirectional overrides.
+_ONE_LINE = r"^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
+_LINES = r"^[^\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$"
+
+
+def _text(limit: int, pattern: str) -> Any:
+    return Field(json_schema_extra={"maxLength": limit, "pattern": pattern})
+
+
+Line100 = Annotated[str, _text(100, _ONE_LINE)]
+Line200 = Annotated[str, _text(200, _ONE_LINE)]
+Note = Annotated[str, _text(2000, _LINES)]
+# A count, reach or number of employees: a whole number up to 10^7.
+_COUNT_MAX = 10**7
 # A year in a path (`/rewards/{year}`): whole years the application keeps, nothing else.
 YearPath = Annotated[
     int, Path(ge=2000, le=2100, description="a calendar year such as 2023", examples=[2023])
@@ -181,10 +231,10 @@ class AssociationIn(WriteIn):
         }
     )
 
-    name: str = Field(description="the association's name")
+    name: Line200 = Field(description="the association's name")
     kind: str = Field(description="`domestic_chamber`, `overseas_chamber` or `alumni`")
-    based_in: str = Field(description="city or country it is based in")
-    contact: str | None = None
+    based_in: Line200 = Field(description="city or country it is based in")
+    contact: Line200 | None = None
     occurred_on: Day | None = Field(default=None, description="registration date (default today)")
 
 
@@ -206,8 +256,12 @@ class ActivityIn(WriteIn):
 
     kind: str = Field(description="`promotion`, `service`, `talent` or `technology`")
     occurred_on: Day
-    description: str
-    count: StrictInt | None = Field(default=None, description="reach or number (default 1)")
+    description: Note
+    count: StrictInt | None = Field(
+        default=None,
+        description="reach or number (default 1), 1 to 10^7",
+        json_schema_extra={"minimum": 1, "maximum": _COUNT_MAX},
+    )
 
 
 class AssociationDesignationIn(WriteIn):
@@ -229,7 +283,7 @@ class AssociationDesignationIn(WriteIn):
     year: StrictInt
     designation: str = Field(description="`advanced_unit`, `liaison_station` or `ambassador`")
     occurred_on: Day
-    reason: str | None = None
+    reason: Note | None = None
 
 
 class CreatedOut(BaseModel):
@@ -450,15 +504,15 @@ class ProjectIn(WriteIn):
         }
     )
 
-    name: str
-    investor: str
+    name: Line200
+    investor: Line200
     industry: str = Field(description="GB/T 4754-2017 section letter (A–T)")
     project_type: str = Field(description="`ordinary` or `large_infrastructure`")
     origin: str = Field(description="`overseas`, `other_province` or `in_province`")
     city: str = Field(description="one of the 14 市州 (code such as `changsha`, or 长沙市)")
-    county: str | None = None
-    park: str | None = None
-    planned_investment: Money = Field(description="planned total investment in CNY")
+    county: Line100 | None = None
+    park: Line100 | None = None
+    planned_investment: Yuan = Field(description="planned total investment in CNY")
     referrals: list[ReferralIn] = Field(max_length=50, description="shares summing to 100")
     occurred_on: Day
     designations: list[InvestorDesignation] | None = Field(default=None, max_length=20)
@@ -476,8 +530,8 @@ class VisitIn(WriteIn):
     )
 
     occurred_on: Day
-    participants: str | None = None
-    notes: str | None = None
+    participants: Note | None = None
+    notes: Note | None = None
 
 
 class NegotiationIn(WriteIn):
@@ -488,7 +542,7 @@ class NegotiationIn(WriteIn):
     )
 
     occurred_on: Day
-    notes: str | None = None
+    notes: Note | None = None
 
 
 class SigningIn(WriteIn):
@@ -511,7 +565,7 @@ class SigningIn(WriteIn):
     contract_amount: Money
     currency: str = Field(description="ISO 4217 code, upper case")
     rate_to_cny: Rate | None = Field(default=None, description="required unless CNY")
-    place: str | None = None
+    place: Line200 | None = None
 
 
 class FundsArrivalIn(WriteIn):
@@ -588,7 +642,7 @@ class FundsCorrectionIn(WriteIn):
     currency: str
     rate_to_cny: Rate | None = None
     arrived_on: Day | None = Field(default=None, description="a corrected arrival date")
-    reason: str
+    reason: Note
 
 
 class FundsVoidIn(WriteIn):
@@ -599,7 +653,7 @@ class FundsVoidIn(WriteIn):
     )
 
     occurred_on: Day
-    reason: str
+    reason: Note
 
 
 class MilestoneIn(WriteIn):
@@ -612,7 +666,7 @@ class MilestoneIn(WriteIn):
     )
 
     occurred_on: Day
-    details: str | None = None
+    details: Note | None = None
 
 
 class ProductionIn(WriteIn):
@@ -633,8 +687,8 @@ class IssueIn(In):
         json_schema_extra={"examples": [{"category": "用工", "description": "技术工人招聘困难"}]}
     )
 
-    category: str
-    description: str
+    category: Line100
+    description: Note
 
 
 class FollowUpIn(WriteIn):
@@ -657,10 +711,14 @@ class FollowUpIn(WriteIn):
 
     occurred_on: Day
     operating_status: str = Field(description="`normal`, `difficult` or `suspended`")
-    output_value: Money | None = None
-    tax: Money | None = None
-    employees: StrictInt | None = None
-    notes: str | None = None
+    output_value: Yuan | None = None
+    tax: Yuan | None = None
+    employees: StrictInt | None = Field(
+        default=None,
+        description="0 to 10^7",
+        json_schema_extra={"minimum": 0, "maximum": _COUNT_MAX},
+    )
+    notes: Note | None = None
     issues: list[IssueIn] | None = Field(default=None, max_length=50)
 
 
@@ -688,7 +746,7 @@ class IssueUpdateIn(WriteIn):
 
     status: str = Field(description="`handling` or `closed`")
     occurred_on: Day
-    note: str
+    note: Note
 
 
 class AttestationIn(WriteIn):
@@ -710,7 +768,7 @@ class AttestationIn(WriteIn):
     kind: str = Field(description="`positive_local_impact`")
     occurred_on: Day
     granted: StrictBool
-    reason: str
+    reason: Note
 
 
 class AttributionIn(WriteIn):
@@ -734,8 +792,8 @@ class AttributionIn(WriteIn):
 
     occurred_on: Day
     referrals: list[ReferralIn] = Field(max_length=50)
-    reason: str
-    approver: str
+    reason: Note
+    approver: Line100
 
 
 class ClassificationIn(WriteIn):
@@ -757,8 +815,8 @@ class ClassificationIn(WriteIn):
     occurred_on: Day
     industry: str | None = None
     project_type: str | None = None
-    reason: str
-    approver: str
+    reason: Note
+    approver: Line100
 
 
 class StatusIn(WriteIn):
@@ -772,7 +830,7 @@ class StatusIn(WriteIn):
 
     occurred_on: Day
     status: str = Field(description="`stalled`, `withdrawn` or `active`")
-    reason: str
+    reason: Note
 
 
 class ArrivalCreatedOut(BaseModel):

@@ -7,6 +7,8 @@ import sys
 import time
 from typing import Any
 
+from projections.faults import stopped_projections
+from projections.runtime import ProjectionEventError
 from services.bootstrap import bootstrap
 
 
@@ -44,7 +46,13 @@ def _rebuild(args: argparse.Namespace, settings: Any) -> int:
             print(f"no projection named {args.name!r}; known: {', '.join(names)}", file=sys.stderr)
             return 2
         started = time.perf_counter()
-        done = runner.rebuild_many(chosen, progress=ProgressBar("+".join(p.name for p in chosen)))
+        try:
+            done = runner.rebuild_many(
+                chosen, progress=ProgressBar("+".join(p.name for p in chosen))
+            )
+        except ProjectionEventError as error:
+            print(f"\nrebuild failed, nothing switched: {error}", file=sys.stderr)
+            return 1
         elapsed = time.perf_counter() - started
         print(file=sys.stderr)
         for projection in chosen:
@@ -65,11 +73,18 @@ def _status(args: argparse.Namespace, settings: Any) -> int:
         if args.catch_up:
             print(f"applied {runner.run_once():,} events")
         head = ledger.recorder.max_notification_id() or 0
+        stopped = {f.name: f for f in stopped_projections(runner.engine)}
         for name, position in runner.positions().items():
             print(f"{name}: position {position:,} of {head:,}")
+            if (fault := stopped.get(name)) is not None:
+                print(
+                    f"  STOPPED at stream {fault.stream_id} version {fault.version} "
+                    f"({fault.event_type}, notification {fault.notification_id:,}, "
+                    f"since {fault.stopped_at}): {fault.error}"
+                )
     finally:
         services.close()
-    return 0
+    return 1 if stopped else 0
 
 
 def register(commands: Any, handlers: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """`zhaoshang serve [--host --port --workers N --no-scheduler] [--demo]`: run the HTTP API.
 
-One worker: the API process also runs the background services (`api/lifecycle.py`: projection
+One worker: the API process also runs the background services (`services/background.py`: projection
 runner, scheduler) in its lifespan. Several workers: uvicorn starts them from the import string
 `api.app:app_from_env` (a factory reading `ZHAOSHANG_*`), with the background services turned
 off in every worker and run once here, in the parent process.

@@ -455,6 +455,11 @@ class Ledger(Application[UUID]):
                 if not isinstance(event, Project.Referred):
                     break
                 project = event.mutate(None)
+            elif _concerns_unseen_arrival(event, project):
+                # Stored before corrections and voids had to follow their arrival (409
+                # date_before_arrival): as of a date between the two, the arrival has not
+                # happened, so neither has its correction or void.
+                continue
             else:
                 # Back-dated events skip versions here, so apply without the library's
                 # next-version check and let the version be the last one included.
@@ -687,6 +692,13 @@ class Ledger(Application[UUID]):
         if self.find_settlement(policy_id, year) is None:
             raise errors.NotFound(f"no settlement of {policy_id} for {year}", field="year")
         return self._update(Settlement, settlement_id(policy_id, year), "settlement", command, None)
+
+
+def _concerns_unseen_arrival(event: EnvelopedEvent, project: Project) -> bool:
+    return (
+        isinstance(event, (Project.FundsArrivalCorrected, Project.FundsArrivalVoided))
+        and event.arrival_id not in project.arrivals
+    )
 
 
 def _as_uuid(value: UUID | str, what: str) -> UUID:

@@ -16,6 +16,7 @@ from domain.values import (
     ASSOCIATION_DESIGNATIONS,
     ASSOCIATION_KINDS,
     parse_code,
+    parse_count,
     parse_text,
 )
 
@@ -174,9 +175,7 @@ class Association(Aggregate):
     ) -> None:
         kind_code = parse_code(kind, ACTIVITY_KINDS, "kind")
         text = parse_text(description, "description")
-        reach = 1 if count is None else count
-        if isinstance(reach, bool) or not isinstance(reach, int) or reach < 1:
-            raise errors.InvalidInput("count must be a whole number ≥ 1", field="count")
+        reach = 1 if count is None else parse_count(count, "count", minimum=1)
         day = self._check(ctx, occurred_on)
         self.trigger_event(
             self.ActivityRecorded,

@@ -33,6 +33,18 @@ class InvalidAmount(InvalidInput):
     code = "invalid_amount"
 
 
+class OutOfRange(InvalidInput):
+    """A number or date outside the bounds the ledger keeps (DESIGN §21)."""
+
+    code = "out_of_range"
+
+
+class InvalidText(InvalidInput):
+    """Text with control characters, lone surrogates, or nothing visible in it."""
+
+    code = "invalid_text"
+
+
 class InvalidCurrency(InvalidInput):
     code = "invalid_currency"
 
@@ -75,6 +87,12 @@ class StageOrder(Conflict):
 
 class DateBeforeReferral(Conflict):
     code = "date_before_referral"
+
+
+class DateBeforeArrival(Conflict):
+    """A correction or void dated before the funds arrival it concerns."""
+
+    code = "date_before_arrival"
 
 
 class ProjectWithdrawn(Conflict):

@@ -20,12 +20,17 @@ from domain.events import Context, EnvelopedEvent, envelope, not_future
 from domain.values import (
     ATTESTATION_KINDS,
     DESIGNATIONS,
+    MAX_FOREIGN_AMOUNT,
+    MAX_YUAN,
     OPERATING_STATUSES,
     ORIGINS,
     PROJECT_TYPES,
+    check_at_most,
+    cny_value,
     parse_amount,
     parse_city,
     parse_code,
+    parse_count,
     parse_currency,
     parse_decimal,
     parse_industry,
@@ -132,6 +137,7 @@ def _optional_money(value: Any, field_name: str) -> Decimal | None:
     amount = parse_decimal(value, field_name)
     if amount < 0:
         raise errors.InvalidAmount("must not be negative", field=field_name)
+    check_at_most(amount, MAX_YUAN, field_name)
     return amount
 
 
@@ -583,9 +589,10 @@ class Project(Aggregate):
         rate_to_cny: Any = None,
         place: Any = None,
     ) -> None:
-        amount = parse_amount(contract_amount, "contract_amount")
+        amount = parse_amount(contract_amount, "contract_amount", limit=MAX_FOREIGN_AMOUNT)
         cur = parse_currency(currency)
         rate = parse_rate(rate_to_cny, cur)
+        cny_value(amount, rate, "contract_amount")
         place_text = parse_text(place, "place", required=False, limit=200)
         day = self._check_day(ctx, occurred_on)
         if self.signed_on is not None:
@@ -628,9 +635,10 @@ class Project(Aggregate):
         rate_to_cny: Any = None,
         source: Any = None,
     ) -> None:
-        value = parse_amount(amount)
+        value = parse_amount(amount, limit=MAX_FOREIGN_AMOUNT)
         cur = parse_currency(currency)
         rate = parse_rate(rate_to_cny, cur)
+        cny_value(value, rate)
         funds_source = self.origin if source is None else parse_code(source, ORIGINS, "source")
         day = self._check_day(ctx, occurred_on)
         self._require_signed("a funds arrival", day)
@@ -655,6 +663,17 @@ class Project(Aggregate):
             raise errors.ArrivalVoided(f"funds arrival {arrival_id} was voided")
         return arrival
 
+    @staticmethod
+    def _check_after_arrival(arrival: Arrival, day: date, what: str) -> None:
+        """A correction or void is dated on or after its arrival, both as first recorded (so a
+        fold as of a date never meets one without its arrival) and as it now stands."""
+        arrived = max(arrival.recorded_on, arrival.arrived_on)
+        if day < arrived:
+            raise errors.DateBeforeArrival(
+                f"a {what} on {day} is before the arrival on {arrived} (更正或作废日期早于到位日期)",
+                field="occurred_on",
+            )
+
     def correct_funds_arrival(
         self,
         ctx: Context,
@@ -666,13 +685,15 @@ class Project(Aggregate):
         rate_to_cny: Any = None,
         arrived_on: Any = None,
     ) -> None:
-        value = parse_amount(amount)
+        value = parse_amount(amount, limit=MAX_FOREIGN_AMOUNT)
         cur = parse_currency(currency)
         rate = parse_rate(rate_to_cny, cur)
+        cny_value(value, rate)
         reason_text = parse_text(reason, "reason")
         new_arrival_day = None if arrived_on is None else not_future(ctx, arrived_on, "arrived_on")
         day = self._check_day(ctx, occurred_on)
         arrival = self._arrival(arrival_id)
+        self._check_after_arrival(arrival, day, "correction")
         arrival_day = arrival.arrived_on if new_arrival_day is None else new_arrival_day
         self._require_signed("a funds arrival", arrival_day, "arrived_on")
         self._trigger(
@@ -692,7 +713,7 @@ class Project(Aggregate):
     ) -> None:
         reason_text = parse_text(reason, "reason")
         day = self._check_day(ctx, occurred_on)
-        self._arrival(arrival_id)
+        self._check_after_arrival(self._arrival(arrival_id), day, "void")
         self._trigger(self.FundsArrivalVoided, ctx, day, arrival_id=arrival_id, reason=reason_text)
 
     def report_fixed_asset_investment(
@@ -706,9 +727,10 @@ class Project(Aggregate):
     ) -> None:
         if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100:
             raise errors.InvalidInput("year must be a whole year such as 2024", field="year")
-        value = parse_amount(amount)
+        value = parse_amount(amount, limit=MAX_FOREIGN_AMOUNT)
         cur = parse_currency(currency)
         rate = parse_rate(rate_to_cny, cur)
+        cny_value(value, rate)
         day = self._check_day(ctx, occurred_on)
         if year > ctx.today.year:
             raise errors.DateInFuture(f"{year} has not begun", field="year")
@@ -763,10 +785,8 @@ class Project(Aggregate):
         status = parse_code(operating_status, OPERATING_STATUSES, "operating_status")
         output = _optional_money(output_value, "output_value")
         tax_amount = _optional_money(tax, "tax")
-        if employees is not None and (
-            isinstance(employees, bool) or not isinstance(employees, int) or employees < 0
-        ):
-            raise errors.InvalidInput("employees must be a whole number ≥ 0", field="employees")
+        if employees is not None:
+            parse_count(employees, "employees", minimum=0)
         notes_text = parse_text(notes, "notes", required=False)
         raised = []
         for index, item in enumerate(issues or []):

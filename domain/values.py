@@ -1,15 +1,20 @@
-"""Value rules and closed code lists: money, currencies, dates, industries, cities, shares.
+"""Value rules and closed code lists: money, currencies, dates, texts, industries, cities, shares.
 
 Every parser here either returns a clean value or raises a `domain.errors.InvalidInput` naming
-the field, so the API and the domain validate with the same code.
+the field, so the API and the domain validate with the same code. The bounds (DESIGN §21) keep
+every accepted value, and every sum of them, representable in the read models and in Decimal
+arithmetic: no accepted input can make a later step fail.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, DecimalException, localcontext
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +23,27 @@ from domain import errors
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FEN = Decimal("0.01")
 HUNDRED = Decimal(100)
+
+# Bounds (DESIGN §21). An event's CNY value is at most 10^13 yuan; an amount in its own currency
+# has at most 15 digits before the point, as the API writes it (10^15 VND is some 3·10^11 yuan).
+MAX_YUAN = Decimal(10) ** 13
+MAX_FOREIGN_AMOUNT = Decimal(10) ** 15
+MAX_RATE = Decimal(10) ** 4
+MAX_COUNT = 10**7
+# Business dates: the calendar the ledger can do arithmetic on without leaving `date`'s range.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+# Beyond this order of magnitude a number is no amount at all (and would overflow Decimal's
+# context in arithmetic); checked before any other bound.
+_MAX_ADJUSTED_EXPONENT = 30
+# A plain number written with ASCII digits (Decimal() alone also takes "１００", "1_000", " 1 ").
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+# Texts where line breaks belong (notes, descriptions, reasons); every other text is one line.
+MULTILINE_FIELDS = frozenset({"notes", "note", "description", "reason", "details", "participants"})
+# Bidirectional embeddings, overrides and isolates: invisible, and they reorder what staff read.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Letters that render as nothing (Hangul fillers, braille blank, combining grapheme joiner).
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f")
 
 # GB/T 4754-2017 sections (门类).
 INDUSTRIES: dict[str, str] = {
@@ -124,17 +150,26 @@ def round_fen(amount: Decimal) -> Decimal:
 
 
 def parse_decimal(value: Any, field: str, *, places: int = 2) -> Decimal:
-    """A Decimal from a Decimal, int or decimal string; floats are refused (they lose fen)."""
+    """A Decimal from a Decimal, int or decimal string of ASCII digits; floats are refused
+    (they lose fen)."""
     if isinstance(value, (bool, float)):
         raise errors.InvalidAmount(
             "amounts must be decimal strings, not floating-point numbers", field=field
         )
+    if isinstance(value, str) and not _PLAIN_NUMBER.fullmatch(value):
+        raise errors.InvalidAmount(
+            f"{value!r} is not a decimal number written with ASCII digits 0-9 "
+            "(金额须用半角数字书写)",
+            field=field,
+        )
     try:
         amount = Decimal(str(value)) if not isinstance(value, Decimal) else value
-    except (InvalidOperation, ValueError):
+    except (DecimalException, ValueError):
         raise errors.InvalidAmount(f"{value!r} is not a decimal number", field=field) from None
     if not amount.is_finite():
         raise errors.InvalidAmount("amount must be a finite number", field=field)
+    if amount and amount.adjusted() > _MAX_ADJUSTED_EXPONENT:
+        raise errors.OutOfRange(f"{value!r} is far too large (数值超出范围)", field=field)
     exponent = amount.as_tuple().exponent
     assert isinstance(exponent, int)
     if exponent < -places:
@@ -142,12 +177,37 @@ def parse_decimal(value: Any, field: str, *, places: int = 2) -> Decimal:
     return amount
 
 
-def parse_amount(value: Any, field: str = "amount") -> Decimal:
-    """A positive money amount with at most two decimal places."""
+def parse_amount(value: Any, field: str = "amount", *, limit: Decimal = MAX_YUAN) -> Decimal:
+    """A positive money amount with at most two decimal places, at most `limit` (by default
+    10^13, the bound of a CNY amount; an amount in another currency is bounded again by its
+    CNY value, `cny_value`)."""
     amount = parse_decimal(value, field)
     if amount <= 0:
         raise errors.InvalidAmount("amount must be positive", field=field)
+    check_at_most(amount, limit, field)
     return amount
+
+
+def check_at_most(amount: Decimal, limit: Decimal, field: str) -> None:
+    if amount > limit:
+        raise errors.OutOfRange(
+            f"at most {limit:f} per event (金额不得超过 {limit:f})", field=field
+        )
+
+
+def cny_value(amount: Decimal, rate: Decimal, field: str = "amount") -> Decimal:
+    """The CNY value of an amount at its rate, refused over 10^13 yuan; the product is taken
+    exactly, so no combination of accepted amount and rate can raise in Decimal arithmetic."""
+    with localcontext() as exact:
+        exact.prec = 60
+        product = amount * rate
+    if product > MAX_YUAN:
+        raise errors.OutOfRange(
+            f"the amount is worth {round_fen(product):f} yuan; at most {MAX_YUAN:f} yuan per "
+            f"event (折合人民币金额不得超过 {MAX_YUAN:f} 元)",
+            field=field,
+        )
+    return round_fen(product)
 
 
 def parse_currency(value: Any, field: str = "currency") -> str:
@@ -172,7 +232,22 @@ def parse_rate(value: Any, currency: str, field: str = "rate_to_cny") -> Decimal
     rate = parse_decimal(value, field, places=6)
     if rate <= 0:
         raise errors.InvalidAmount("the rate to CNY must be positive", field=field)
+    if rate > MAX_RATE:
+        raise errors.OutOfRange(
+            f"the rate to CNY is at most {MAX_RATE:f} (汇率不得超过 {MAX_RATE:f})", field=field
+        )
     return rate
+
+
+def parse_count(value: Any, field: str, *, minimum: int) -> int:
+    """A whole JSON number from `minimum` to 10^7 (a count, a reach, a number of employees)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise errors.InvalidInput(f"{field} must be a whole number ≥ {minimum}", field=field)
+    if value > MAX_COUNT:
+        raise errors.OutOfRange(
+            f"{field} is at most {MAX_COUNT} (数值不得超过 {MAX_COUNT})", field=field
+        )
+    return value
 
 
 def to_cny(amount: Decimal, rate: Decimal) -> Decimal:
@@ -213,26 +288,75 @@ def parse_city(value: Any, field: str = "city") -> str:
 
 
 def parse_date(value: Any, field: str) -> date:
+    """A business date of the years 1900–2999 (dates outside cannot be shifted by a day or a
+    follow-up interval without leaving `date`'s range)."""
     if isinstance(value, datetime):
         raise errors.InvalidInput("expected a date (YYYY-MM-DD), not a timestamp", field=field)
-    if isinstance(value, date):
-        return value
+    day: date | None = value if isinstance(value, date) else None
     if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise errors.InvalidInput(f"{value!r} is not a date (YYYY-MM-DD)", field=field)
+        with contextlib.suppress(ValueError):
+            day = date.fromisoformat(value)
+    if day is None:
+        raise errors.InvalidInput(f"{value!r} is not a date (YYYY-MM-DD)", field=field)
+    check_year(day, field)
+    return day
+
+
+def check_year(day: date, field: str) -> None:
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise errors.OutOfRange(
+            f"{day} is outside the years {FIRST_YEAR}–{LAST_YEAR} (日期超出范围)", field=field
+        )
 
 
 def parse_text(value: Any, field: str, *, required: bool = True, limit: int = 2000) -> str:
+    """A text NFC-normalised and stripped, at most `limit` characters; refused (422
+    `invalid_text`) with a lone surrogate, a control character (line breaks are allowed in
+    notes, descriptions and reasons, `MULTILINE_FIELDS`), or nothing visible in it. An
+    optional text with nothing visible is the empty text."""
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
         raise errors.InvalidInput("a non-empty text is required", field=field)
-    if len(value) > limit:
+    if any("\ud800" <= c <= "\udfff" for c in value):
+        raise errors.InvalidText(
+            "the text holds a lone surrogate, not a character (文本含无效字符)", field=field
+        )
+    text = unicodedata.normalize("NFC", value).strip()
+    multiline = field.rsplit(".", 1)[-1] in MULTILINE_FIELDS
+    for char in text:
+        if _is_control(char, multiline):
+            line_break = char in "\n\r\u2028\u2029"
+            where = " (line breaks are allowed only in notes and reasons)" if line_break else ""
+            raise errors.InvalidText(
+                f"the text holds the control character U+{ord(char):04X}{where} "
+                "(文本不得含控制字符)",
+                field=field,
+            )
+    if not any(_is_visible(c) for c in text):
+        if not required:
+            return ""
+        raise errors.InvalidText(
+            "the text has no visible character (文本不能只含不可见字符)", field=field
+        )
+    if len(text) > limit:
         raise errors.InvalidInput(f"at most {limit} characters", field=field)
-    return value.strip()
+    return text
+
+
+def _is_control(char: str, multiline: bool) -> bool:
+    if char in "\n\r":
+        return not multiline
+    if char in _BIDI_CONTROLS:
+        return True
+    category = unicodedata.category(char)
+    return category == "Cc" or (not multiline and category in ("Zl", "Zp"))
+
+
+def _is_visible(char: str) -> bool:
+    return not (
+        char.isspace() or char in _BLANK_LETTERS or unicodedata.category(char) in ("Cf", "Zl", "Zp")
+    )
 
 
 @dataclass(frozen=True)
@@ -263,9 +387,9 @@ def parse_shares(referrals: Iterable[Mapping[str, Any]], field: str = "referrals
             )
         seen.add(association_id)
         share = parse_decimal(item.get("share"), f"{item_field}.share")
-        if share <= 0:
+        if share <= 0 or share > HUNDRED:
             raise errors.SharesMustTotal100(
-                "each share must be positive", field=f"{item_field}.share"
+                "each share must be positive and at most 100", field=f"{item_field}.share"
             )
         shares.append(Share(association_id, share))
     if not shares:

@@ -1,7 +1,9 @@
 """Work figures per month × association × landing city, the base of the quarterly dispatch
 (季调度) and of the annual evaluation indicators (评价, 1 December – 30 November).
 
-Counters are additive, so a batch adds its deltas with one upsert per key. Each event counts
+Counters are additive: a batch adds its deltas to the stored values in Python and writes them back
+with one upsert per key (a row whose counter comes back to zero is removed). Counters are decimal
+text (`WholeNumberText`), so no sum of accepted amounts or counts can overflow. Each event counts
 once for every referring association (amounts split by the shares in force, to the fen) and once
 more under the association id `""`, the city's own total, so city and province totals never
 count a jointly referred project twice.
@@ -16,7 +18,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Column,
     Connection,
     MetaData,
@@ -25,11 +26,14 @@ from sqlalchemy import (
     Text,
     delete,
     insert,
+    select,
+    tuple_,
 )
 
 from domain.association import Association
 from domain.project import Project
 from domain.values import largest_remainder, to_cny, to_fen
+from projections.amounts import WholeNumberText
 from projections.ledger import day_text, month_text
 from projections.runtime import Handler, Projection, chunked, load_docs, upsert
 
@@ -65,7 +69,7 @@ def split_fen(total: int, shares: Sequence[tuple[str, str]]) -> list[tuple[str, 
 
 class FiguresProjection(Projection):
     name = "figures"
-    schema_version = 1
+    schema_version = 2  # 2: counters as WholeNumberText
 
     def __init__(self) -> None:
         super().__init__()
@@ -81,7 +85,7 @@ class FiguresProjection(Projection):
             Column("association_id", String(36), primary_key=True),
             Column("city", String(32), primary_key=True),
             Column("metric", String(32), primary_key=True),
-            Column("value", BigInteger, nullable=False),
+            Column("value", WholeNumberText, nullable=False),
         )
         projects = Table(
             self.table_name("projects", generation),
@@ -121,35 +125,29 @@ class FiguresProjection(Projection):
     def flush(self, conn: Connection) -> None:
         monthly, projects = self.tables["monthly"], self.tables["projects"]
         keys = ["month", "association_id", "city", "metric"]
-        counters = (
-            insert(monthly) if self.bulk else upsert(conn.dialect, monthly, keys, add=["value"])
-        )
+        key_columns = tuple_(*(monthly.c[k] for k in keys))
+        counters = insert(monthly) if self.bulk else upsert(conn.dialect, monthly, keys)
         changed = sorted(k for k, v in self.deltas.items() if v != 0)
-        for part in chunked(changed, 5000):  # in parts: a rebuild never builds every row at once
-            rows = [
-                {
-                    "month": m,
-                    "association_id": a,
-                    "city": c,
-                    "metric": k,
-                    "value": self.deltas[(m, a, c, k)],
-                }
-                for (m, a, c, k) in part
-            ]
-            conn.execute(counters, rows)
-        if not self.bulk:
-            # A correction or void can take a counter back to zero; a rebuild would never write
-            # such a row, so remove it to keep incremental and rebuilt tables identical.
-            for month, association_id, city, metric in [k for k, v in self.deltas.items() if v < 0]:
-                conn.execute(
-                    delete(monthly).where(
-                        monthly.c.month == month,
-                        monthly.c.association_id == association_id,
-                        monthly.c.city == city,
-                        monthly.c.metric == metric,
-                        monthly.c.value == 0,
-                    )
+        for part in chunked(changed, 500):  # in parts: a rebuild never builds every row at once
+            totals = {key: self.deltas[key] for key in part}
+            if not self.bulk:
+                stored = select(*(monthly.c[k] for k in keys), monthly.c.value).where(
+                    key_columns.in_(part)
                 )
+                for month, association_id, city, metric, value in conn.execute(stored):
+                    totals[(month, association_id, city, metric)] += value
+                # A correction or void can take a counter back to zero; a rebuild would never
+                # write such a row, so remove it to keep incremental and rebuilt tables identical.
+                zeros = [key for key, total in totals.items() if total == 0]
+                if zeros:
+                    conn.execute(delete(monthly).where(key_columns.in_(zeros)))
+            rows = [
+                {"month": m, "association_id": a, "city": c, "metric": k, "value": total}
+                for (m, a, c, k), total in totals.items()
+                if total != 0
+            ]
+            if rows:
+                conn.execute(counters, rows)
         documents = (
             insert(projects) if self.bulk else upsert(conn.dialect, projects, ["project_id"])
         )

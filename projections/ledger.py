@@ -1,7 +1,9 @@
 """The project ledger (项目台账): one row per project, one per association, and funds per year.
 
-Money is integer fen (SQLite's Numeric goes through float); dates are ISO strings, which sort
-and compare as dates on both databases.
+Money is integer fen (SQLite's Numeric goes through float); a single amount fits a 64-bit column
+(at most 10^15 fen), the funds totals are kept as decimal text (`WholeNumberText`) so no number
+of arrivals can overflow them. Dates are ISO strings, which sort and compare as dates on both
+databases.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sqlalchemy import (
 from domain.association import Association
 from domain.project import Project, stage_from
 from domain.values import to_cny, to_fen
+from projections.amounts import WholeNumberText
 from projections.runtime import Handler, Projection, chunked, load_docs, upsert
 
 PROJECT_COLUMNS = (
@@ -96,7 +99,7 @@ def _stage(doc: dict[str, Any]) -> str:
 
 class LedgerProjection(Projection):
     name = "ledger"
-    schema_version = 3
+    schema_version = 4  # 4: funds totals as WholeNumberText
 
     def __init__(self) -> None:
         super().__init__()
@@ -129,7 +132,7 @@ class LedgerProjection(Projection):
             Column("construction_started_on", String(10)),
             Column("production_started_on", String(10)),
             Column("capacity_reached_on", String(10)),
-            Column("funds_total_fen", BigInteger),
+            Column("funds_total_fen", WholeNumberText),
             Column("planned_investment_fen", BigInteger),
             Column("visits", Integer),
             Column("negotiations", Integer),
@@ -156,7 +159,7 @@ class LedgerProjection(Projection):
             metadata,
             Column("project_id", String(36), primary_key=True),
             Column("year", Integer, primary_key=True),
-            Column("funds_fen", BigInteger, nullable=False),
+            Column("funds_fen", WholeNumberText, nullable=False),
         )
         Index(f"ix_{years.name}_year", years.c.year)
         associations = Table(

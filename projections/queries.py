@@ -39,6 +39,14 @@ def months_before(day: date, months: int) -> date:
     return date(year, month, min(day.day, last))
 
 
+@dataclass(frozen=True)
+class MonthlySum:
+    association_id: str
+    city: str
+    metric: str
+    value: int
+
+
 @dataclass
 class Page:
     items: list[dict[str, Any]]
@@ -269,19 +277,20 @@ class ReadModels:
     # -- figures ----------------------------------------------------------------------------
 
     def _monthly(self, months: list[str]) -> list[Any]:
+        """The counters of `months` summed per (association, city, metric) — in Python: they
+        are decimal text, so that no sum can overflow a column (`projections.amounts`)."""
         monthly = self._bound(self._figures).tables["monthly"]
-        query = (
-            select(
-                monthly.c.association_id,
-                monthly.c.city,
-                monthly.c.metric,
-                func.sum(monthly.c.value).label("value"),
-            )
-            .where(monthly.c.month.in_(months))
-            .group_by(monthly.c.association_id, monthly.c.city, monthly.c.metric)
-        )
+        query = select(
+            monthly.c.association_id, monthly.c.city, monthly.c.metric, monthly.c.value
+        ).where(monthly.c.month.in_(months))
+        sums: defaultdict[tuple[str, str, str], int] = defaultdict(int)
         with self.engine.connect() as conn:
-            return list(conn.execute(query))
+            for association_id, city, metric, value in conn.execute(query):
+                sums[(association_id, city, metric)] += value
+        return [
+            MonthlySum(association_id, city, metric, value)
+            for (association_id, city, metric), value in sorted(sums.items())
+        ]
 
     def dispatch_figures(self, quarter: str) -> dict[str, Any]:
         """The quarter's figures per association and per city, and the year to date."""

@@ -9,12 +9,17 @@ effect exactly once even if a second runner starts by mistake: the loser's trans
 A rebuild folds every event into fresh generation tables in memory and writes them in bulk while
 the active generation keeps serving, catches the new tables up to the head, then switches the
 active generation in one guarded update (blue/green) and drops the old tables.
+
+An event a projection cannot apply stops that projection alone, just before the event: it is
+logged at ERROR with the stream and version and recorded in `rm_projection_faults`
+(`projections.faults`), where `projections status` and `/health` show it; the others go on.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -38,6 +43,14 @@ from sqlalchemy.engine import Dialect
 
 from adapters.reader import FastEventReader
 from domain.application import Ledger
+from projections.faults import clear_faults, faults, faults_metadata, record_fault
+
+log = logging.getLogger("zhaoshang.projections")
+# Errors that mean another runner got there first (the batch rolled back): retry, not a fault.
+CONCURRENCY_ERRORS = (
+    sqlalchemy.exc.IntegrityError,
+    sqlalchemy.exc.OperationalError,
+)
 
 Handler = Callable[[Any], None]
 
@@ -159,6 +172,8 @@ class ProjectionRunner:
         # Another process may create it at the same moment.
         with contextlib.suppress(sqlalchemy.exc.DatabaseError):
             registry_metadata.create_all(self.engine, checkfirst=True)
+        with contextlib.suppress(sqlalchemy.exc.DatabaseError):
+            faults_metadata.create_all(self.engine, checkfirst=True)
         self.ensure_registered()
 
     # -- registry ---------------------------------------------------------------------------
@@ -262,24 +277,28 @@ class ProjectionRunner:
                     raise ConcurrentProjectionError(projection.name)
                 touched.append(projection)
 
+    def stopped(self) -> set[str]:
+        """The names of this runner's projections stopped on an event (`projections.faults`)."""
+        with self.engine.connect() as conn:
+            return set(faults(conn)) & {p.name for p in self.projections}
+
     def run_once(self) -> int:
-        """Apply every event recorded so far; answer how many events were applied."""
+        """Apply every event recorded so far to every projection not stopped; answer how many
+        events were applied."""
         applied = 0
         collisions = 0
         while True:
             positions = self.positions()
-            start = min(positions.values(), default=0)
-            batch = self.read(start, self.batch_size)
+            stopped = self.stopped()
+            running = [p for p in self.projections if p.name not in stopped]
+            start = min((positions.get(p.name, 0) for p in running), default=0)
+            batch = self.read(start, self.batch_size) if running else []
             if not batch:
                 return applied
-            behind = [p for p in self.projections if positions.get(p.name, 0) < batch[-1][0]]
+            behind = [p for p in running if positions.get(p.name, 0) < batch[-1][0]]
             try:
                 self.apply_batch(batch, behind)
-            except (
-                ConcurrentProjectionError,
-                sqlalchemy.exc.IntegrityError,
-                sqlalchemy.exc.OperationalError,
-            ):
+            except (ConcurrentProjectionError, *CONCURRENCY_ERRORS):
                 # Another runner got there first (on PostgreSQL its rows can collide with ours,
                 # or deadlock with them, before the guarded position update does); our
                 # transaction rolled back: re-read the positions and go on.
@@ -289,8 +308,52 @@ class ProjectionRunner:
                 if collisions > 3 and self.positions() == positions:
                     raise
                 continue
+            except Exception:
+                # Some projection cannot apply some event of the batch: find which, apply each
+                # projection alone, and stop the failing one just before its event.
+                for projection in behind:
+                    projection.reset()
+                self._isolate(batch, behind)
+                continue
             collisions = 0
             applied += len(batch)
+
+    def _isolate(self, batch: Sequence[tuple[int, Any]], projections: Sequence[Projection]) -> None:
+        for projection in projections:
+            try:
+                self.apply_batch(batch, [projection])
+            except (ConcurrentProjectionError, *CONCURRENCY_ERRORS):
+                projection.reset()
+                raise
+            except Exception:
+                projection.reset()
+                self._stop_at_failing_event(batch, projection)
+
+    def _stop_at_failing_event(
+        self, batch: Sequence[tuple[int, Any]], projection: Projection
+    ) -> None:
+        """Apply the batch's events one at a time up to the one that fails, and stop there."""
+        for notification_id, event in batch:
+            try:
+                self.apply_batch([(notification_id, event)], [projection])
+            except (ConcurrentProjectionError, *CONCURRENCY_ERRORS):
+                projection.reset()
+                raise
+            except Exception as error:
+                projection.reset()
+                with self.engine.begin() as conn:
+                    fault = record_fault(conn, projection.name, notification_id, event, error)
+                log.error(
+                    "projection %s stopped: it cannot apply %s of stream %s version %s "
+                    "(notification %s); the other projections go on",
+                    fault.name,
+                    fault.event_type,
+                    fault.stream_id,
+                    fault.version,
+                    fault.notification_id,
+                    exc_info=error,
+                )
+                return
 
     # -- background -------------------------------------------------------------------------
 
@@ -303,9 +366,14 @@ class ProjectionRunner:
                     self.run_once()
                     self.last_error = None
                 except Exception as error:  # keep serving; the next poll retries the batch
+                    if repr(error) != repr(self.last_error):  # loudly, once per new error
+                        log.error("projection runner: %s; retrying", error, exc_info=error)
                     self.last_error = error
                 self._stop.wait(interval)
 
+        # A new runner (perhaps with fixed code) tries the stopped projections again.
+        with self.engine.begin() as conn:
+            clear_faults(conn, [p.name for p in self.projections])
         self._stop.clear()
         self._thread = threading.Thread(target=loop, name="projection-runner", daemon=True)
         self._thread.start()
@@ -359,9 +427,12 @@ class ProjectionRunner:
             batch = self.read(position, chunk, upto=head)
             if not batch:
                 break
-            for _, domain_event in batch:
+            for notification_id, domain_event in batch:
                 for handler in dispatch(type(domain_event)):
-                    handler(domain_event)
+                    try:
+                        handler(domain_event)
+                    except Exception as error:
+                        raise ProjectionEventError(notification_id, domain_event) from error
             position = batch[-1][0]
             done += len(batch)
             if progress:
@@ -400,6 +471,7 @@ class ProjectionRunner:
                     if result.rowcount != 1:
                         raise ConcurrentProjectionError(projection.name)
                     projection.drop_tables(conn, old_generations[projection.name])
+                clear_faults(conn, [p.name for p in projections])
                 break
         for projection, builder in zip(projections, builders, strict=True):
             projection.reset()
@@ -427,6 +499,16 @@ def _next_generation(generation: int) -> int:
 
 class ConcurrentProjectionError(RuntimeError):
     """Another runner advanced the projection first; this batch was rolled back."""
+
+
+class ProjectionEventError(RuntimeError):
+    """A rebuild met an event it cannot apply; nothing was switched."""
+
+    def __init__(self, notification_id: int, event: Any) -> None:
+        super().__init__(
+            f"cannot apply {type(event).__qualname__} of stream {event.originator_id} "
+            f"version {event.originator_version} (notification {notification_id})"
+        )
 
 
 def load_docs(conn: Connection, table: Table, events: Sequence[Any]) -> dict[str, Any]:

@@ -28,7 +28,7 @@ class Settings(BaseSettings):
 
     # HTTP API
     max_body_bytes: int = 1024 * 1024  # larger request bodies are refused with 413
-    # Background services (projection runner, scheduler; `api/lifecycle.py`). The API process
+    # Background work (projection runner, scheduler; `services/background.py`). The API process
     # runs them unless told not to: `serve --workers N` runs them once in the parent process and
     # turns them off in the workers.
     background_services: bool = True

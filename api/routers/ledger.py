@@ -17,7 +17,15 @@ from api.report_schemas import FollowUpsDueOut, LedgerExportOut, VerifyOut, docu
 from domain import errors
 from domain.application import Ledger
 from domain.project import STAGE_LABELS, STAGES
-from domain.values import CITIES, INDUSTRIES, ORIGINS, PROJECT_TYPES, business_date, from_fen
+from domain.values import (
+    CITIES,
+    INDUSTRIES,
+    ORIGINS,
+    PROJECT_TYPES,
+    business_date,
+    check_year,
+    from_fen,
+)
 from projections.integrity import verify_project
 from projections.queries import ReadModels
 from services.bootstrap import Services
@@ -263,6 +271,8 @@ def follow_ups_due(
     as_of: date | None = None,
 ) -> dict[str, Any]:
     """Projects in production overdue a follow-up visit (回访) on `as_of` (default today)."""
+    if as_of is not None:
+        check_year(as_of, "as_of")  # 0001-01-01 minus the interval is no date at all
     day = as_of or business_date(ledger.clock())
     interval = services.follow_up_interval_days
     try:
