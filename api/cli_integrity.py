@@ -18,6 +18,7 @@ from eventsourcing.persistence import MapperDeserialisationError
 
 from api.settings import Settings
 from domain import errors
+from domain.output_safety import terminal_safe
 from projections.database import open_ledger
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -283,5 +284,5 @@ def _history(args: argparse.Namespace, settings: Settings) -> int:
 
 def _refuse(e: errors.DomainError) -> int:
     field = f" ({e.field})" if e.field else ""
-    print(f"error: {e.code}{field}: {e.message}", file=sys.stderr)
+    print(terminal_safe(f"error: {e.code}{field}: {e.message}"), file=sys.stderr)
     return USAGE
