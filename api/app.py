@@ -21,6 +21,7 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from api.errors import BodyLimitMiddleware, document_errors, install_error_handlers
+from api.idempotency import IdempotencyMiddleware, document_header, make_idempotent
 from api.lifecycle import BackgroundServices, ServiceContext
 from api.routers import routers
 from api.settings import Settings
@@ -84,11 +85,13 @@ def create_app(
     app.state.ledger = the_ledger
     app.state.users = users
     app.state.clock = clock
-    app.state.write_lock = threading.Lock()
+    # Re-entrant: a keyed POST holds it around the endpoint that takes it again (idempotency).
+    app.state.write_lock = threading.RLock()
     app.state.scheduler_enabled = settings.scheduler_enabled
     app.state.background_services = []
 
     install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)  # inside the body limit: added first
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
 
     @app.get("/health", tags=["health"], summary="Liveness (no token needed)")
@@ -97,7 +100,9 @@ def create_app(
 
     for router in routers():
         document_errors(router)
+        make_idempotent(router)
         app.include_router(router)
+    document_header(app)
     return app
 
 

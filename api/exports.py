@@ -59,9 +59,7 @@ def csv_bytes(sheet: Sheet) -> bytes:
     writer = csv.writer(buffer)
     writer.writerow([c.label for c in sheet.columns])
     for row in sheet.rows:
-        writer.writerow(
-            [spreadsheet_safe(_cell(row.get(c.key), c.money)) for c in sheet.columns]
-        )
+        writer.writerow([spreadsheet_safe(_cell(row.get(c.key), c.money)) for c in sheet.columns])
     return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 
