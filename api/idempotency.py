@@ -1,19 +1,22 @@
 """`Idempotency-Key` on every POST (DESIGN §21): a retried write records once.
 
 A key is scoped to (user, method, path, key). The first request with it runs in ONE database
-transaction that holds, in this order: a reservation row for the key (the unique index on the
-scope decides between concurrent duplicates), the command's events (the event store's
-transactions join the open one: `eventsourcing_sqlalchemy` keeps it in a context variable, the
-way settlements already commit their document with their event), and the answer — status,
-body, `ETag`/`Location`. A kill after the commit leaves the answer stored with the events; a
-kill before it leaves neither. A repeat with the same body gets the stored answer (header
-`Idempotent-Replayed: true`) and records nothing; the same key with another body is 422
-`idempotency_key_reused`. A refused request (4xx) stores nothing, so its key stays free.
+transaction holding its key row (the unique index on the scope decides between concurrent
+duplicates), the command's events (the event store's transactions join the open one:
+`eventsourcing_sqlalchemy` keeps it in a context variable, the way settlements already commit
+their document with their event) and the answer: status, body, `ETag`/`Location`. A kill after
+the commit leaves the answer stored with the events; a kill before it leaves neither. A repeat
+with the same body gets the stored answer (header `Idempotent-Replayed: true`) and records
+nothing; the same key with another body is 422 `idempotency_key_reused`. A refused request
+(4xx) stores nothing, so its key stays free. Keys are never pruned (kept at least 24 h).
 
-Writers are serialised for the length of the transaction: the process's write lock first
-(the same order as every other write, so no deadlock), then the event table's lock on
-PostgreSQL (SQLite's single writer takes it with the reservation), so nothing inside can lose a
-race and need a retry in an aborted transaction. Keys are kept (at least 24 h: never pruned).
+Order inside the transaction. PostgreSQL: the event table's lock and the key row first, so a
+duplicate waits on the unique index and never runs its command, and nothing inside can lose a
+race (a failed insert would abort the transaction). SQLite: the key row with the answer last —
+SQLite has one writer, and taking its write lock before the endpoint would block an endpoint
+that writes on another connection (projection catch-up before a settlement); a duplicate from
+another process then fails on the unique index at the end and its events roll back with it.
+The process's write lock (re-entrant) is held around the whole, the same order as every write.
 """
 
 from __future__ import annotations
@@ -213,6 +216,16 @@ def _answer(route: APIRoute, result: Any, kwargs: dict[str, Any]) -> Response:
     return response
 
 
+def _insert(session: Any, row: dict[str, Any]) -> int:
+    """Insert the key's row; the unique scope refusing it means another request holds it."""
+    try:
+        key = session.execute(idempotency_keys.insert().values(row)).inserted_primary_key
+    except sqlalchemy.exc.IntegrityError as e:
+        raise _AnsweredAlready from e
+    assert key is not None
+    return int(key[0])
+
+
 def _forget(ledger: Any, streams: set[Any]) -> None:
     """A rolled-back transaction stored none of the events the ledger remembers saving."""
     if not streams:
@@ -247,32 +260,38 @@ def _run_once(
     if stored is not None:
         return _replayed(stored, request)
     streams: set[Any] = set()
+    reserve_first = datastore.engine.dialect.name != "sqlite"
+    row = {
+        "user_id": principal.id,
+        "method": "POST",
+        "path": request.path,
+        "key": request.key,
+        "fingerprint": request.fingerprint,
+        "created_at": datetime.now(tz=UTC),
+    }
     try:
         with app.state.write_lock, datastore.transaction(commit=True) as session:
             session.info["saved_streams"] = streams
-            recorder._lock_table(session)  # PostgreSQL: no writer between our read and write
-            try:
-                row_id = session.execute(
-                    idempotency_keys.insert().values(
-                        user_id=principal.id,
-                        method="POST",
-                        path=request.path,
-                        key=request.key,
-                        fingerprint=request.fingerprint,
-                        created_at=datetime.now(tz=UTC),
-                    )
-                ).inserted_primary_key
-            except sqlalchemy.exc.IntegrityError as e:
-                raise _AnsweredAlready from e
-            assert row_id is not None
+            row_id = None
+            if reserve_first:
+                recorder._lock_table(session)  # PostgreSQL: no writer between read and write
+                row_id = _insert(session, row)
             response = _answer(route, endpoint(**kwargs), kwargs)
-            kept = {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
-            session.execute(
-                update(idempotency_keys)
-                .where(idempotency_keys.c.id == row_id[0])
-                .values(status=response.status_code, headers=json.dumps(kept), body=response.body)
-            )
+            answer = {
+                "status": response.status_code,
+                "headers": json.dumps(
+                    {k: v for k, v in response.headers.items() if k.lower() in KEPT_HEADERS}
+                ),
+                "body": response.body,
+            }
+            if row_id is None:
+                _insert(session, {**row, **answer})
+            else:
+                session.execute(
+                    update(idempotency_keys).where(idempotency_keys.c.id == row_id).values(answer)
+                )
     except _AnsweredAlready:
+        _forget(ledger, streams)
         stored = _find(datastore, request, principal.id)
         if stored is None:  # the other request was refused and stored nothing: run again
             return _run_once(request, route, endpoint, kwargs)

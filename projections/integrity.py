@@ -680,7 +680,9 @@ def record_checkpoint(ledger: Ledger, doc: Mapping[str, Any]) -> int:
     table = checkpoints_table(ledger)
     engine = _engine(ledger)
     table.create(engine, checkfirst=True)
-    with engine.begin() as conn:
+    datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
+    # In the event store's transaction, so an enclosing one (an idempotent POST) holds it too.
+    with datastore.transaction(commit=True) as conn:
         result = conn.execute(
             table.insert().values(
                 created_at=checkpoint["created_at"],

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from projections.database import open_ledger
 from projections.evaluation import follow_up_interval_days
 from scheduler.service import BackgroundServices, parse_month_day
+
+USAGE = 2  # exit status of a refused command line
 
 
 def _parse_now(text: str | None) -> datetime:
@@ -24,6 +27,16 @@ def _parse_now(text: str | None) -> datetime:
 
 def _catch_up(args: argparse.Namespace, settings: Any) -> int:
     now = _parse_now(args.now)
+    real_now = datetime.now(tz=UTC)
+    if now > real_now and not args.dry_run:
+        # A period still open by the real clock would be frozen as revision 0 (issue 13).
+        print(
+            f"scheduler catch-up: --now {now.isoformat()} is after the real clock "
+            f"({real_now.isoformat(timespec='seconds')}); a period that has not closed would be "
+            "frozen. Use a past --now, or --dry-run to see what it would make.",
+            file=sys.stderr,
+        )
+        return USAGE
     ledger = open_ledger(settings.database_url)
     try:
         services = BackgroundServices(
@@ -33,9 +46,17 @@ def _catch_up(args: argparse.Namespace, settings: Any) -> int:
             settlement_day=parse_month_day(settings.settlement_day),
             clock=lambda: now,
         )
-        made = services.catch_up(now, generated_by="cli")
+        if args.dry_run:
+            planned = services.catch_up.plan(now)
+        else:
+            made = services.catch_up(now, generated_by="cli")
     finally:
         ledger.close()
+    if args.dry_run:
+        for kind, period, what in planned:
+            print(f"would make {kind} {period} {what}")
+        print(f"{len(planned)} document(s) would be generated as of {now.isoformat()} (dry run)")
+        return 0
     for document in made:
         note = f" (revises #{document.revises})" if document.revises else ""
         print(
@@ -50,5 +71,10 @@ def register(commands: Any, handlers: dict[str, Any]) -> None:
     parser = commands.add_parser("scheduler", help="scheduled documents")
     sub = parser.add_subparsers(dest="scheduler_command", required=True)
     catch_up = sub.add_parser("catch-up", help="generate every closed period's missing document")
-    catch_up.add_argument("--now", help="ISO date-time to act as now (default: the clock)")
+    catch_up.add_argument(
+        "--now", help="ISO date-time to act as now, not after the real clock (default: the clock)"
+    )
+    catch_up.add_argument(
+        "--dry-run", action="store_true", help="show what would be made, storing nothing"
+    )
     handlers["scheduler"] = _catch_up
