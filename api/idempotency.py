@@ -209,7 +209,9 @@ def _answer(route: APIRoute, result: Any, kwargs: dict[str, Any]) -> Response:
         content=body, status_code=route.status_code or 200, media_type="application/json"
     )
     for value in kwargs.values():
-        if isinstance(value, Response):  # the endpoint's own headers (ETag, Location)
+        if isinstance(value, Response):  # the endpoint's own status and headers (ETag, …)
+            if value.status_code:
+                response.status_code = value.status_code
             for name, header in value.headers.items():
                 if name.lower() != "content-length":
                     response.headers[name] = header
