@@ -45,6 +45,9 @@ class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
             )
             ids = [row[0] for row in result]
         self._notify_channel(session)
+        # An enclosing transaction that rolls back later (api/idempotency.py) must know which
+        # streams the application believes saved.
+        session.info.get("saved_streams", set()).update(e.originator_id for e in stored_events)
         return ids
 
     def _insert_sqlite(self, session: Session, stored_events: Sequence[StoredEvent]) -> list[int]:

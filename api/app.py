@@ -24,6 +24,7 @@ from fastapi import FastAPI
 
 from api.errors import BodyLimitMiddleware, document_errors, install_error_handlers
 from api.health import HealthOut, health_report
+from api.idempotency import IdempotencyMiddleware, document_header, make_idempotent
 from api.routers import routers
 from domain.application import Ledger
 from services.bootstrap import Services, bootstrap
@@ -95,11 +96,13 @@ def create_app(
     app.state.ledger = the_services.ledger
     app.state.users = the_services.users
     app.state.clock = the_services.clock
-    app.state.write_lock = threading.Lock()
+    # Re-entrant: a keyed POST holds it around the endpoint that takes it again (idempotency).
+    app.state.write_lock = threading.RLock()
     app.state.scheduler_enabled = settings.scheduler_enabled
     app.state.background_services = []
 
     install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)  # inside the body limit: added first
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
 
     @app.get(
@@ -113,7 +116,9 @@ def create_app(
 
     for router in routers():
         document_errors(router)
+        make_idempotent(router)
         app.include_router(router)
+    document_header(app)
     return app
 
 

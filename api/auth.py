@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from api.errors import forbidden
+from domain.errors import NotFound
 from domain.events import Actor
 
 
@@ -108,12 +109,14 @@ class Principal:
             return
         raise forbidden("a liaison may read only its own association")
 
-    def check_reads_project(self, referrer_ids: Iterable[str]) -> None:
+    def check_reads_project(self, referrer_ids: Iterable[str], project_id: str) -> None:
+        """A project the user may not see answers exactly as one that does not exist (404
+        `not_found`, the same body), so its existence is not told (DESIGN §21)."""
         if self.can(Permission.READ):
             return
         if self.can(Permission.READ_OWN) and self.association_id in set(referrer_ids):
             return
-        raise forbidden("a liaison may read only the projects its association refers")
+        raise project_not_found(project_id)
 
     def check_records_activity(self, association_id: str) -> None:
         if self.can(Permission.ACTIVITIES):
@@ -130,3 +133,8 @@ class Principal:
         raise forbidden(
             "a liaison may refer a project only with its own association among the referrals"
         )
+
+
+def project_not_found(project_id: str) -> NotFound:
+    """The refusal the ledger gives for an unknown project id (`Ledger._get`), word for word."""
+    return NotFound(f"no project {project_id}", field="project_id")

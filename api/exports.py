@@ -18,6 +18,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from domain import errors
+from domain.output_safety import is_formula_text, spreadsheet_safe
 
 FORMATS = ("json", "csv", "xlsx")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -58,7 +59,7 @@ def csv_bytes(sheet: Sheet) -> bytes:
     writer = csv.writer(buffer)
     writer.writerow([c.label for c in sheet.columns])
     for row in sheet.rows:
-        writer.writerow([_cell(row.get(c.key), c.money) for c in sheet.columns])
+        writer.writerow([spreadsheet_safe(_cell(row.get(c.key), c.money)) for c in sheet.columns])
     return "\ufeff".encode() + buffer.getvalue().encode("utf-8")
 
 
@@ -77,6 +78,9 @@ def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
                 # XLSX stores numbers as binary floating point; two decimals show the fen.
                 values.append(float(value) if column.money and value != "" else value)
             ws.append(values)
+            for cell in ws[ws.max_row]:
+                if is_formula_text(cell.value):
+                    cell.data_type = "s"  # user text, kept as text: never a live formula
         for index, column in enumerate(sheet.columns, start=1):
             letter = ws.cell(row=1, column=index).column_letter
             ws.column_dimensions[letter].width = max(10, min(40, len(column.label) * 2 + 4))

@@ -17,6 +17,7 @@ from typing import Any
 from eventsourcing.persistence import MapperDeserialisationError
 
 from domain import errors
+from domain.output_safety import terminal_safe
 from services.bootstrap import bootstrap
 from services.settings import Settings
 
@@ -286,5 +287,5 @@ def _history(args: argparse.Namespace, settings: Settings) -> int:
 
 def _refuse(e: errors.DomainError) -> int:
     field = f" ({e.field})" if e.field else ""
-    print(f"error: {e.code}{field}: {e.message}", file=sys.stderr)
+    print(terminal_safe(f"error: {e.code}{field}: {e.message}"), file=sys.stderr)
     return USAGE

@@ -13,6 +13,7 @@ from typing import Any
 from adapters.users import UserError
 from api.auth import ROLES, Role
 from domain import errors
+from domain.output_safety import terminal_safe
 from services.bootstrap import bootstrap
 from services.settings import Settings
 
@@ -44,7 +45,7 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
         except UserError as e:
             print(f"zhaoshang users create: {e}", file=sys.stderr)
             return 1
-        print(description)
+        print(terminal_safe(description, keep_newlines=False))
         print("the token is shown only now; store it safely:")
         print(token)
         return 0
@@ -60,7 +61,8 @@ def _users(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{'name':<{width}}  {'role':<8}  {'association':<36}  created_at")
     for u in users:
         created = u.created_at.isoformat(timespec="seconds") if u.created_at else ""
-        print(f"{u.name:<{width}}  {u.role:<8}  {u.association_id or '-':<36}  {created}")
+        name = terminal_safe(u.name, keep_newlines=False)
+        print(f"{name:<{width}}  {u.role:<8}  {u.association_id or '-':<36}  {created}")
     return 0
 
 

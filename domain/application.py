@@ -6,6 +6,9 @@ aggregates folded to the requested point in time, or with the history and its ch
 
 from __future__ import annotations
 
+import itertools
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -43,7 +46,24 @@ T = TypeVar("T")
 Clock = Callable[[], datetime]
 IdFactory = Callable[[], UUID]
 
-COMMAND_ATTEMPTS = 3
+# A command that lost a race to another writer is run again, with jittered exponential
+# back-off, until this many seconds have passed: several workers on one aggregate then settle
+# instead of failing after a fixed count (issue 13).
+CONFLICT_RETRY_BUDGET = 2.0
+_FIRST_BACK_OFF = 0.005
+_LONGEST_BACK_OFF = 0.25
+
+
+def back_off(attempt: int, deadline: float) -> bool:
+    """Sleep before retry `attempt` (0-based) and answer True, or answer False when the retry
+    budget ending at `deadline` (time.monotonic) is spent. Full jitter: a uniform delay up to
+    the exponential step, so competing writers spread out."""
+    step = min(_LONGEST_BACK_OFF, _FIRST_BACK_OFF * 2**attempt)
+    delay = random.uniform(0, step)
+    if time.monotonic() + delay >= deadline:
+        return False
+    time.sleep(delay)
+    return True
 
 
 class DateAsISO(Transcoding):
@@ -176,7 +196,8 @@ class Ledger(Application[UUID]):
 
         With an expected version (HTTP If-Match) a stale state is refused instead of retried.
         """
-        for attempt in range(COMMAND_ATTEMPTS):
+        deadline = time.monotonic() + CONFLICT_RETRY_BUDGET
+        for attempt in itertools.count():
             aggregate = self._get(cls, aggregate_id, what)
             version: int = aggregate.version  # type: ignore[attr-defined]
             if expected_version is not None and version != expected_version:
@@ -187,7 +208,7 @@ class Ledger(Application[UUID]):
             try:
                 self.save_or_conflict(aggregate)
             except errors.VersionConflict:
-                if expected_version is not None or attempt == COMMAND_ATTEMPTS - 1:
+                if expected_version is not None or not back_off(attempt, deadline):
                     raise
                 continue
             return aggregate.version  # type: ignore[attr-defined, no-any-return]
@@ -529,7 +550,8 @@ class Ledger(Application[UUID]):
         for value in association_ids:
             if str(value) not in ids:
                 ids.append(str(value))
-        for attempt in range(COMMAND_ATTEMPTS):
+        deadline = time.monotonic() + CONFLICT_RETRY_BUDGET
+        for attempt in itertools.count():
             awarded: list[str] = []
             skipped: list[str] = []
             changed: list[Association] = []
@@ -556,7 +578,7 @@ class Ledger(Application[UUID]):
             try:
                 self.save_or_conflict(*changed)
             except errors.VersionConflict:
-                if attempt == COMMAND_ATTEMPTS - 1:
+                if not back_off(attempt, deadline):
                     raise
                 continue
             return {"awarded": awarded, "skipped": skipped}

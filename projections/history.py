@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.application import HistoryEntry, Ledger
+from domain.output_safety import terminal_safe
 from domain.project import STAGE_LABELS, Project
 from domain.values import (
     ATTESTATION_KINDS,
@@ -508,4 +509,5 @@ def render_history(view: HistoryView, lang: str = "zh") -> list[str]:
 
 
 def render_lines(lines: Sequence[str]) -> str:
-    return "\n".join(lines) + "\n"
+    """The lines for a terminal: user text in them never carries control sequences."""
+    return "\n".join(terminal_safe(line) for line in lines) + "\n"

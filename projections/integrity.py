@@ -28,7 +28,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict, cast
 from uuid import UUID
 
@@ -450,7 +450,8 @@ class CheckpointProblem:
     """Why a checkpoint does not hold today, by stream and version where there is one.
 
     Codes: `wrong_key`, `bad_signature`, `stream_missing`, `head_missing`, `head_mismatch`,
-    `chain_broken` (and the broken link's own code in `detail`), `notification_id_regressed`.
+    `chain_broken` (and the broken link's own code in `detail`), `notification_id_regressed`,
+    `uncovered_event` (recorded, it says, before the checkpoint, yet not covered by it).
     """
 
     code: str
@@ -576,9 +577,14 @@ def verify_checkpoint(
     }
     mapper = _mapper(ledger)
     scan = _Scan(ledger)
+    signed_at = _moment(checkpoint["created_at"])
     for rows in scan:
         check = check_stream(mapper, rows)
         head = heads.pop(_stream_key(check.stream_id), None)
+        if signed_at is not None:
+            uncovered = _uncovered_before(mapper, rows, head, signed_at)
+            if uncovered is not None:
+                report.add(uncovered)
         found = _head_problem(check, head)
         if found is not None:
             report.add(found)
@@ -607,6 +613,52 @@ def verify_checkpoint(
         )
     report.seconds = time.perf_counter() - started
     return report
+
+
+# A command reads the clock before it commits: an event committed just after the checkpoint
+# read the heads may carry a time a little before it. Only what is older than this is flagged.
+IN_FLIGHT_GRACE = timedelta(seconds=60)
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _uncovered_before(
+    mapper: ChainedMapper,
+    rows: list[StoredEvent],
+    head: tuple[int, str] | None,
+    signed_at: datetime,
+) -> CheckpointProblem | None:
+    """The first event the checkpoint does not cover (a stream it does not list, or a version
+    after its head) that says it was recorded before the checkpoint was signed: it was added
+    to the record afterwards with a back-dated time."""
+    covered = 0 if head is None else head[0]
+    for row in rows:
+        if row.originator_version <= covered:
+            continue
+        try:
+            recorded_at = _moment(mapper.decode_state(row).get("timestamp"))
+        except Exception:  # an unreadable row is the chain check's finding
+            continue
+        if recorded_at is not None and recorded_at < signed_at - IN_FLIGHT_GRACE:
+            return CheckpointProblem(
+                "uncovered_event",
+                f"version {row.originator_version} says it was recorded at "
+                f"{recorded_at.isoformat()}, before the checkpoint was signed "
+                f"({signed_at.isoformat()}), yet the checkpoint does not cover it: it was added "
+                "later with a back-dated time",
+                str(row.originator_id),
+                row.originator_version,
+            )
+    return None
 
 
 def _head_problem(check: StreamCheck, head: tuple[int, str] | None) -> CheckpointProblem | None:
@@ -676,7 +728,9 @@ def record_checkpoint(ledger: Ledger, doc: Mapping[str, Any]) -> int:
     table = checkpoints_table(ledger)
     engine = _engine(ledger)
     table.create(engine, checkfirst=True)
-    with engine.begin() as conn:
+    datastore = ledger.recorder.datastore  # type: ignore[attr-defined]
+    # In the event store's transaction, so an enclosing one (an idempotent POST) holds it too.
+    with datastore.transaction(commit=True) as conn:
         result = conn.execute(
             table.insert().values(
                 created_at=checkpoint["created_at"],

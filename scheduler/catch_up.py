@@ -75,6 +75,30 @@ class CatchUp:
     kinds: list[DocumentKind]
     jobs: list[Job] = field(default_factory=list)  # periods whose record is not a plain document
 
+    def plan(self, now: datetime) -> list[tuple[str, str, str]]:
+        """What a catch-up at `now` would make, storing no document (the read models are brought
+        up to the log first, as for a real catch-up):
+        (kind, period, "revision N" or "new") for each document kind (not the jobs)."""
+        self.runner.run_once()
+        position = min(self.runner.positions().values(), default=0)
+        today = business_date(now)
+        first = self.read.first_business_date()
+        planned: list[tuple[str, str, str]] = []
+        if first is None:
+            return planned
+        for kind in self.kinds:
+            for period in kind.due(today, first):
+                latest = self.store.latest(kind.kind, period)
+                if latest is None:
+                    planned.append((kind.kind, period, "revision 0 (new)"))
+                elif (
+                    kind.revise
+                    and latest.position < position
+                    and content_hash(kind.build(period)) != latest.content_hash
+                ):
+                    planned.append((kind.kind, period, f"revision {latest.revision + 1}"))
+        return planned
+
     def __call__(self, now: datetime, generated_by: str = "scheduler") -> list[Document]:
         """Bring the read models up to every recorded event, then make what is missing."""
         self.runner.run_once()

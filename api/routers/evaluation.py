@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from pydantic import ConfigDict, Field
 
 from api.auth import Permission, Principal
 from api.deps import get_ledger, get_write_lock, require
+from api.exports import ExportColumn, Sheet, check_format, export
 from api.read_models import get_read_models, get_services, not_ready
 from api.report_schemas import (
     DesignationsAwardedOut,
@@ -21,7 +23,7 @@ from api.report_schemas import (
 )
 from api.schemas import CreatedOut, Day, Money, WriteIn, YearPath, plain
 from domain.application import Ledger
-from projections.evaluation import evaluate
+from projections.evaluation import EvaluationRules, evaluate
 from projections.queries import ReadModels
 from services.bootstrap import Services
 from services.designations import award_designations_from_ranking
@@ -93,14 +95,71 @@ class SubsidyIn(WriteIn):
 @router.get(
     "/evaluations/{year}",
     response_model=None,
-    responses=documented(EvaluationOut, "the ranking of the evaluation year"),
+    responses=documented(
+        EvaluationOut, "the ranking of the evaluation year, or `?format=csv|xlsx`", files=True
+    ),
 )
-def evaluation(year: YearPath, user: Reader, read: Read, services: AllServices) -> dict[str, Any]:
-    """The evaluation year (1 December – 30 November) ranked; the top N published."""
+def evaluation(
+    year: YearPath, user: Reader, read: Read, services: AllServices, format: str = "json"
+) -> Response | dict[str, Any]:
+    """The evaluation year (1 December – 30 November) ranked; the top N published. Also
+    `?format=csv|xlsx` with Chinese headers; any other format → 422."""
+    fmt = check_format(format)
     try:
-        return evaluate(read, year, services.evaluation_rules).as_dict()
+        result = evaluate(read, year, services.evaluation_rules)
     except LookupError as e:
         raise not_ready(e) from e
+    body = result.as_dict()
+    if fmt == "json":
+        return body
+    return export(
+        fmt,
+        f"商协会考评-{year}",
+        [evaluation_sheet(result.rules, body)],
+        body,
+        f"evaluation-{year}",
+    )
+
+
+UNITS_ZH = {"count": "项", "yuan": "元"}
+
+
+def evaluation_sheet(rules: EvaluationRules, body: dict[str, Any]) -> Sheet:
+    """One row per association: rank, name, score, each indicator's value and points."""
+    columns = [
+        ExportColumn("rank", "排名"),
+        ExportColumn("association_id", "商协会编号"),
+        ExportColumn("name", "商协会名称"),
+        ExportColumn("score", "总分"),
+    ]
+    for indicator in rules.indicators:
+        columns.append(
+            ExportColumn(
+                f"{indicator.id}.value",
+                f"{indicator.label_zh}（{UNITS_ZH.get(indicator.unit, indicator.unit)}）",
+            )
+        )
+        columns.append(ExportColumn(f"{indicator.id}.points", f"{indicator.label_zh}得分"))
+    columns.append(ExportColumn("published", "是否公布"))
+    rows = []
+    for item in body["items"]:
+        row: dict[str, Any] = {
+            "rank": item["rank"],
+            "association_id": item["association_id"],
+            "name": item["name"],
+            "score": Decimal(item["score"]),
+            "published": "是" if item["published"] else "否",
+        }
+        for indicator_id, figures in item["indicators"].items():
+            value = figures["value"]
+            row[f"{indicator_id}.value"] = Decimal(value) if isinstance(value, str) else value
+            row[f"{indicator_id}.points"] = Decimal(figures["points"])
+        rows.append(row)
+    return Sheet(f"{year_title(body)}考评", columns, rows)
+
+
+def year_title(body: dict[str, Any]) -> str:
+    return f"{body['year']}年度"
 
 
 @router.post(

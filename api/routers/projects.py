@@ -97,7 +97,7 @@ def get_project(
     record stood on (`known_on`, by `recorded_at`, Asia/Shanghai). `ETag` is the version
     of the state answered."""
     current = ledger.get_project(project_id)
-    user.check_reads_project(current.association_ids())
+    user.check_reads_project(current.association_ids(), project_id)
     given = [
         n
         for n, v in (("as_of_version", as_of_version), ("as_of", as_of), ("known_on", known_on))
@@ -125,7 +125,7 @@ def get_project(
 )
 def project_history(project_id: str, user: Reader, ledger: Ledgers) -> list[HistoryEntryOut]:
     """Every stored event with its envelope, data and hash-chain link, oldest first."""
-    user.check_reads_project(ledger.get_project(project_id).association_ids())
+    user.check_reads_project(ledger.get_project(project_id).association_ids(), project_id)
     return [HistoryEntryOut.of(entry) for entry in ledger.history(project_id)]
 
 

@@ -172,3 +172,37 @@ def test_purchased_service_caps(api: Api) -> None:
     assert contract["annual_cap"] == "3000000.00"
     assert [s["amount"] for s in contract["subsidies"]] == ["2000000.00", "1000000.00"]
     assert contract["paid_total"] == "3000000.00" and contract["remaining"] == "0.00"
+
+
+def test_the_evaluation_answers_csv_and_xlsx_with_chinese_headers(api: Api) -> None:
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    first = api.association('=HYPERLINK("http://x","点击")')
+    activity(api, first, "promotion")
+    project_read_models(api)
+    as_json = api.get("/evaluations/2024", role="auditor").json()
+
+    r = api.get("/evaluations/2024?format=csv", role="auditor")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0][:4] == ["排名", "商协会编号", "商协会名称", "总分"] and rows[0][-1] == "是否公布"
+    assert rows[1][1] == first and rows[1][2] == '\'=HYPERLINK("http://x","点击")'
+    assert len(rows) == len(as_json["items"]) + 1
+
+    r = api.get("/evaluations/2024?format=xlsx", role="auditor")
+    assert r.status_code == 200 and r.headers["content-type"].startswith(
+        "application/vnd.openxmlformats"
+    )
+    ws = load_workbook(io.BytesIO(r.content)).active
+    assert ws is not None and ws.cell(row=1, column=1).value == "排名"
+    assert ws.cell(row=2, column=3).data_type == "s"  # the name is text, never a formula
+    assert ws.cell(row=2, column=4).data_type == "n"  # the score is a number
+
+
+def test_an_unknown_evaluation_format_is_422_never_json(api: Api) -> None:
+    r = api.get("/evaluations/2024?format=pdf", role="auditor")
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "format"

@@ -1,7 +1,7 @@
 """DESIGN §11's role table, enforced per endpoint: every role against every endpoint.
 
 Allowed → neither 401 nor 403 (the request may still be refused for what it says);
-not allowed → 403 `forbidden`; no token or a wrong one → 401 `unauthenticated`.
+not allowed → 403 `forbidden` (a project it may not see: 404 `not_found`); no token or a wrong one → 401 `unauthenticated`.
 A liaison acts for one association: it reads that association and the projects it refers,
 records that association's activities and refers projects only with it among the referrals.
 """
@@ -32,6 +32,10 @@ class Case:
     path: str
     body: dict[str, Any] | None
     allowed: frozenset[str]
+
+
+# Reads a liaison may make, but not of another association's project: 404, as for no project.
+HIDDEN_FROM_A_LIAISON = {"read another project", "another project's history"}
 
 
 def referral(association: str) -> dict[str, Any]:
@@ -304,6 +308,10 @@ def test_every_role_on_every_endpoint(
     if role in case.allowed:
         assert r.status_code not in (401, 403), r.text
         assert r.status_code < 500
+    elif case.name in HIDDEN_FROM_A_LIAISON:
+        # A project the user may not see is one that does not exist (DESIGN §21).
+        assert r.status_code == 404, r.text
+        assert r.json()["error"]["code"] == "not_found"
     else:
         assert r.status_code == 403, r.text
         assert r.json()["error"]["code"] == "forbidden"
@@ -339,7 +347,17 @@ def test_a_liaison_of_another_association_is_refused_what_is_not_its_own(
 ) -> None:
     api, ids = world
     other = api.auth("liaison", ids["B"])
-    assert api.client.get(f"/projects/{ids['P']}", headers=other).status_code == 403
+    # Another association's project answers exactly as a project that does not exist.
+    unknown = "0c7d0000-0000-4000-8000-000000000000"
+    for path in ("", "/history"):
+        hidden = api.client.get(f"/projects/{ids['P']}{path}", headers=other)
+        missing = api.client.get(f"/projects/{unknown}{path}", headers=other)
+        assert hidden.status_code == missing.status_code == 404, hidden.text
+        assert hidden.json()["error"]["code"] == "not_found"
+        assert hidden.json() == {
+            "error": {**missing.json()["error"], "message": f"no project {ids['P']}"}
+        }
+        assert set(hidden.headers) - {"content-length"} == set(missing.headers) - {"content-length"}
     assert api.client.get(f"/projects/{ids['Q']}", headers=other).status_code == 200
     r = api.client.post("/projects", json=referral(ids["A"]), headers=other)
     assert r.status_code == 403 and "own association" in r.json()["error"]["message"]

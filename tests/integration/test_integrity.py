@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -312,6 +313,36 @@ class TestCheckpoints:
         assert report.ok, report.summary()
         assert (report.heads_checked, report.streams_extended) == (2, 1)
         assert (report.events_then, report.events_now) == (7, 15)
+
+    def test_events_added_later_with_a_time_before_the_checkpoint_are_flagged(
+        self, ledger: Ledger, keys: dict[str, Any], clock: list[Any]
+    ) -> None:
+        project_id = busy_project(ledger)
+        doc = make_checkpoint(ledger, keys["key"])
+        signed = clock[0]
+        clock[0] = signed - timedelta(days=1)  # an intruder's back-dated appends
+        ledger.record_visit(ledger.context(OFFICER), project_id, occurred_on="2023-03-01")
+        planted = factories.project(ledger)
+        clock[0] = signed + timedelta(seconds=30)  # an honest later write is not flagged
+        busy_project(ledger)
+        report = verify_checkpoint(ledger, doc, keys["key"].public_key())
+        assert not report.ok
+        found = {(p.code, p.stream_id, p.version) for p in report.problems}
+        # The visit, the planted project, and the association made for it; not the later ones.
+        assert {("uncovered_event", str(project_id), 7), ("uncovered_event", str(planted), 1)} <= (
+            found
+        )
+        assert {code for code, _, _ in found} == {"uncovered_event"} and len(found) == 3
+        assert "back-dated" in report.problems[0].reason
+
+    def test_an_event_in_flight_when_the_checkpoint_was_signed_is_not_flagged(
+        self, ledger: Ledger, keys: dict[str, Any], clock: list[Any]
+    ) -> None:
+        project_id = busy_project(ledger)
+        doc = make_checkpoint(ledger, keys["key"])
+        clock[0] = clock[0] - timedelta(seconds=5)  # read the clock, committed just after
+        ledger.record_visit(ledger.context(OFFICER), project_id, occurred_on="2023-03-01")
+        assert verify_checkpoint(ledger, doc, keys["key"].public_key()).ok
 
     def test_a_forged_or_altered_checkpoint_is_refused(
         self, ledger: Ledger, cli: Cli, keys: dict[str, Any]

@@ -251,3 +251,35 @@ def test_closed_periods() -> None:
     due = closed_evaluation_years(load_evaluation_rules())
     assert due(date(2024, 12, 1), date(2022, 12, 15)) == ["2023", "2024"]
     assert due(date(2024, 11, 30), date(2023, 6, 1)) == ["2023"]
+
+
+class TestCatchUpByTheRealClock:
+    """`scheduler catch-up --now` never freezes a period still open by the real clock
+    (issue 13 item 7); `--dry-run` shows what would be made and stores nothing."""
+
+    def run(self, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "ZHAOSHANG_DATABASE_URL": database_url, "PYTHONPATH": str(REPO)}
+        command = [sys.executable, "-m", "cli.main", "scheduler", "catch-up", *args]
+        return subprocess.run(
+            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    def test_a_now_after_the_real_clock_is_refused_and_stores_nothing(
+        self, ledger: Ledger, database_url: str
+    ) -> None:
+        history(ledger)
+        result = self.run(database_url, "--now", "2999-01-16T02:00:00+08:00")
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "after the real clock" in result.stderr
+        assert DocumentStore(engine_of(ledger)).list() == []
+
+    def test_a_dry_run_shows_what_would_be_made_and_stores_nothing(
+        self, ledger: Ledger, database_url: str
+    ) -> None:
+        history(ledger)
+        result = self.run(database_url, "--now", "2024-11-20T10:00", "--dry-run")
+        assert result.returncode == 0, result.stderr
+        assert "would make dispatch 2023Q3 revision 0 (new)" in result.stdout
+        assert "would make dispatch 2024Q3 revision 0 (new)" in result.stdout
+        assert "(dry run)" in result.stdout
+        assert DocumentStore(engine_of(ledger)).list() == []
