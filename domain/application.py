@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -29,6 +29,7 @@ from eventsourcing.persistence import (
 from domain import errors
 from domain.association import Association
 from domain.events import SYSTEM, Actor, Context, EnvelopedEvent, event_type_name
+from domain.inputs import Day, Issues, Money, Rate, Referrals, Text
 from domain.integrity import GENESIS, PREV_HASH, ChainedMapper, stored_event_hash
 from domain.project import Project
 from domain.service_contract import ServiceContract, parse_year, service_contract_id
@@ -235,8 +236,25 @@ class Ledger(Application[UUID]):
 
     # ---- association commands -----------------------------------------------------------
 
-    def register_association(self, ctx: Context, **fields: Any) -> tuple[UUID, int]:
-        association = Association.register(ctx, association_id=self.new_id(), **fields)
+    def register_association(
+        self,
+        ctx: Context,
+        *,
+        name: Text,
+        kind: Text,
+        based_in: Text,
+        contact: Text | None = None,
+        occurred_on: Day | None = None,
+    ) -> tuple[UUID, int]:
+        association = Association.register(
+            ctx,
+            association_id=self.new_id(),
+            name=name,
+            kind=kind,
+            based_in=based_in,
+            contact=contact,
+            occurred_on=occurred_on,
+        )
         self.save_or_conflict(association)
         return association.id, association.version
 
@@ -245,54 +263,104 @@ class Ledger(Application[UUID]):
         ctx: Context,
         association_id: UUID | str,
         expected_version: int | None = None,
-        **fields: Any,
+        *,
+        name: Text | None = None,
+        based_in: Text | None = None,
+        contact: Text | None = None,
     ) -> int:
         return self._update(
             Association,
             association_id,
             "association",
-            lambda a: a.change_details(ctx, **fields),
+            lambda a: a.change_details(ctx, name=name, based_in=based_in, contact=contact),
             expected_version,
         )
 
     def record_activity(
-        self, ctx: Context, association_id: UUID | str, **fields: Any
+        self,
+        ctx: Context,
+        association_id: UUID | str,
+        *,
+        kind: Text,
+        occurred_on: Day,
+        description: Text,
+        count: int | str | None = None,
     ) -> tuple[str, int]:
         activity_id = str(self.new_id())
         version = self._update(
             Association,
             association_id,
             "association",
-            lambda a: a.record_activity(ctx, activity_id, **fields),
+            lambda a: a.record_activity(ctx, activity_id, kind, occurred_on, description, count),
             None,
         )
         return activity_id, version
 
-    def award_designation(self, ctx: Context, association_id: UUID | str, **fields: Any) -> int:
-        return self._update(
-            Association,
-            association_id,
-            "association",
-            lambda a: a.award_designation(ctx, **fields),
-            None,
-        )
-
-    def deactivate_association(
-        self, ctx: Context, association_id: UUID | str, **fields: Any
+    def award_designation(
+        self,
+        ctx: Context,
+        association_id: UUID | str,
+        *,
+        year: int | str,
+        designation: Text,
+        occurred_on: Day,
+        reason: Text | None = None,
     ) -> int:
         return self._update(
             Association,
             association_id,
             "association",
-            lambda a: a.deactivate(ctx, **fields),
+            lambda a: a.award_designation(ctx, year, designation, occurred_on, reason),
+            None,
+        )
+
+    def deactivate_association(
+        self, ctx: Context, association_id: UUID | str, *, occurred_on: Day, reason: Text
+    ) -> int:
+        return self._update(
+            Association,
+            association_id,
+            "association",
+            lambda a: a.deactivate(ctx, occurred_on, reason),
             None,
         )
 
     # ---- project commands ---------------------------------------------------------------
 
-    def refer_project(self, ctx: Context, **fields: Any) -> tuple[UUID, int]:
-        project = Project.refer(ctx, project_id=self.new_id(), **fields)
-        self._check_associations(fields.get("referrals"))
+    def refer_project(
+        self,
+        ctx: Context,
+        *,
+        name: Text,
+        investor: Text,
+        industry: Text,
+        project_type: Text,
+        origin: Text,
+        city: Text,
+        planned_investment: Money,
+        referrals: Referrals,
+        occurred_on: Day,
+        county: Text | None = None,
+        park: Text | None = None,
+        designations: Sequence[str] | None = None,
+    ) -> tuple[UUID, int]:
+        project = Project.refer(
+            ctx,
+            project_id=self.new_id(),
+            name=name,
+            investor=investor,
+            industry=industry,
+            project_type=project_type,
+            origin=origin,
+            city=city,
+            planned_investment=planned_investment,
+            referrals=referrals,
+            occurred_on=occurred_on,
+            county=county,
+            park=park,
+            designations=designations,
+        )
+        self._check_associations(referrals)
         self.save_or_conflict(project)
         return project.id, project.version
 
@@ -305,36 +373,97 @@ class Ledger(Application[UUID]):
         return self._update(Project, project_id, "project", command, expected_version)
 
     def record_visit(
-        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        expected_version: int | None = None,
+        *,
+        occurred_on: Day,
+        participants: Text | None = None,
+        notes: Text | None = None,
     ) -> int:
-        return self._project(project_id, lambda p: p.record_visit(ctx, **f), expected_version)
+        return self._project(
+            project_id,
+            lambda p: p.record_visit(ctx, occurred_on, participants, notes),
+            expected_version,
+        )
 
     def record_negotiation(
-        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        expected_version: int | None = None,
+        *,
+        occurred_on: Day,
+        notes: Text | None = None,
     ) -> int:
-        return self._project(project_id, lambda p: p.record_negotiation(ctx, **f), expected_version)
+        return self._project(
+            project_id, lambda p: p.record_negotiation(ctx, occurred_on, notes), expected_version
+        )
 
     def sign(
-        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        expected_version: int | None = None,
+        *,
+        occurred_on: Day,
+        contract_amount: Money,
+        currency: Text,
+        rate_to_cny: Rate | None = None,
+        place: Text | None = None,
     ) -> int:
-        return self._project(project_id, lambda p: p.sign(ctx, **f), expected_version)
+        return self._project(
+            project_id,
+            lambda p: p.sign(ctx, occurred_on, contract_amount, currency, rate_to_cny, place),
+            expected_version,
+        )
 
     def register_company(
-        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        expected_version: int | None = None,
+        *,
+        occurred_on: Day,
+        details: Text | None = None,
     ) -> int:
-        return self._project(project_id, lambda p: p.register_company(ctx, **f), expected_version)
+        return self._project(
+            project_id, lambda p: p.register_company(ctx, occurred_on, details), expected_version
+        )
 
     def start_construction(
-        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        expected_version: int | None = None,
+        *,
+        occurred_on: Day,
+        details: Text | None = None,
     ) -> int:
-        return self._project(project_id, lambda p: p.start_construction(ctx, **f), expected_version)
+        return self._project(
+            project_id, lambda p: p.start_construction(ctx, occurred_on, details), expected_version
+        )
 
     def record_funds_arrival(
-        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        expected_version: int | None = None,
+        *,
+        occurred_on: Day,
+        amount: Money,
+        currency: Text,
+        rate_to_cny: Rate | None = None,
+        source: Text | None = None,
     ) -> tuple[str, int]:
         arrival_id = str(self.new_id())
         version = self._project(
-            project_id, lambda p: p.record_funds_arrival(ctx, arrival_id, **f), expected_version
+            project_id,
+            lambda p: p.record_funds_arrival(
+                ctx, arrival_id, occurred_on, amount, currency, rate_to_cny, source
+            ),
+            expected_version,
         )
         return arrival_id, version
 
@@ -344,10 +473,20 @@ class Ledger(Application[UUID]):
         project_id: UUID | str,
         arrival_id: str,
         expected_version: int | None = None,
-        **f: Any,
+        *,
+        occurred_on: Day,
+        amount: Money,
+        currency: Text,
+        reason: Text,
+        rate_to_cny: Rate | None = None,
+        arrived_on: Day | None = None,
     ) -> int:
         return self._project(
-            project_id, lambda p: p.correct_funds_arrival(ctx, arrival_id, **f), expected_version
+            project_id,
+            lambda p: p.correct_funds_arrival(
+                ctx, arrival_id, occurred_on, amount, currency, reason, rate_to_cny, arrived_on
+            ),
+            expected_version,
         )
 
     def void_funds_arrival(
@@ -356,25 +495,42 @@ class Ledger(Application[UUID]):
         project_id: UUID | str,
         arrival_id: str,
         expected_version: int | None = None,
-        **f: Any,
+        *,
+        occurred_on: Day,
+        reason: Text,
     ) -> int:
         return self._project(
-            project_id, lambda p: p.void_funds_arrival(ctx, arrival_id, **f), expected_version
+            project_id,
+            lambda p: p.void_funds_arrival(ctx, arrival_id, occurred_on, reason),
+            expected_version,
         )
 
     def report_fixed_asset_investment(
-        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        expected_version: int | None = None,
+        *,
+        year: int | str,
+        amount: Money,
+        currency: Text,
+        occurred_on: Day,
+        rate_to_cny: Rate | None = None,
     ) -> int:
         return self._project(
-            project_id, lambda p: p.report_fixed_asset_investment(ctx, **f), expected_version
+            project_id,
+            lambda p: p.report_fixed_asset_investment(
+                ctx, year, amount, currency, occurred_on, rate_to_cny
+            ),
+            expected_version,
         )
 
     def record_production(
         self,
         ctx: Context,
         project_id: UUID | str,
-        milestone: Any,
-        occurred_on: Any,
+        milestone: Text,
+        occurred_on: Day,
         expected_version: int | None = None,
     ) -> int:
         if milestone == "started":
@@ -390,12 +546,33 @@ class Ledger(Application[UUID]):
         )
 
     def record_follow_up_visit(
-        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        expected_version: int | None = None,
+        *,
+        occurred_on: Day,
+        operating_status: Text,
+        issues: Issues | None = None,
+        output_value: Money | None = None,
+        tax: Money | None = None,
+        employees: int | str | None = None,
+        notes: Text | None = None,
     ) -> tuple[int, list[str]]:
-        issue_ids = [str(self.new_id()) for _ in f.get("issues") or []]
+        issue_ids = [str(self.new_id()) for _ in issues or []]
         version = self._project(
             project_id,
-            lambda p: p.record_follow_up_visit(ctx, issue_ids=issue_ids, **f),
+            lambda p: p.record_follow_up_visit(
+                ctx,
+                occurred_on,
+                operating_status,
+                issue_ids,
+                issues=issues,
+                output_value=output_value,
+                tax=tax,
+                employees=employees,
+                notes=notes,
+            ),
             expected_version,
         )
         return version, issue_ids
@@ -406,32 +583,85 @@ class Ledger(Application[UUID]):
         project_id: UUID | str,
         issue_id: str,
         expected_version: int | None = None,
-        **f: Any,
+        *,
+        status: Text,
+        occurred_on: Day,
+        note: Text,
     ) -> int:
         return self._project(
-            project_id, lambda p: p.update_issue(ctx, issue_id, **f), expected_version
+            project_id,
+            lambda p: p.update_issue(ctx, issue_id, status, occurred_on, note),
+            expected_version,
         )
 
     def record_attestation(
-        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        expected_version: int | None = None,
+        *,
+        kind: Text,
+        occurred_on: Day,
+        granted: bool,
+        reason: Text,
     ) -> int:
-        return self._project(project_id, lambda p: p.record_attestation(ctx, **f), expected_version)
+        return self._project(
+            project_id,
+            lambda p: p.record_attestation(ctx, kind, occurred_on, granted, reason),
+            expected_version,
+        )
 
     def change_attribution(
-        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        expected_version: int | None = None,
+        *,
+        occurred_on: Day,
+        referrals: Referrals,
+        reason: Text,
+        approver: Text,
     ) -> int:
-        self._check_associations(f.get("referrals"))
-        return self._project(project_id, lambda p: p.change_attribution(ctx, **f), expected_version)
+        self._check_associations(referrals)
+        return self._project(
+            project_id,
+            lambda p: p.change_attribution(ctx, occurred_on, referrals, reason, approver),
+            expected_version,
+        )
 
     def reclassify(
-        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        expected_version: int | None = None,
+        *,
+        occurred_on: Day,
+        reason: Text,
+        approver: Text,
+        industry: Text | None = None,
+        project_type: Text | None = None,
     ) -> int:
-        return self._project(project_id, lambda p: p.reclassify(ctx, **f), expected_version)
+        return self._project(
+            project_id,
+            lambda p: p.reclassify(ctx, occurred_on, reason, approver, industry, project_type),
+            expected_version,
+        )
 
     def change_status(
-        self, ctx: Context, project_id: UUID | str, expected_version: int | None = None, **f: Any
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        expected_version: int | None = None,
+        *,
+        occurred_on: Day,
+        status: Text,
+        reason: Text,
     ) -> int:
-        return self._project(project_id, lambda p: p.change_status(ctx, **f), expected_version)
+        return self._project(
+            project_id,
+            lambda p: p.change_status(ctx, occurred_on, status, reason),
+            expected_version,
+        )
 
     # ---- queries ------------------------------------------------------------------------
 
@@ -615,10 +845,30 @@ class Ledger(Application[UUID]):
             raise exists from e
         return contract.id, contract.version
 
-    def amend_service_contract(self, ctx: Context, year: Any, **fields: Any) -> int:
-        """A new amount and/or provider with a reason (occurred_on, reason, amount?, provider?,
-        cap?); never below the subsidies already paid, never above the cap."""
-        return self._update_service_contract(parse_year(year), lambda c: c.amend(ctx, **fields))
+    def amend_service_contract(
+        self,
+        ctx: Context,
+        year: int | str,
+        *,
+        occurred_on: Day,
+        reason: Text,
+        amount: Money | None = None,
+        provider: Text | None = None,
+        cap: Money | None = None,
+    ) -> int:
+        """A new amount and/or provider with a reason; never below the subsidies already paid,
+        never above the cap."""
+        return self._update_service_contract(
+            parse_year(year),
+            lambda c: c.amend(
+                ctx,
+                occurred_on=occurred_on,
+                reason=reason,
+                amount=amount,
+                provider=provider,
+                cap=cap,
+            ),
+        )
 
     def pay_subsidy(
         self,
