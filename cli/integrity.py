@@ -30,6 +30,11 @@ def register(commands: Any, handlers: dict[str, Any]) -> None:
     )
     verify.add_argument("--project", metavar="PROJECT_ID", help="verify one project only")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.add_argument(
+        "--read-models",
+        action="store_true",
+        help="also compare every read model with a fresh fold of the log",
+    )
     handlers["verify"] = _verify
 
     checkpoint = commands.add_parser("checkpoint", help="signed checkpoints of every stream's head")
@@ -78,6 +83,34 @@ def register(commands: Any, handlers: dict[str, Any]) -> None:
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    code = _verify_chains(args, settings)
+    if args.read_models and not args.project:
+        return max(code, _verify_read_models(args, settings))
+    return code
+
+
+def _verify_read_models(args: argparse.Namespace, settings: Settings) -> int:
+    from projections.consistency import verify_read_models
+
+    services = bootstrap(settings)
+    try:
+        report = verify_read_models(services.runner)
+    finally:
+        services.close()
+    if args.json:
+        print(json.dumps({"read_models": report.as_dict()}, ensure_ascii=False, indent=2))
+        return OK if report.ok else FAILED
+    for check in report.checks:
+        print(f"read model {check.name}: {check.status} at position {check.position:,}")
+        for d in check.differences:
+            print(
+                f"  {d.table}: {d.only_in_read_model} row(s) only in the read model, "
+                f"{d.only_in_fresh_fold} only in the fresh fold; e.g. {', '.join(d.keys)}"
+            )
+    return OK if report.ok else FAILED
+
+
+def _verify_chains(args: argparse.Namespace, settings: Settings) -> int:
     from projections.integrity import verify_all, verify_project
 
     app = bootstrap(settings).ledger
