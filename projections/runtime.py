@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -207,9 +208,10 @@ class ProjectionRunner:
                         )
                         continue
             except sqlalchemy.exc.DatabaseError:
-                # Another process registered it (or created its tables) at the same moment.
-                with self.engine.connect() as conn:
-                    reg = self.registration(conn, projection.name)
+                # Another process registered it (or created its tables) at the same moment. On
+                # SQLite its tables show before its registration row does (pysqlite commits DDL
+                # at once), so give that row a moment to appear.
+                reg = self._registration_soon(projection.name)
                 if reg is None:
                     raise
             projection.bind(reg.generation)
@@ -221,6 +223,15 @@ class ProjectionRunner:
                         reg = self.registration(conn, projection.name)
                     assert reg is not None
                     projection.bind(reg.generation)
+
+    def _registration_soon(self, name: str, seconds: float = 10.0) -> Registration | None:
+        deadline = time.monotonic() + seconds
+        while True:
+            with self.engine.connect() as conn:
+                reg = self.registration(conn, name)
+            if reg is not None or time.monotonic() > deadline:
+                return reg
+            time.sleep(0.05)
 
     def positions(self) -> dict[str, int]:
         with self.engine.connect() as conn:
