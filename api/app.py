@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from api.errors import BodyLimitMiddleware, document_errors, install_error_handlers
 from api.health import HealthOut, health_report
 from api.idempotency import IdempotencyMiddleware, document_header, make_idempotent
+from api.pages import install_pages
 from api.routers import routers
 from domain.application import Ledger
 from services.bootstrap import Services, bootstrap
@@ -114,6 +115,7 @@ def create_app(
     def health() -> HealthOut:
         return health_report(the_services.engine)
 
+    install_pages(app)
     for router in routers():
         document_errors(router)
         make_idempotent(router)

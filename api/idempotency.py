@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import sqlalchemy.exc
 from fastapi import FastAPI, Response
@@ -53,6 +54,8 @@ from sqlalchemy import (
 from domain import errors
 
 HEADER = "Idempotency-Key"
+PAGES_PREFIX = "/app/"
+PAGE_FIELD = "idempotency_key"
 REPLAYED = "Idempotent-Replayed"
 KEPT_HEADERS = ("content-type", "etag", "location")
 _KEY = re.compile(r"[!-~]{1,200}")  # visible ASCII, as a header value can carry it
@@ -121,7 +124,7 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        key = headers.get(HEADER.lower())
+        key = headers.get(HEADER.lower()) or page_form_key(scope)
         if key is None:
             await self.app(scope, receive, send)
             return
@@ -150,6 +153,15 @@ class IdempotencyMiddleware:
             await self.app(scope, replay, send)
         finally:
             _current.reset(token)
+
+
+def page_form_key(scope: Any) -> str | None:
+    """A page's form names its key in its action URL (`?idempotency_key=…`), so a plain form
+    post — no script to set a header, perhaps a multipart one with a photo — records once too."""
+    if not str(scope.get("path", "")).startswith(PAGES_PREFIX):
+        return None
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(PAGE_FIELD)
+    return values[0] if values else None
 
 
 def _ensure_table(engine: Any) -> None:

@@ -260,6 +260,35 @@ class ReadModels:
                 rows.append(doc)
         return rows
 
+    def open_issues(self, project_ids: set[str] | None = None) -> list[dict[str, Any]]:
+        """Every issue not yet closed (办结), with its project and the day it was raised; only
+        those of `project_ids` when given. Oldest first."""
+        projects = self._bound(self._ledger).tables["projects"]
+        query = (
+            select(projects.c.project_id, projects.c.name, projects.c.doc)
+            .where(projects.c.open_issues > 0)
+            .where(projects.c.status != "withdrawn")
+        )
+        if project_ids is not None:
+            query = query.where(projects.c.project_id.in_(sorted(project_ids)))
+        found = []
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                for issue_id, (raised_on, closed_on, category) in json.loads(row.doc)[
+                    "issues"
+                ].items():
+                    if closed_on is None:
+                        found.append(
+                            {
+                                "project_id": row.project_id,
+                                "name": row.name,
+                                "issue_id": issue_id,
+                                "raised_on": raised_on,
+                                "category": category,
+                            }
+                        )
+        return sorted(found, key=lambda i: (i["raised_on"], i["project_id"], i["issue_id"]))
+
     def first_business_date(self) -> date | None:
         """The earliest referral or association registration on record."""
         tables = self._bound(self._ledger).tables

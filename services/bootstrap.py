@@ -39,6 +39,7 @@ from projections.runtime import ProjectionRunner, engine_of
 from services.background import BackgroundWork
 from services.settings import Settings
 from services.settlements import SettlementService
+from services.todo import TodoRules
 
 
 class Services:
@@ -104,6 +105,17 @@ class Services:
             return self.evaluation_rules.follow_up_interval_days
         except (EvaluationRulesError, EvaluationRulesNotFound):
             return DEFAULT_FOLLOW_UP_DAYS
+
+    @cached_property
+    def todo(self) -> TodoRules:
+        """The rules of 待办, shared by the start pages and the reminders."""
+        return TodoRules(
+            self.read_models,
+            self.follow_up_interval_days,
+            follow_up_within_days=self.settings.follow_up_within_days,
+            stalled_signing_months=self.settings.stalled_signing_months,
+            issue_open_days=self.settings.issue_open_days,
+        )
 
     @cached_property
     def runner(self) -> ProjectionRunner:

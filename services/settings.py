@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     # How long a read that needs fresh figures (`GET /rewards`) waits for the runner.
     read_models_wait_seconds: float = 60.0
 
+    # 待办 and reminders (DESIGN §17, §20): how far ahead a due 回访 is shown, when a signing
+    # counts as stalled, when an open issue is overdue.
+    follow_up_within_days: int = 14
+    stalled_signing_months: int = 3
+    issue_open_days: int = 30
+
     def policy_folders(self) -> list[Path]:
         """The folders of `ZHAOSHANG_POLICY_PATH` (`:`-separated), read after the project's."""
         return [Path(p) for p in self.policy_path.split(":") if p.strip()]

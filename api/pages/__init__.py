@@ -1,0 +1,23 @@
+"""The web pages under `/app/` (DESIGN §17): server-rendered with Jinja2, htmx and Pico CSS
+vendored and served by the app, phone first. Pages are thin: a template, a form that names the
+API's fields, the same application command and the same refusals as the API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from api.idempotency import make_idempotent
+from api.pages.session import install_login_redirect
+
+
+def routers() -> list[APIRouter]:
+    from api.pages import assets, projects, start
+
+    return [assets.router, start.router, projects.router]
+
+
+def install_pages(app: FastAPI) -> None:
+    install_login_redirect(app)
+    for router in routers():
+        make_idempotent(router)  # a double tap or a resend records once
+        app.include_router(router)

@@ -1,0 +1,536 @@
+"""The follow-up officer's pages: a project's page and the forms for its events (DESIGN §17).
+
+Each form posts the API's field names, is parsed by the API's request schema and runs the API's
+command through the same `Writer` (envelope, role, write lock); a refusal re-renders the form
+with the input kept and the message beside its field (`api.pages.forms`). A success redirects
+to the project page (303), which is what a retried post with the same idempotency key replays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
+
+from api.auth import Permission, Principal
+from api.pages.forms import FormState, SubmittedForm, submit
+from api.pages.render import render
+from api.pages.session import PageUser, page_writer
+from api.schemas import (
+    FixedAssetInvestmentIn,
+    FollowUpIn,
+    FundsArrivalIn,
+    FundsCorrectionIn,
+    FundsVoidIn,
+    IssueUpdateIn,
+    MilestoneIn,
+    NegotiationIn,
+    ProductionIn,
+    SigningIn,
+    VisitIn,
+    WriteIn,
+)
+from domain.application import Ledger
+from domain.project import STAGE_LABELS, STAGES, Project
+from domain.values import (
+    CITIES,
+    INDUSTRIES,
+    OPERATING_STATUSES,
+    ORIGINS,
+    PRODUCTION_MILESTONES,
+    PROJECT_TYPES,
+    business_date,
+)
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+P = Permission
+
+# The currencies offered first on a form (any ISO 4217 code may be typed in the API).
+CURRENCY_CHOICES = {
+    "CNY": "人民币",
+    "USD": "美元",
+    "EUR": "欧元",
+    "HKD": "港元",
+    "JPY": "日元",
+    "GBP": "英镑",
+    "SGD": "新加坡元",
+    "KRW": "韩元",
+}
+ISSUE_STATUSES = {"handling": "办理中", "closed": "已办结"}
+FOLLOW_UP_ISSUE_ROWS = 3
+
+
+@dataclass(frozen=True)
+class Input:
+    """One form field: the API's field name, its Chinese label, and how it is entered."""
+
+    name: str
+    label: str
+    kind: str = "text"  # text | textarea | date | money | rate | integer | select
+    choices: dict[str, str] = field(default_factory=dict)
+    required: bool = False
+    hint: str = ""
+
+
+def _day(required: bool = True, label: str = "日期") -> Input:
+    return Input("occurred_on", label, "date", required=required)
+
+
+MONEY_INPUTS = (
+    Input("currency", "币种", "select", CURRENCY_CHOICES, required=True),
+    Input("rate_to_cny", "折合人民币汇率", "rate", hint="币种不是人民币时必填"),
+)
+
+
+@dataclass(frozen=True)
+class EventForm:
+    """A form that records one kind of project event."""
+
+    slug: str
+    title: str
+    schema: type[WriteIn]
+    run: Callable[[Ledger], Callable[..., Any]]
+    inputs: Sequence[Input]
+
+
+EVENT_FORMS = {
+    form.slug: form
+    for form in (
+        EventForm(
+            "visits",
+            "记录考察",
+            VisitIn,
+            lambda ledger: ledger.record_visit,
+            (
+                _day(),
+                Input("participants", "参加人员", "textarea"),
+                Input("notes", "备注", "textarea"),
+            ),
+        ),
+        EventForm(
+            "negotiations",
+            "记录洽谈",
+            NegotiationIn,
+            lambda ledger: ledger.record_negotiation,
+            (_day(), Input("notes", "备注", "textarea")),
+        ),
+        EventForm(
+            "signing",
+            "记录签约",
+            SigningIn,
+            lambda ledger: ledger.sign,
+            (
+                _day(label="签约日期"),
+                Input("contract_amount", "合同投资额（元）", "money", required=True),
+                *MONEY_INPUTS,
+                Input("place", "签约地点"),
+            ),
+        ),
+        EventForm(
+            "registration",
+            "记录注册",
+            MilestoneIn,
+            lambda ledger: ledger.register_company,
+            (_day(label="注册日期"), Input("details", "说明", "textarea")),
+        ),
+        EventForm(
+            "construction",
+            "记录开工",
+            MilestoneIn,
+            lambda ledger: ledger.start_construction,
+            (_day(label="开工日期"), Input("details", "说明", "textarea")),
+        ),
+        EventForm(
+            "production",
+            "记录投产 / 达产",
+            ProductionIn,
+            lambda ledger: ledger.record_production,
+            (
+                Input("milestone", "节点", "select", PRODUCTION_MILESTONES, required=True),
+                _day(),
+            ),
+        ),
+        EventForm(
+            "fixed-asset-investment",
+            "填报固定资产投资",
+            FixedAssetInvestmentIn,
+            lambda ledger: ledger.report_fixed_asset_investment,
+            (
+                Input("year", "年度", "integer", required=True),
+                Input("amount", "完成投资额（元）", "money", required=True),
+                *MONEY_INPUTS,
+                _day(label="填报日期"),
+            ),
+        ),
+        EventForm(
+            "funds",
+            "记录资金到位",
+            FundsArrivalIn,
+            lambda ledger: ledger.record_funds_arrival,
+            (
+                _day(label="到位日期"),
+                Input("amount", "到位金额", "money", required=True),
+                *MONEY_INPUTS,
+                Input("source", "资金来源", "select", ORIGINS, hint="默认为项目来源"),
+            ),
+        ),
+    )
+}
+
+FOLLOW_UP_INPUTS = (
+    _day(label="回访日期"),
+    Input("operating_status", "经营状况", "select", OPERATING_STATUSES, required=True),
+    Input("output_value", "产值（元）", "money"),
+    Input("tax", "税收（元）", "money"),
+    Input("employees", "用工人数", "integer"),
+    Input("notes", "备注", "textarea"),
+)
+CORRECTION_INPUTS = (
+    _day(label="更正日期"),
+    Input("amount", "更正后金额", "money", required=True),
+    *MONEY_INPUTS,
+    Input("arrived_on", "更正后的到位日期", "date", hint="到位日期有误时填写"),
+    Input("reason", "更正原因", "textarea", required=True),
+)
+VOID_INPUTS = (
+    _day(label="作废日期"),
+    Input("reason", "作废原因（如重复录入）", "textarea", required=True),
+)
+ISSUE_INPUTS = (
+    Input("status", "办理状态", "select", ISSUE_STATUSES, required=True),
+    _day(),
+    Input("note", "办理情况", "textarea", required=True),
+)
+
+
+# ---- the project page ------------------------------------------------------------------------
+
+
+def _readable_project(request: Request, user: Principal, project_id: str) -> Project:
+    ledger: Ledger = request.app.state.ledger
+    project = ledger.get_project(project_id)  # 404 for an unknown id
+    user.check_reads_project(project.association_ids(), project_id)  # the same 404 for others'
+    return project
+
+
+def project_view(request: Request, project: Project) -> dict[str, Any]:
+    """What the project page shows, in words: the stage timeline, key figures, open issues."""
+    services = request.app.state.services
+    interval = services.follow_up_interval_days
+    names = services.read_models.association_names() if _has_read_models(services) else {}
+    last_contact = project.last_follow_up_on or project.production_started_on
+    next_due = last_contact + timedelta(days=interval) if last_contact else None
+    reached = {
+        "referred": project.referred_on,
+        "visited": project.first_visit_on,
+        "negotiating": None,  # counted, not dated, on the aggregate
+        "signed": project.signed_on,
+        "registered": project.registered_on,
+        "under_construction": project.construction_started_on,
+        "in_production": project.production_started_on,
+        "at_capacity": project.capacity_reached_on,
+    }
+    return {
+        "project": project,
+        "timeline": [
+            {
+                "stage": s,
+                "label": STAGE_LABELS[s],
+                "on": reached.get(s),
+                "done": i <= STAGES.index(project.stage),
+                "current": s == project.stage,
+            }
+            for i, s in enumerate(STAGES)
+        ],
+        "city_label": CITIES.get(project.city, project.city),
+        "industry_label": INDUSTRIES.get(project.industry, project.industry),
+        "type_label": PROJECT_TYPES.get(project.project_type, project.project_type),
+        "origin_label": ORIGINS.get(project.origin, project.origin),
+        "referrers": [
+            {
+                "name": names.get(str(r["association_id"]), str(r["association_id"])),
+                "share": r["share"],
+            }
+            for r in project.referrals
+        ],
+        "funds_by_year": sorted(project.funds_by_year_cny().items()),
+        "arrivals": list(project.arrivals.values()),
+        "open_issues": project.open_issues(),
+        "last_contact": last_contact,
+        "next_due": next_due,
+        "overdue": next_due is not None and next_due < business_date(request.app.state.clock()),
+        "operating_labels": OPERATING_STATUSES,
+        "issue_labels": ISSUE_STATUSES,
+        "event_forms": EVENT_FORMS,
+    }
+
+
+def _has_read_models(services: Any) -> bool:
+    try:
+        services.read_models.position("ledger")
+    except LookupError:
+        return False
+    return True
+
+
+@router.get("/projects/{project_id}")
+def project_page(request: Request, project_id: str, user: PageUser) -> Response:
+    project = _readable_project(request, user, project_id)
+    return render(
+        request,
+        "app/project.html",
+        {
+            **project_view(request, project),
+            "page_title": project.name,
+            "may_record": user.can(P.PROJECT_EVENTS),
+        },
+    )
+
+
+# ---- forms ---------------------------------------------------------------------------------
+
+
+def _form_page(
+    request: Request,
+    project: Project,
+    title: str,
+    action: str,
+    inputs: Sequence[Input],
+    state: FormState,
+    *,
+    template: str = "app/event_form.html",
+    status: int = 200,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    return render(
+        request,
+        template,
+        {
+            "project": project,
+            "page_title": title,
+            "title": title,
+            "action": action,
+            "inputs": inputs,
+            "form": state,
+            **(extra or {}),
+        },
+        status=status,
+    )
+
+
+def _submitted(
+    request: Request,
+    user: Principal,
+    project_id: str,
+    schema: type[BaseModel],
+    form: Any,
+    command: Callable[[Any], Any],
+) -> tuple[bool, FormState]:
+    state = FormState()
+    done = submit(schema, form, command, state)
+    return done is not None and not state.failed, state
+
+
+def _back_to(project_id: str, anchor: str = "") -> RedirectResponse:
+    return RedirectResponse(f"/app/projects/{project_id}{anchor}", status_code=303)
+
+
+FOLLOW_UP_TITLE = "记录回访"
+
+
+@router.get("/projects/{project_id}/follow-ups/new")
+def follow_up_form(request: Request, project_id: str, user: PageUser) -> Response:
+    project = _readable_project(request, user, project_id)
+    page_writer(request, user, P.PROJECT_EVENTS)
+    return _form_page(
+        request,
+        project,
+        FOLLOW_UP_TITLE,
+        f"/app/projects/{project_id}/follow-ups/new",
+        FOLLOW_UP_INPUTS,
+        FormState(),
+        template="app/follow_up_form.html",
+        extra={"issue_rows": range(FOLLOW_UP_ISSUE_ROWS)},
+    )
+
+
+@router.post("/projects/{project_id}/follow-ups/new")
+def record_follow_up(
+    request: Request, project_id: str, user: PageUser, form: SubmittedForm
+) -> Response:
+    project = _readable_project(request, user, project_id)
+    w = page_writer(request, user, P.PROJECT_EVENTS)
+    ok, state = _submitted(
+        request,
+        user,
+        project_id,
+        FollowUpIn,
+        form,
+        lambda body: w.project(w.ledger.record_follow_up_visit, project_id, body),
+    )
+    if ok:
+        return _back_to(project_id, "#issues")
+    rows = max(FOLLOW_UP_ISSUE_ROWS, _issue_rows(form))
+    return _form_page(
+        request,
+        project,
+        FOLLOW_UP_TITLE,
+        f"/app/projects/{project_id}/follow-ups/new",
+        FOLLOW_UP_INPUTS,
+        state,
+        template="app/follow_up_form.html",
+        status=422,
+        extra={"issue_rows": range(rows)},
+    )
+
+
+@router.get("/projects/{project_id}/{slug}/new")
+def event_form(request: Request, project_id: str, slug: str, user: PageUser) -> Response:
+    spec = _event_form(slug)
+    project = _readable_project(request, user, project_id)
+    page_writer(request, user, P.PROJECT_EVENTS)
+    action = f"/app/projects/{project_id}/{slug}/new"
+    return _form_page(request, project, spec.title, action, spec.inputs, FormState())
+
+
+@router.post("/projects/{project_id}/{slug}/new")
+def record_event(
+    request: Request, project_id: str, slug: str, user: PageUser, form: SubmittedForm
+) -> Response:
+    spec = _event_form(slug)
+    project = _readable_project(request, user, project_id)
+    w = page_writer(request, user, P.PROJECT_EVENTS)
+    ok, state = _submitted(
+        request,
+        user,
+        project_id,
+        spec.schema,
+        form,
+        lambda body: w.project(spec.run(w.ledger), project_id, body),
+    )
+    if ok:
+        return _back_to(project_id)
+    action = f"/app/projects/{project_id}/{slug}/new"
+    return _form_page(request, project, spec.title, action, spec.inputs, state, status=422)
+
+
+def _event_form(slug: str) -> EventForm:
+    from domain import errors
+
+    spec = EVENT_FORMS.get(slug)
+    if spec is None:
+        raise errors.NotFound(f"no form {slug}", field="slug")
+    return spec
+
+
+def _issue_rows(form: Any) -> int:
+    indexes = [int(k[7:].split("]")[0]) for k in form if k.startswith("issues[") and "]" in k]
+    return max(indexes, default=-1) + 1
+
+
+@dataclass(frozen=True)
+class SubjectForm:
+    """A form about one arrival or one issue of the project."""
+
+    title: str
+    schema: type[WriteIn]
+    inputs: Sequence[Input]
+    run: Callable[[Ledger], Callable[..., Any]]
+    subject: str  # the command's keyword for the subject's id
+
+
+SUBJECT_FORMS = {
+    "corrections": SubjectForm(
+        "更正到位资金",
+        FundsCorrectionIn,
+        CORRECTION_INPUTS,
+        lambda ledger: ledger.correct_funds_arrival,
+        "arrival_id",
+    ),
+    "void": SubjectForm(
+        "作废到位资金",
+        FundsVoidIn,
+        VOID_INPUTS,
+        lambda ledger: ledger.void_funds_arrival,
+        "arrival_id",
+    ),
+    "issue": SubjectForm(
+        "办理问题诉求", IssueUpdateIn, ISSUE_INPUTS, lambda ledger: ledger.update_issue, "issue_id"
+    ),
+}
+
+
+def _subject_action(project_id: str, kind: str, subject_id: str) -> str:
+    if kind == "issue":
+        return f"/app/projects/{project_id}/issues/{subject_id}/update"
+    return f"/app/projects/{project_id}/funds/{subject_id}/{kind}"
+
+
+@router.get("/projects/{project_id}/funds/{arrival_id}/{kind}")
+def arrival_form(
+    request: Request, project_id: str, arrival_id: str, kind: str, user: PageUser
+) -> Response:
+    return _subject_form(
+        request, project_id, "void" if kind == "void" else "corrections", arrival_id, user
+    )
+
+
+@router.post("/projects/{project_id}/funds/{arrival_id}/{kind}")
+def arrival_submit(
+    request: Request,
+    project_id: str,
+    arrival_id: str,
+    kind: str,
+    user: PageUser,
+    form: SubmittedForm,
+) -> Response:
+    return _subject_submit(
+        request, project_id, "void" if kind == "void" else "corrections", arrival_id, user, form
+    )
+
+
+@router.get("/projects/{project_id}/issues/{issue_id}/update")
+def issue_form(request: Request, project_id: str, issue_id: str, user: PageUser) -> Response:
+    return _subject_form(request, project_id, "issue", issue_id, user)
+
+
+@router.post("/projects/{project_id}/issues/{issue_id}/update")
+def issue_submit(
+    request: Request, project_id: str, issue_id: str, user: PageUser, form: SubmittedForm
+) -> Response:
+    return _subject_submit(request, project_id, "issue", issue_id, user, form)
+
+
+def _subject_form(
+    request: Request, project_id: str, kind: str, subject_id: str, user: Principal
+) -> Response:
+    spec = SUBJECT_FORMS[kind]
+    project = _readable_project(request, user, project_id)
+    page_writer(request, user, P.PROJECT_EVENTS)
+    action = _subject_action(project_id, kind, subject_id)
+    return _form_page(request, project, spec.title, action, spec.inputs, FormState())
+
+
+def _subject_submit(
+    request: Request, project_id: str, kind: str, subject_id: str, user: Principal, form: Any
+) -> Response:
+    spec = SUBJECT_FORMS[kind]
+    project = _readable_project(request, user, project_id)
+    w = page_writer(request, user, P.PROJECT_EVENTS)
+    ok, state = _submitted(
+        request,
+        user,
+        project_id,
+        spec.schema,
+        form,
+        lambda body: w.project(spec.run(w.ledger), project_id, body, **{spec.subject: subject_id}),
+    )
+    if ok:
+        return _back_to(project_id, "#issues" if kind == "issue" else "#funds")
+    action = _subject_action(project_id, kind, subject_id)
+    return _form_page(request, project, spec.title, action, spec.inputs, state, status=422)

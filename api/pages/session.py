@@ -1,0 +1,57 @@
+"""Who is looking at a page: the same authentication as the API (`api.deps.current_user`), but a
+page without a user redirects to the login and back instead of answering 401."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.auth import Permission, Principal
+from api.deps import Writer, current_user
+from api.errors import ApiError
+
+LOGIN = "/app/login"
+
+
+class LoginRequired(Exception):
+    """No session: go to the login page, then back to `next`."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+def page_user(request: Request) -> Principal:
+    try:
+        return current_user(request)
+    except ApiError as e:
+        if e.status == 401:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequired(target) from None
+        raise
+
+
+PageUser = Annotated[Principal, Depends(page_user)]
+
+
+def page_writer(request: Request, user: Principal, *permissions: Permission) -> Writer:
+    """The API's `Writer` for a page form (no If-Match: the form names the state it shows)."""
+    if permissions and not user.can(*permissions):
+        raise ApiError(403, "forbidden", f"the {user.role} role may not do this")
+    return Writer(
+        ledger=request.app.state.ledger,
+        user=user,
+        if_match=None,
+        lock=request.app.state.write_lock,
+    )
+
+
+def install_login_redirect(app: FastAPI) -> None:
+    async def to_login(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequired)
+        return RedirectResponse(f"{LOGIN}?next={quote(exc.next_url, safe='/')}", status_code=303)
+
+    app.add_exception_handler(LoginRequired, to_login)

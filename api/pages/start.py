@@ -1,0 +1,64 @@
+"""The start page (待办) of each role, and `/` → `/app/` (DESIGN §17)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.auth import Permission, Principal
+from api.pages.render import render
+from api.pages.session import PageUser
+from domain.values import business_date
+from services.bootstrap import Services
+from services.todo import RULE_LABELS, Todo
+
+router = APIRouter(include_in_schema=False)
+P = Permission
+
+
+@router.get("/")
+def root() -> RedirectResponse:
+    return RedirectResponse("/app/", status_code=303)
+
+
+@router.get("/app")
+def app_root() -> RedirectResponse:
+    return RedirectResponse("/app/", status_code=303)
+
+
+def todo_for(services: Services, user: Principal) -> list[Todo]:
+    """The user's own 待办 (the rules of `services.todo`, scoped to the user)."""
+    today = business_date(services.clock())
+    if user.role == "liaison":
+        return []
+    projects = assigned_projects(services, user)
+    return services.todo.for_projects(today, projects)
+
+
+def assigned_projects(services: Services, user: Principal) -> set[str] | None:
+    """The projects an officer follows (None: every project, for the other roles)."""
+    return None
+
+
+@router.get("/app/")
+def start(request: Request, user: PageUser) -> Response:
+    services: Services = request.app.state.services
+    try:
+        items = todo_for(services, user)
+        ready = True
+    except LookupError:  # the read models are still being set up
+        items, ready = [], False
+    groups: dict[str, list[Todo]] = {}
+    for item in items:
+        groups.setdefault(item.rule, []).append(item)
+    return render(
+        request,
+        "app/start.html",
+        {
+            "page_title": "待办",
+            "groups": groups,
+            "rule_labels": RULE_LABELS,
+            "ready": ready,
+            "total": len(items),
+        },
+    )

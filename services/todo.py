@@ -1,0 +1,173 @@
+"""The rules of 待办 (to do), written once: each role's start page shows them and the reminders
+(DESIGN §20) are made from them.
+
+Each rule turns the read models into `Todo` items with a subject (the project, issue or
+settlement), a period (what makes a reminder about the same thing the same reminder: the due
+date, the month, each 30 days open, the settlement) and a link to the page that acts on it:
+
+- `follow_up_due`: a project in production whose next 回访 falls within `within_days` (14) or is
+  overdue (三(四): the interval of the rules file, 180 days);
+- `stalled_signing`: signed more than `months` (3) months ago with no funds and no construction;
+- `issue_open`: an issue raised more than `days` (30) days ago and not closed (办结);
+- `settlement_awaiting_approval`: a frozen settlement nobody has approved yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from projections.queries import ReadModels
+
+
+@dataclass(frozen=True)
+class Todo:
+    rule: str
+    subject: str  # the project id (issue id for `issue_open`, settlement for approvals)
+    project_id: str | None
+    title: str
+    detail: str
+    due_on: date | None
+    period: str
+    link: str
+    overdue: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "subject": self.subject,
+            "project_id": self.project_id,
+            "title": self.title,
+            "detail": self.detail,
+            "due_on": self.due_on.isoformat() if self.due_on else None,
+            "period": self.period,
+            "link": self.link,
+            "overdue": self.overdue,
+        }
+
+
+RULE_LABELS = {
+    "follow_up_due": "回访到期",
+    "stalled_signing": "签约未落地",
+    "issue_open": "问题未办结",
+    "settlement_awaiting_approval": "结算待审批",
+}
+
+
+@dataclass(frozen=True)
+class TodoRules:
+    read: ReadModels
+    follow_up_interval_days: int
+    follow_up_within_days: int = 14
+    stalled_signing_months: int = 3
+    issue_open_days: int = 30
+
+    def follow_ups_due(self, today: date, projects: set[str] | None = None) -> list[Todo]:
+        horizon = today + timedelta(days=self.follow_up_within_days)
+        items = []
+        for row in self.read.follow_ups_due(horizon, self.follow_up_interval_days):
+            if projects is not None and row["project_id"] not in projects:
+                continue
+            due = date.fromisoformat(row["last_contact_on"]) + timedelta(
+                days=self.follow_up_interval_days
+            )
+            late = (today - due).days
+            detail = f"应于 {due.isoformat()} 前回访" + (f"，已逾期 {late} 天" if late > 0 else "")
+            items.append(
+                Todo(
+                    rule="follow_up_due",
+                    subject=row["project_id"],
+                    project_id=row["project_id"],
+                    title=row["name"],
+                    detail=detail,
+                    due_on=due,
+                    period=due.isoformat(),
+                    link=f"/app/projects/{row['project_id']}/follow-ups/new",
+                    overdue=late > 0,
+                )
+            )
+        return items
+
+    def stalled_signings(self, today: date, projects: set[str] | None = None) -> list[Todo]:
+        items = []
+        for row in self.read.stalled_signings(today, self.stalled_signing_months):
+            if projects is not None and row["project_id"] not in projects:
+                continue
+            items.append(
+                Todo(
+                    rule="stalled_signing",
+                    subject=row["project_id"],
+                    project_id=row["project_id"],
+                    title=row["name"],
+                    detail=f"{row['signed_on']} 签约，超过 {self.stalled_signing_months} 个月"
+                    "未到位资金、未开工",
+                    due_on=None,
+                    period=today.isoformat()[:7],
+                    link=f"/app/projects/{row['project_id']}",
+                    overdue=True,
+                )
+            )
+        return items
+
+    def issues_open(self, today: date, projects: set[str] | None = None) -> list[Todo]:
+        items = []
+        for issue in self.read.open_issues(projects):
+            days_open = (today - date.fromisoformat(issue["raised_on"])).days
+            if days_open <= self.issue_open_days:
+                continue
+            items.append(
+                Todo(
+                    rule="issue_open",
+                    subject=issue["issue_id"],
+                    project_id=issue["project_id"],
+                    title=issue["name"],
+                    detail=f"「{issue['category']}」{issue['raised_on']} 提出，已 {days_open} 天未办结",
+                    due_on=None,
+                    period=f"{issue['raised_on']}+{days_open // self.issue_open_days}",
+                    link=f"/app/projects/{issue['project_id']}/issues/{issue['issue_id']}/update",
+                    overdue=True,
+                )
+            )
+        return items
+
+    def for_projects(self, today: date, projects: set[str] | None) -> list[Todo]:
+        """Every project rule for `projects` (None: all), most urgent first."""
+        items = [
+            *self.follow_ups_due(today, projects),
+            *self.stalled_signings(today, projects),
+            *self.issues_open(today, projects),
+        ]
+        return sorted(items, key=_urgency)
+
+
+def settlements_awaiting_approval(settlements: Iterable[dict[str, Any]]) -> list[Todo]:
+    """Frozen settlements (`SettlementService.describe` bodies) that nobody approved yet."""
+    items = []
+    for s in settlements:
+        if s.get("approval") is not None:
+            continue
+        subject = f"{s['policy']}/{s['year']}"
+        items.append(
+            Todo(
+                rule="settlement_awaiting_approval",
+                subject=subject,
+                project_id=None,
+                title=f"{s['year']} 年度奖励结算（{s['policy']}）",
+                detail=f"第 {s['revision']} 版，{s['settled_on']} 冻结，合计 {s['total']} 元",
+                due_on=None,
+                period=f"{subject}#{s['revision']}",
+                link=f"/app/settlements/{subject}",
+            )
+        )
+    return items
+
+
+RULE_ORDER = {"follow_up_due": 0, "issue_open": 1, "stalled_signing": 2}
+
+
+def _urgency(item: Todo) -> tuple[int, int, str, str]:
+    """Overdue first, then by rule, then the nearest due date."""
+    due = item.due_on.isoformat() if item.due_on else ""
+    return (0 if item.overdue else 1, RULE_ORDER.get(item.rule, 3), due, item.title)
