@@ -1,0 +1,132 @@
+"""Pages in a real browser: Debian's `chromium` driven by Playwright (`executable_path`), against
+the real app served by uvicorn on a loopback port, at a phone's and a desktop's size.
+
+Without `/usr/bin/chromium` these tests skip on a developer's machine but fail under CI (`CI`
+set), as the PostgreSQL tests do. Screenshots are kept in `test-artifacts/screenshots/`
+(`ZHAOSHANG_TEST_ARTIFACTS` names another folder).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from services.settings import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 768}
+ARTIFACTS = Path(os.environ.get("ZHAOSHANG_TEST_ARTIFACTS", "test-artifacts")) / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--lang=zh-CN",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Live:
+    """The app served on loopback, with users of every role and a JSON client for seeding."""
+
+    app: Any
+    base_url: str
+    tokens: dict[tuple[str, str | None], str] = field(default_factory=dict)
+
+    def token(self, role: str, association_id: str | None = None) -> str:
+        key = (role, association_id)
+        if key not in self.tokens:
+            name = f"{role}-{len(self.tokens) + 1}"
+            _, self.tokens[key] = self.app.state.users.create(name, role, association_id)
+        return self.tokens[key]
+
+    def auth(self, role: str, association_id: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, association_id)}"}
+
+    def api(self, method: str, path: str, role: str = "admin", **kwargs: Any) -> httpx.Response:
+        headers = {
+            **self.auth(role, kwargs.pop("association_id", None)),
+            **kwargs.pop("headers", {}),
+        }
+        return httpx.request(method, self.base_url + path, headers=headers, timeout=30, **kwargs)
+
+    def wait_for_read_models(self) -> None:
+        ledger = self.app.state.services.ledger
+        read = self.app.state.services.read_models
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                head = ledger.recorder.max_notification_id() or 0
+                if min(read.position(n) for n in ("ledger", "figures", "rewards")) >= head:
+                    return
+            except LookupError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("the read models did not catch up")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'pages.db'}"
+    app = create_app(
+        Settings(database_url=url, scheduler_enabled=False, projection_poll_seconds=0.05)
+    )
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield Live(app, f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed under CI: the browser tests must run")
+        pytest.skip("no /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
