@@ -427,6 +427,11 @@ def render_entry(entry: HistoryEntry, lang: str = "zh", link_ok: bool | None = N
 
 def render_state(project: Project, lang: str = "zh") -> list[str]:
     """The state the selected events add up to, one labelled line per figure."""
+    return [f"  {label}: {value}" for label, value in state_rows(project, lang)]
+
+
+def state_rows(project: Project, lang: str = "zh") -> list[tuple[str, str]]:
+    """The state's figures as (label, value) in words (the CLI's lines, the history page)."""
     w = _WORDS[lang]
     stage_labels = STAGE_LABELS_EN if lang == "en" else STAGE_LABELS
     status_labels = STATUS_LABELS_EN if lang == "en" else STATUS_LABELS
@@ -476,7 +481,23 @@ def render_state(project: Project, lang: str = "zh") -> list[str]:
         (w["s_open_issues"], str(len(project.open_issues()))),
         (w["s_attestation"], attestation),
     ]
-    return [f"  {label}: {value}" for label, value in rows]
+    return rows
+
+
+def data_rows(entry: HistoryEntry, lang: str = "zh") -> list[tuple[str, str]]:
+    """An event's data as (label, value) in words, empty values left out."""
+    return [
+        (_field(k, lang), _fmt(v, lang, k))
+        for k, v in entry.data.items()
+        if v not in (None, "", [])
+    ]
+
+
+def actor_text(entry: HistoryEntry, lang: str = "zh") -> str:
+    """Who caused an event, with the role in words."""
+    role = entry.actor.get("role", "")
+    role_label = ROLE_LABELS.get(role, role) if lang == "zh" else role
+    return f"{entry.actor.get('id', '')} ({role_label})" if role else entry.actor.get("id", "")
 
 
 def render_history(view: HistoryView, lang: str = "zh") -> list[str]:

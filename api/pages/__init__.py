@@ -11,9 +11,9 @@ from api.pages.session import install_login_redirect
 
 
 def routers() -> list[APIRouter]:
-    from api.pages import assets, projects, start
+    from api.pages import assets, audit, projects, start
 
-    return [assets.router, start.router, projects.router]
+    return [assets.router, start.router, projects.router, audit.router]
 
 
 def install_pages(app: FastAPI) -> None:

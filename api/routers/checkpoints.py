@@ -28,7 +28,7 @@ router = APIRouter(tags=["integrity"])
 P = Permission
 
 
-def _key(file_setting: str, value_setting: str, what: str) -> str:
+def configured_key(file_setting: str, value_setting: str, what: str) -> str:
     if file_setting:
         return Path(file_setting).read_text(encoding="utf-8")
     if value_setting.strip():
@@ -55,7 +55,9 @@ def checkpoints(
     items = list_checkpoints(ledger)
     if verify:
         public = load_public_key(
-            _key(settings.checkpoint_public_key_file, settings.checkpoint_public_key, "public key")
+            configured_key(
+                settings.checkpoint_public_key_file, settings.checkpoint_public_key, "public key"
+            )
         )
         for item in items:
             item["verification"] = verify_checkpoint(ledger, item["document"], public).as_dict()
@@ -75,7 +77,9 @@ def make(
 ) -> dict[str, Any]:
     """Sign every stream's head with the server's Ed25519 key and keep the signed document."""
     private = load_private_key(
-        _key(settings.checkpoint_private_key_file, settings.checkpoint_private_key, "private key")
+        configured_key(
+            settings.checkpoint_private_key_file, settings.checkpoint_private_key, "private key"
+        )
     )
     document = make_checkpoint(ledger, private)
     number = record_checkpoint(ledger, document)

@@ -1,0 +1,296 @@
+"""The auditor's pages (DESIGN §17, issue 19): a project's history with every event's envelope,
+data in words and hash link; the project as of a date, as known on a date or at a version, with
+what differs from now highlighted; verify in words; checkpoints; a settlement with its approval
+and payment, and its audit with each difference linked to the events that caused it.
+
+The auditor writes nothing: the only form here that records anything is making a checkpoint,
+shown to (and accepted from) the roles that hold `checkpoints` (admin).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.auth import Permission, Principal
+from api.errors import ApiError
+from api.pages.forms import SubmittedForm
+from api.pages.render import render
+from api.pages.session import PageUser
+from api.routers.checkpoints import configured_key
+from api.schemas import ProjectOut
+from domain import errors
+from domain.application import Ledger
+from domain.values import parse_date
+from projections.history import (
+    actor_text,
+    data_rows,
+    event_label,
+    history_view,
+    state_rows,
+)
+from projections.integrity import (
+    list_checkpoints,
+    load_private_key,
+    load_public_key,
+    make_checkpoint,
+    record_checkpoint,
+    verify_all,
+    verify_checkpoint,
+    verify_project,
+)
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+P = Permission
+
+VIEW_WORDS = {
+    "all": "全部事件（当前状态）",
+    "version": "截至第 {point} 版",
+    "as_of": "截至业务日期 {point}（按发生日期）",
+    "known_on": "截至 {point} 当日所知（按记录时间，北京时间）",
+}
+BROKEN_WORDS = {
+    "event_altered": "事件内容在数据库中被改动",
+    "event_missing": "中间有事件被删除",
+    "events_reordered": "事件顺序被调换",
+    "state_unreadable": "事件内容无法读取",
+    "link_missing": "缺少哈希链接",
+    "genesis_mismatch": "首个事件的链接不是全零",
+    "version_invalid": "版本号异常",
+}
+
+
+def _need(user: Principal, *permissions: Permission) -> None:
+    if not user.can(*permissions):
+        raise ApiError(403, "forbidden", f"the {user.role} role may not do this")
+
+
+def _ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+def _point(request: Request) -> dict[str, Any]:
+    """The view the query asks for: `as_of`, `known_on` (dates) or `version` — at most one."""
+    query = request.query_params
+    given = {k: query[k] for k in ("as_of", "known_on", "version") if query.get(k)}
+    if len(given) > 1:
+        raise errors.InvalidInput("只能选择一种查看方式（截至日期、当日所知或版本）", field="as_of")
+    if "version" in given:
+        text = given["version"]
+        if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 10**9:
+            raise errors.InvalidInput("版本号是正整数", field="version")
+        return {"version": int(text)}
+    for name in ("as_of", "known_on"):
+        if name in given:
+            return {name: parse_date(given[name], name)}
+    return {}
+
+
+@router.get("/projects/{project_id}/history")
+def history(request: Request, project_id: str, user: PageUser) -> Response:
+    ledger = _ledger(request)
+    current = ledger.get_project(project_id)
+    user.check_reads_project(current.association_ids(), project_id)
+    point = _point(request)
+    view = history_view(ledger, project_id, **point)
+    changed = _changed(view.state, current) if point else []
+    events = [
+        {
+            "version": e.version,
+            "type": e.type,
+            "label": event_label(e.type),
+            "occurred_on": e.occurred_on,
+            "recorded_at": e.recorded_at,
+            "actor": actor_text(e),
+            "source": e.source,
+            "evidence": list(e.evidence),
+            "data": data_rows(e),
+            "hash": e.hash,
+            "prev_hash": e.prev_hash,
+            "link_ok": view.links_ok.get(e.version),
+        }
+        for e in view.entries
+    ]
+    return render(
+        request,
+        "app/history.html",
+        {
+            "page_title": f"{current.name} · 历史",
+            "project": current,
+            "events": events,
+            "view": view,
+            "view_words": VIEW_WORDS[view.mode].format(point=view.point),
+            "state": state_rows(view.state),
+            "changed": changed,
+            "verification": _verification_words(view.verification),
+            "point": {k: str(v) for k, v in point.items()},
+        },
+    )
+
+
+def _changed(then: Any, now: Any) -> list[dict[str, Any]]:
+    """The figures of the project that differ between the view and now."""
+    before = ProjectOut.of(then).model_dump(mode="json")
+    after = ProjectOut.of(now).model_dump(mode="json")
+    skip = {"version", "follow_ups", "arrivals", "issues", "signing", "referrals", "designations"}
+    return [
+        {"field": name, "then": before[name], "now": after[name]}
+        for name in after
+        if name not in skip and before.get(name) != after[name]
+    ]
+
+
+def _verification_words(result: Any) -> dict[str, Any]:
+    broken = result["broken_at"]
+    if broken is None:
+        return {
+            "ok": True,
+            "text": f"哈希链完整：共 {result['events']} 个事件，最新第 {result['version']} 版。",
+        }
+    reason = BROKEN_WORDS.get(broken.get("code", ""), broken.get("reason", ""))
+    return {
+        "ok": False,
+        "version": broken["version"],
+        "text": f"哈希链在第 {broken['version']} 版断开：{reason}（{broken.get('code', '')}）。",
+        "detail": broken.get("reason", ""),
+    }
+
+
+@router.get("/projects/{project_id}/verify")
+def verify_one(request: Request, project_id: str, user: PageUser) -> Response:
+    _need(user, P.READ_AUDIT, P.READ)
+    ledger = _ledger(request)
+    project = ledger.get_project(project_id)
+    user.check_reads_project(project.association_ids(), project_id)
+    result = verify_project(ledger, project_id)
+    return render(
+        request,
+        "app/verify.html",
+        {
+            "page_title": "核验",
+            "project": project,
+            "verification": _verification_words(result),
+            "report": None,
+        },
+    )
+
+
+@router.get("/verify")
+def verify_everything(request: Request, user: PageUser) -> Response:
+    _need(user, P.READ_AUDIT)
+    report = verify_all(_ledger(request))
+    first = report.broken[0] if report.broken else None
+    words = {
+        "ok": report.ok,
+        "text": (
+            f"全部 {report.events:,} 个事件、{report.streams:,} 条链完整。"
+            if report.ok
+            else f"发现 {len(report.broken)} 处断链；第一处：{first.stream_id if first else ''} "
+            f"第 {first.version if first else ''} 版，"
+            f"{BROKEN_WORDS.get(first.code, first.reason) if first else ''}（{first.code if first else ''}）。"
+        ),
+    }
+    return render(
+        request,
+        "app/verify.html",
+        {"page_title": "核验", "project": None, "verification": words, "report": report},
+    )
+
+
+# ---- checkpoints ---------------------------------------------------------------------------
+
+
+@router.get("/checkpoints")
+def checkpoints(request: Request, user: PageUser) -> Response:
+    _need(user, P.READ_AUDIT)
+    return _checkpoints_page(request, user, None)
+
+
+def _checkpoints_page(
+    request: Request, user: Principal, result: dict[str, Any] | None, status: int = 200
+) -> Response:
+    items = list_checkpoints(_ledger(request), limit=50)
+    return render(
+        request,
+        "app/checkpoints.html",
+        {
+            "page_title": "签名检查点",
+            "items": items,
+            "result": result,
+            "may_make": user.can(P.CHECKPOINTS),
+        },
+        status=status,
+    )
+
+
+@router.post("/checkpoints/{checkpoint_id}/verify")
+def verify_kept_checkpoint(
+    request: Request, checkpoint_id: int, user: PageUser, form: SubmittedForm
+) -> Response:
+    _need(user, P.READ_AUDIT)
+    settings = request.app.state.settings
+    ledger = _ledger(request)
+    item = next((c for c in list_checkpoints(ledger, 1000) if c["id"] == checkpoint_id), None)
+    if item is None:
+        raise errors.NotFound(f"no checkpoint {checkpoint_id}", field="checkpoint_id")
+    public = load_public_key(
+        configured_key(
+            settings.checkpoint_public_key_file, settings.checkpoint_public_key, "public key"
+        )
+    )
+    report = verify_checkpoint(ledger, item["document"], public)
+    return _checkpoints_page(
+        request, user, {"id": checkpoint_id, "ok": report.ok, "text": report.summary()}
+    )
+
+
+@router.post("/checkpoints")
+def make(request: Request, user: PageUser, form: SubmittedForm) -> Response:
+    _need(user, P.CHECKPOINTS)
+    settings = request.app.state.settings
+    ledger = _ledger(request)
+    private = load_private_key(
+        configured_key(
+            settings.checkpoint_private_key_file, settings.checkpoint_private_key, "private key"
+        )
+    )
+    record_checkpoint(ledger, make_checkpoint(ledger, private))
+    return RedirectResponse("/app/checkpoints", status_code=303)
+
+
+# ---- settlements -------------------------------------------------------------------------
+
+
+@router.get("/settlements/{policy}/{year}")
+def settlement(request: Request, policy: str, year: int, user: PageUser) -> Response:
+    _need(user, P.READ)
+    service = request.app.state.services.settlements
+    body = service.describe(policy, year)
+    return render(
+        request,
+        "app/settlement.html",
+        {"page_title": f"{year} 年度结算", "s": body, "names": _names(request)},
+    )
+
+
+@router.get("/settlements/{policy}/{year}/audit")
+def settlement_audit(request: Request, policy: str, year: int, user: PageUser) -> Response:
+    _need(user, P.READ_AUDIT)
+    service = request.app.state.services.settlements
+    audit = service.audit(policy, year)
+    return render(
+        request,
+        "app/settlement_audit.html",
+        {"page_title": f"{year} 年度结算审计", "audit": audit, "names": _names(request)},
+    )
+
+
+def _names(request: Request) -> dict[str, str]:
+    try:
+        names: dict[str, str] = request.app.state.services.read_models.association_names()
+    except LookupError:
+        return {}
+    return names
