@@ -11,9 +11,9 @@ from api.pages.session import install_login_redirect
 
 
 def routers() -> list[APIRouter]:
-    from api.pages import assets, audit, projects, start
+    from api.pages import assets, audit, dispatches, projects, start
 
-    return [assets.router, start.router, projects.router, audit.router]
+    return [assets.router, start.router, projects.router, audit.router, dispatches.router]
 
 
 def install_pages(app: FastAPI) -> None:

@@ -15,10 +15,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import Permission, Principal
-from api.errors import ApiError
 from api.pages.forms import SubmittedForm
 from api.pages.render import render
-from api.pages.session import PageUser
+from api.pages.session import PageUser, need
 from api.routers.checkpoints import configured_key
 from api.schemas import ProjectOut
 from domain import errors
@@ -60,11 +59,6 @@ BROKEN_WORDS = {
     "genesis_mismatch": "首个事件的链接不是全零",
     "version_invalid": "版本号异常",
 }
-
-
-def _need(user: Principal, *permissions: Permission) -> None:
-    if not user.can(*permissions):
-        raise ApiError(403, "forbidden", f"the {user.role} role may not do this")
 
 
 def _ledger(request: Request) -> Ledger:
@@ -161,7 +155,7 @@ def _verification_words(result: Any) -> dict[str, Any]:
 
 @router.get("/projects/{project_id}/verify")
 def verify_one(request: Request, project_id: str, user: PageUser) -> Response:
-    _need(user, P.READ_AUDIT, P.READ)
+    need(user, P.READ_AUDIT, P.READ)
     ledger = _ledger(request)
     project = ledger.get_project(project_id)
     user.check_reads_project(project.association_ids(), project_id)
@@ -180,7 +174,7 @@ def verify_one(request: Request, project_id: str, user: PageUser) -> Response:
 
 @router.get("/verify")
 def verify_everything(request: Request, user: PageUser) -> Response:
-    _need(user, P.READ_AUDIT)
+    need(user, P.READ_AUDIT)
     report = verify_all(_ledger(request))
     first = report.broken[0] if report.broken else None
     words = {
@@ -205,7 +199,7 @@ def verify_everything(request: Request, user: PageUser) -> Response:
 
 @router.get("/checkpoints")
 def checkpoints(request: Request, user: PageUser) -> Response:
-    _need(user, P.READ_AUDIT)
+    need(user, P.READ_AUDIT)
     return _checkpoints_page(request, user, None)
 
 
@@ -230,7 +224,7 @@ def _checkpoints_page(
 def verify_kept_checkpoint(
     request: Request, checkpoint_id: int, user: PageUser, form: SubmittedForm
 ) -> Response:
-    _need(user, P.READ_AUDIT)
+    need(user, P.READ_AUDIT)
     settings = request.app.state.settings
     ledger = _ledger(request)
     item = next((c for c in list_checkpoints(ledger, 1000) if c["id"] == checkpoint_id), None)
@@ -249,7 +243,7 @@ def verify_kept_checkpoint(
 
 @router.post("/checkpoints")
 def make(request: Request, user: PageUser, form: SubmittedForm) -> Response:
-    _need(user, P.CHECKPOINTS)
+    need(user, P.CHECKPOINTS)
     settings = request.app.state.settings
     ledger = _ledger(request)
     private = load_private_key(
@@ -266,7 +260,7 @@ def make(request: Request, user: PageUser, form: SubmittedForm) -> Response:
 
 @router.get("/settlements/{policy}/{year}")
 def settlement(request: Request, policy: str, year: int, user: PageUser) -> Response:
-    _need(user, P.READ)
+    need(user, P.READ)
     service = request.app.state.services.settlements
     body = service.describe(policy, year)
     return render(
@@ -278,7 +272,7 @@ def settlement(request: Request, policy: str, year: int, user: PageUser) -> Resp
 
 @router.get("/settlements/{policy}/{year}/audit")
 def settlement_audit(request: Request, policy: str, year: int, user: PageUser) -> Response:
-    _need(user, P.READ_AUDIT)
+    need(user, P.READ_AUDIT)
     service = request.app.state.services.settlements
     audit = service.audit(policy, year)
     return render(

@@ -37,10 +37,16 @@ def page_user(request: Request) -> Principal:
 PageUser = Annotated[Principal, Depends(page_user)]
 
 
+def need(user: Principal, *permissions: Permission) -> None:
+    """403 unless the user holds one of `permissions` (the same refusal as the API's)."""
+    if not user.can(*permissions):
+        raise ApiError(403, "forbidden", f"the {user.role} role may not do this")
+
+
 def page_writer(request: Request, user: Principal, *permissions: Permission) -> Writer:
     """The API's `Writer` for a page form (no If-Match: the form names the state it shows)."""
-    if permissions and not user.can(*permissions):
-        raise ApiError(403, "forbidden", f"the {user.role} role may not do this")
+    if permissions:
+        need(user, *permissions)
     return Writer(
         ledger=request.app.state.ledger,
         user=user,

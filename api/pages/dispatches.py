@@ -1,0 +1,191 @@
+"""Staff pages for the quarterly dispatch (季调度, DESIGN §17, issue 20): the frozen documents,
+each quarter's figures for the province, every city and every association, year to date, the
+progress list, stalled signings and overdue follow-ups; three charts (funds by city, funds and
+signings by quarter, the quarter's funnel), each drawn by ECharts from a JSON endpoint and with
+its table beside it; revisions and what they changed; downloads through the API.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from adapters.documents import Document, DocumentStore
+from api.auth import Permission
+from api.pages.render import render
+from api.pages.session import PageUser, need
+from domain import errors
+from domain.periods import parse_quarter
+from domain.values import CITIES
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+P = Permission
+
+METRIC_LABELS = {
+    "referrals": "引荐项目",
+    "visits": "考察",
+    "negotiations": "洽谈",
+    "signings": "签约项目",
+    "signed_amount_fen": "签约金额（万元）",
+    "funds_fen": "到位资金（万元）",
+    "production_starts": "投产",
+    "capacity_reached": "达产",
+    "follow_ups": "回访",
+    "issues_raised": "问题提出",
+    "issues_closed": "问题办结",
+    "activities": "活动",
+    "activity_reach": "活动覆盖人次",
+    "promotion": "宣传推介",
+    "service": "服务",
+    "talent": "人才引进",
+    "technology": "技术引进",
+}
+MONEY_METRICS = ("signed_amount_fen", "funds_fen")
+TABLE_METRICS = (
+    "referrals",
+    "visits",
+    "negotiations",
+    "signings",
+    "signed_amount_fen",
+    "funds_fen",
+)
+FUNNEL = ("referrals", "visits", "negotiations", "signings", "production_starts")
+TREND_QUARTERS = 8
+
+
+def figure(metric: str, value: Any) -> str:
+    """A dispatch figure for people: money in 万元 (documents keep fen), counts as they are."""
+    number = int(value or 0)
+    if metric in MONEY_METRICS:
+        return f"{Decimal(number) / 1_000_000:,.2f}"
+    return f"{number:,}"
+
+
+def wan_text(fen: Any) -> str:
+    """Fen as 万元 in plain decimal text for a chart (ECharts reads numeric strings; no float)."""
+    return f"{Decimal(int(fen or 0)) / 1_000_000:.2f}"
+
+
+def _store(request: Request) -> DocumentStore:
+    store: DocumentStore = request.app.state.services.documents
+    return store
+
+
+def _quarter(text: str) -> str:
+    try:
+        year, q = parse_quarter(text)
+    except ValueError:
+        raise errors.InvalidInput("季度写作 2023Q4", field="quarter") from None
+    return f"{year}Q{q}"
+
+
+def _document(request: Request, quarter: str, revision: int | None = None) -> Document:
+    found = _store(request).get("dispatch", quarter, revision)
+    if found is None:
+        raise errors.NotFound(f"no dispatch for {quarter}", field="quarter")
+    return found
+
+
+@router.get("/dispatches")
+def dispatches(request: Request, user: PageUser) -> Response:
+    need(user, P.READ)
+    items = [d.summary() for d in _store(request).list("dispatch")]
+    items.sort(key=lambda d: (d["period"], d["revision"]), reverse=True)
+    return render(request, "app/dispatches.html", {"page_title": "季调度", "items": items})
+
+
+@router.get("/dispatches/{quarter}")
+def dispatch(
+    request: Request, quarter: str, user: PageUser, revision: int | None = None
+) -> Response:
+    need(user, P.READ)
+    document = _document(request, _quarter(quarter), revision)
+    content = document.content
+    names: dict[str, str] = content.get("association_names", {})
+    quarter_figures = content["figures"]["quarter_figures"]
+    ytd = content["figures"]["year_to_date"]
+    revisions = [
+        d.summary() for d in _store(request).list("dispatch") if d.period == document.period
+    ]
+    return render(
+        request,
+        "app/dispatch.html",
+        {
+            "page_title": f"{document.period} 季调度",
+            "doc": document,
+            "content": content,
+            "province": quarter_figures["province"],
+            "ytd": ytd["province"],
+            "cities": [
+                (
+                    CITIES.get(code, code),
+                    quarter_figures["by_city"].get(code, {}),
+                    ytd["by_city"].get(code, {}),
+                )
+                for code in CITIES
+            ],
+            "associations": sorted(
+                (
+                    (names.get(a, a), figures, ytd["by_association"].get(a, {}))
+                    for a, figures in quarter_figures["by_association"].items()
+                ),
+                key=lambda row: (-int(row[1].get("funds_fen", 0)), row[0]),
+            ),
+            "metrics": TABLE_METRICS,
+            "labels": METRIC_LABELS,
+            "figure": figure,
+            "city_labels": CITIES,
+            "revisions": revisions,
+        },
+    )
+
+
+@router.get("/dispatches/{quarter}/charts.json")
+def dispatch_charts(
+    request: Request, quarter: str, user: PageUser, revision: int | None = None
+) -> JSONResponse:
+    """The data of the dispatch page's three charts (the page draws them with ECharts)."""
+    need(user, P.READ)
+    document = _document(request, _quarter(quarter), revision)
+    figures = document.content["figures"]["quarter_figures"]
+    by_city = figures["by_city"]
+    cities = [code for code in CITIES if by_city.get(code, {}).get("funds_fen")]
+    trend = []
+    year, q = parse_quarter(document.period)
+    for _ in range(TREND_QUARTERS):
+        earlier = _store(request).latest("dispatch", f"{year}Q{q}")
+        if earlier is not None:
+            province = earlier.content["figures"]["quarter_figures"]["province"]
+            trend.append(
+                {
+                    "quarter": earlier.period,
+                    "funds_wan": wan_text(province.get("funds_fen")),
+                    "signings": int(province.get("signings", 0)),
+                }
+            )
+        year, q = (year - 1, 4) if q == 1 else (year, q - 1)
+    province = figures["province"]
+    return JSONResponse(
+        {
+            "funds_by_city": {
+                "title": "各市州到位资金（万元）",
+                "labels": [CITIES[c] for c in cities],
+                "values": [wan_text(by_city[c]["funds_fen"]) for c in cities],
+            },
+            "by_quarter": {
+                "title": "各季度到位资金与签约项目",
+                "labels": [t["quarter"] for t in reversed(trend)],
+                "funds": [t["funds_wan"] for t in reversed(trend)],
+                "signings": [t["signings"] for t in reversed(trend)],
+            },
+            "funnel": {
+                "title": "本季度项目推进",
+                "labels": [METRIC_LABELS[m] for m in FUNNEL],
+                "values": [int(province.get(m, 0)) for m in FUNNEL],
+            },
+        },
+        headers={"Cache-Control": "no-store"},
+    )
