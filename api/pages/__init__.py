@@ -11,9 +11,16 @@ from api.pages.session import install_login_redirect
 
 
 def routers() -> list[APIRouter]:
-    from api.pages import assets, audit, dispatches, projects, start
+    from api.pages import assets, associations, audit, dispatches, projects, start
 
-    return [assets.router, start.router, projects.router, audit.router, dispatches.router]
+    return [
+        assets.router,
+        start.router,
+        associations.router,  # `/app/projects/new` before `/app/projects/{id}`
+        projects.router,
+        audit.router,
+        dispatches.router,
+    ]
 
 
 def install_pages(app: FastAPI) -> None:
