@@ -186,7 +186,9 @@ class SettlementService:
             raise errors.SettlementExists(
                 f"{policy_id} {year} was settled by another request just now", field="year"
             ) from None
-        return self.describe(policy_id, year, with_content=True)
+        # Described from what was just stored: inside a caller's transaction (an idempotent
+        # request) the document is not yet visible to another connection.
+        return self.describe(policy_id, year, with_content=True, frozen=(digest, content))
 
     def _document_id(self, policy_id: str, year: int, revision: int) -> int | None:
         document = self.documents.get(KIND, period_of(policy_id, year), revision)
@@ -201,9 +203,19 @@ class SettlementService:
             raise errors.NotFound(f"no revision {revision} of that settlement", field="revision")
         return document
 
-    def describe(self, policy_id: str, year: int, with_content: bool = False) -> dict[str, Any]:
+    def describe(
+        self,
+        policy_id: str,
+        year: int,
+        with_content: bool = False,
+        frozen: tuple[str, dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         settlement = self.get(policy_id, year)
-        document = self.document(policy_id, year)
+        if frozen is None:
+            document = self.document(policy_id, year)
+            stored_hash, stored_content = document.content_hash, document.content
+        else:
+            stored_hash, stored_content = frozen
         body: dict[str, Any] = {
             "id": str(settlement.id),
             "policy": settlement.policy_id,
@@ -214,7 +226,7 @@ class SettlementService:
             "reason": settlement.reason or None,
             "position": settlement.position,
             "document_hash": settlement.document_hash,
-            "document_intact": document.content_hash == settlement.document_hash,
+            "document_intact": stored_hash == settlement.document_hash,
             "total": f"{settlement.total:.2f}",
             "totals": [
                 {**t, "total": f"{t['total']:.2f}", "uncapped_total": f"{t['uncapped_total']:.2f}"}
@@ -229,7 +241,7 @@ class SettlementService:
             "version": settlement.version,
         }
         if with_content:
-            body["figures"] = document.content
+            body["figures"] = stored_content
         return body
 
     def approve(

@@ -15,10 +15,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import Permission, Principal
-from api.pages.forms import SubmittedForm
+from api.pages.forms import FormState, SubmittedForm, submit
+from api.pages.projects import Input
 from api.pages.render import render
 from api.pages.session import PageUser, need
 from api.routers.checkpoints import configured_key
+from api.routers.rewards import SettlementIn, SettlementStampIn
 from api.schemas import ProjectOut
 from domain import errors
 from domain.application import Ledger
@@ -261,12 +263,31 @@ def make(request: Request, user: PageUser, form: SubmittedForm) -> Response:
 @router.get("/settlements/{policy}/{year}")
 def settlement(request: Request, policy: str, year: int, user: PageUser) -> Response:
     need(user, P.READ)
-    service = request.app.state.services.settlements
-    body = service.describe(policy, year)
+    return _settlement_page(request, user, policy, year, {})
+
+
+def _settlement_page(
+    request: Request,
+    user: Principal,
+    policy: str,
+    year: int,
+    forms: dict[str, FormState],
+    status: int = 200,
+) -> Response:
+    body = request.app.state.services.settlements.describe(policy, year)
     return render(
         request,
         "app/settlement.html",
-        {"page_title": f"{year} 年度结算", "s": body, "names": _names(request)},
+        {
+            "page_title": f"{year} 年度结算",
+            "s": body,
+            "names": _names(request),
+            "may_settle": user.can(P.SETTLEMENTS),
+            "stamp_inputs": STAMP_INPUTS,
+            "approval_form": forms.get("approval", FormState()),
+            "payment_form": forms.get("payment", FormState()),
+        },
+        status=status,
     )
 
 
@@ -288,3 +309,95 @@ def _names(request: Request) -> dict[str, str]:
     except LookupError:
         return {}
     return names
+
+
+# ---- settling (staff) ----------------------------------------------------------------------
+
+SETTLE_INPUTS = (
+    Input("year", "年度", "integer", required=True),
+    Input("reason", "修订原因（重新冻结时必填）", "textarea"),
+)
+STAMP_INPUTS = (
+    Input("occurred_on", "日期", "date", required=True),
+    Input("by", "经办人 / 审批人", required=True),
+    Input("reference", "文号 / 支付凭证号", required=True),
+)
+
+
+@router.get("/settlements")
+def settlements(request: Request, user: PageUser) -> Response:
+    need(user, P.READ)
+    return _settlements_page(request, user, FormState())
+
+
+def _settlements_page(
+    request: Request, user: Principal, state: FormState, status: int = 200
+) -> Response:
+    services = request.app.state.services
+    rows = []
+    for policy_id in services.policies.ids():
+        policy = services.policies.get(policy_id)
+        for year in range(policy.valid_from.year, policy.valid_to.year + 1):
+            if services.ledger.find_settlement(policy_id, year) is not None:
+                rows.append(services.settlements.describe(policy_id, year))
+    return render(
+        request,
+        "app/settlements.html",
+        {
+            "page_title": "奖励结算",
+            "rows": rows,
+            "may_settle": user.can(P.SETTLEMENTS),
+            "inputs": SETTLE_INPUTS,
+            "form": state,
+            "policy_choices": {p: p for p in services.policies.ids()},
+        },
+        status=status,
+    )
+
+
+@router.post("/settlements")
+def settle(request: Request, user: PageUser, form: SubmittedForm) -> Response:
+    need(user, P.SETTLEMENTS)
+    services = request.app.state.services
+    state = FormState()
+    ctx = services.ledger.context(user.actor(), source="api")
+
+    def run(body: SettlementIn) -> Any:
+        with request.app.state.write_lock:
+            return services.settlements.settle(
+                ctx, body.policy, body.year, revise=body.revise, reason=body.reason
+            )
+
+    done = submit(SettlementIn, _checkbox(form, "revise"), run, state)
+    if done is not None:
+        return RedirectResponse(
+            f"/app/settlements/{done['policy']}/{done['year']}", status_code=303
+        )
+    return _settlements_page(request, user, state, 422)
+
+
+def _checkbox(form: Any, name: str) -> dict[str, Any]:
+    values = dict(form)
+    values[name] = "true" if form.get(name) else "false"
+    return values
+
+
+@router.post("/settlements/{policy}/{year}/{step}")
+def stamp(
+    request: Request, policy: str, year: int, step: str, user: PageUser, form: SubmittedForm
+) -> Response:
+    need(user, P.SETTLEMENTS)
+    if step not in ("approval", "payment"):
+        raise errors.NotFound(f"no step {step}", field="step")
+    services = request.app.state.services
+    ctx = services.ledger.context(user.actor(), source="api")
+    command = services.settlements.approve if step == "approval" else services.settlements.pay
+    state = FormState()
+
+    def run(body: SettlementStampIn) -> Any:
+        with request.app.state.write_lock:
+            return command(ctx, policy, year, **body.fields())
+
+    if submit(SettlementStampIn, form, run, state) is not None:
+        return RedirectResponse(f"/app/settlements/{policy}/{year}", status_code=303)
+    return _settlement_page(request, user, policy, year, {step: state}, 422)

@@ -10,6 +10,7 @@ from typing import Any
 import openpyxl
 import pytest
 
+from domain.values import SHANGHAI
 from tests.browser.conftest import DESKTOP, PHONE, Live, screenshot
 
 pytestmark = pytest.mark.browser
@@ -83,7 +84,7 @@ def test_staff_open_a_dispatch_with_its_charts_and_tables(
     page.click("text=2025Q3")
     assert "2025Q3 季度工作调度" in page.inner_text("h1")
     page.wait_for_selector("div.chart[data-drawn=true] svg", timeout=15000)
-    page.wait_for_function("document.querySelectorAll('div.chart[data-drawn=true]').length === 3")
+    page.locator("div.chart[data-drawn=true]").nth(2).wait_for()  # all three drawn
     for chart in page.locator("div.chart").all():
         assert chart.locator("svg path, svg rect").count() > 3  # drawn with content
     cities = page.locator("section", has=page.locator("h2", has_text="各市州")).inner_text()
@@ -102,5 +103,33 @@ def test_staff_open_a_dispatch_with_its_charts_and_tables(
 
     phone = _page(browser, live, "staff", PHONE)
     phone.goto(f"{live.base_url}/app/dispatches/2025Q3")
-    phone.wait_for_function("document.querySelectorAll('div.chart[data-drawn=true]').length === 3")
+    phone.locator("div.chart[data-drawn=true]").nth(2).wait_for()
     screenshot(phone, "staff-dispatch-phone")
+
+
+def test_staff_freeze_and_approve_a_settlement(
+    browser: Any, live: Live, dispatched: dict[str, Any]
+) -> None:
+    page = _page(browser, live, "staff", PHONE)
+    page.goto(f"{live.base_url}/app/settlements")
+    page.select_option("select[name=policy]", "hunan-2022")
+    page.fill("input[name=year]", "1999")
+    page.click("form.event-form button[type=submit]")
+    assert page.locator("#e-year").count() == 1  # the schema's refusal, beside the year
+    page.fill("input[name=year]", "2024")  # the scheduler froze it on 2025-01-15 already
+    page.click("form.event-form button[type=submit]")
+    assert "2024" in page.locator("#e-year").inner_text()  # settlement_exists, beside the year
+    page.check("#f-revise")
+    page.fill("textarea[name=reason]", "补录 2024 年第四季度到位资金")
+    page.click("form.event-form button[type=submit]")
+    assert page.url.endswith("/app/settlements/hunan-2022/2024"), page.inner_text("main")
+    assert "待审批" in page.inner_text("main")
+    today = datetime.now(SHANGHAI).date().isoformat()  # approved the day it was frozen
+    page.fill("#form-approval input[name=occurred_on]", today)
+    page.fill("#form-approval input[name=by]", "财务处 王处长")
+    page.fill("#form-approval input[name=reference]", "湘商务〔2026〕12号")
+    page.click("#form-approval button[type=submit]")
+    assert "财务处 王处长" in page.inner_text("main")
+    body = live.api("GET", "/settlements/hunan-2022/2024").json()
+    assert body["approval"]["reference"] == "湘商务〔2026〕12号" and body["revision"] == 1
+    screenshot(page, "staff-settlement-phone")

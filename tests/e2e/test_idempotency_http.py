@@ -122,3 +122,17 @@ def test_every_post_documents_the_header(api: Api) -> None:
     for path, post in posts:
         names = [p["name"] for p in post.get("parameters", [])]
         assert "Idempotency-Key" in names, path
+
+
+def test_a_keyed_settlement_is_frozen_once_and_replayed(api: Api) -> None:
+    """The settlement's document is written in the request's own transaction: the answer is
+    described from it, not read back through another connection."""
+    headers = {"Idempotency-Key": "settle-2024"}
+    body = {"policy": "hunan-2022", "year": 2024}
+    first = api.post("/settlements", body, role="staff", headers=headers)
+    assert first.status_code == 201, first.text
+    assert first.json()["document_intact"] is True and first.json()["revision"] == 0
+    again = api.post("/settlements", body, role="staff", headers=headers)
+    assert again.status_code == 201 and again.json() == first.json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert api.get("/settlements/hunan-2022/2024").json()["revision"] == 0  # frozen once
