@@ -95,7 +95,7 @@ ATTRIBUTES: dict[str, tuple[str, Iterable[str] | None, bool]] = {
 class Context:
     """What a condition sees: one project's facts in the year, and the year's counted base."""
 
-    __slots__ = ("facts", "year", "end", "base", "funds", "items", "window", "_arrivals", "p")
+    __slots__ = ("_arrivals", "base", "end", "facts", "funds", "items", "p", "window", "year")
 
     def __init__(
         self,

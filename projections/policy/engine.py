@@ -25,15 +25,14 @@ from decimal import Decimal
 from typing import Any
 
 from domain.values import largest_remainder
-from projections.policy.explain import LANGUAGES, Parameter, Step
-from projections.policy.facts import ProjectFacts
 from projections.policy.conditions import (
-    FIGURE_LABELS,
     Condition,
     Context,
     check,
     figure_label,
 )
+from projections.policy.explain import LANGUAGES, Parameter, Step
+from projections.policy.facts import ProjectFacts
 from projections.policy.model import (
     PLACES_TEXT,
     ROUNDING_TEXT,

@@ -26,13 +26,10 @@ from typing import Any
 import yaml
 
 from domain.values import (
-    ATTESTATION_KINDS,
     CITIES,
     CURRENCIES,
     DESIGNATIONS,
-    INDUSTRIES,
     ORIGINS,
-    PROJECT_TYPES,
     round_fen,
 )
 from projections.policy.conditions import (
@@ -56,7 +53,6 @@ from projections.policy.model import (
     Jurisdiction,
     ListingRule,
     Money,
-    normalise_place,
     PeriodRule,
     Policy,
     PolicyVersion,
@@ -64,6 +60,7 @@ from projections.policy.model import (
     RowsRule,
     SplitRule,
     TableRow,
+    normalise_place,
 )
 
 BUILTIN_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
