@@ -434,6 +434,7 @@ class _YearPlan:
                     exact(raw),
                 )
             )
+        raw = self._adjust(v, ctx, raw, steps)
         reward = money(round_to(raw, a.rounding, a.places))
         steps.append(
             Step(
@@ -505,7 +506,7 @@ class _YearPlan:
     def _version_amount(
         self, v: PolicyVersion, ctx: Context, base: Decimal, steps: list[Step]
     ) -> Decimal:
-        """The amount rule and the adjustments of version `v` on `base`, unrounded."""
+        """The amount rule of version `v` on `base`, unrounded."""
         a = v.amount
         portion = base
         threshold = v.threshold()
@@ -521,7 +522,10 @@ class _YearPlan:
                     portion,
                 )
             )
-        raw = self._raw_amount(a, ctx, portion, steps)
+        return self._raw_amount(a, ctx, portion, steps)
+
+    def _adjust(self, v: PolicyVersion, ctx: Context, raw: Decimal, steps: list[Step]) -> Decimal:
+        """The adjustments of version `v`, once on the project's unrounded amount."""
         held = set(ctx.facts.designations)
         for adj in v.adjustments:
             matched = () if adj.designations is None else tuple(sorted(held & adj.designations))
