@@ -453,7 +453,7 @@ class _YearPlan:
                 assert cap.amount is not None
                 limit: Decimal | None = cap.amount.cny
                 band_text = ("", "")
-                params = (self.p(cap, "amount", cap.amount.describe()),)
+                params: tuple[Parameter, ...] = (self.p(cap, "amount", cap.amount.describe()),)
             else:
                 figure = ctx.figure(cap.figure)
                 band = _band_for(cap.bands, figure)
