@@ -95,7 +95,18 @@ ATTRIBUTES: dict[str, tuple[str, Iterable[str] | None, bool]] = {
 class Context:
     """What a condition sees: one project's facts in the year, and the year's counted base."""
 
-    __slots__ = ("_arrivals", "base", "end", "facts", "funds", "items", "p", "window", "year")
+    __slots__ = (
+        "_arrivals",
+        "base",
+        "end",
+        "facts",
+        "funds",
+        "items",
+        "p",
+        "shared",
+        "window",
+        "year",
+    )
 
     def __init__(
         self,
@@ -107,6 +118,7 @@ class Context:
         funds: Decimal,
         items: int,
         p: Callable[[Rule, str, Any], Parameter],
+        shared: dict[Any, Step] | None = None,
     ) -> None:
         self.facts = facts
         self.year = year
@@ -116,6 +128,7 @@ class Context:
         self.funds = funds
         self.items = items
         self.p = p
+        self.shared: dict[Any, Step] = {} if shared is None else shared  # steps made once
         self._arrivals: tuple[Any, ...] | None = None
 
     def arrivals(self) -> tuple[Any, ...]:
@@ -672,6 +685,7 @@ class LogicCondition(Condition):
     conditions: tuple[Condition, ...]
 
     REQUIRED = ("conditions",)
+    SHARED = True  # its own step names only which branches fired
 
     @classmethod
     def parse(
@@ -692,9 +706,8 @@ class LogicCondition(Condition):
     def evaluate(self, ctx: Context) -> Outcome:
         before: list[Step] = []
         results: list[bool] = []
-        shared: dict[Any, Step] = {}
         for child in self.conditions:
-            met, steps = check(child, ctx, shared)
+            met, steps = check(child, ctx, ctx.shared)
             results.append(met)
             before.extend(steps)
         fired = tuple(c.id for c, met in zip(self.conditions, results, strict=True) if met)

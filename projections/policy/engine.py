@@ -376,7 +376,9 @@ class _YearPlan:
             return None
         status = v.eligible_status
         eligible = True
-        ctx = Context(facts, self.year, self.end, self.window, base, funds, items, self.p)
+        ctx = Context(
+            facts, self.year, self.end, self.window, base, funds, items, self.p, self._steps
+        )
         for condition in v.conditions:
             met, condition_steps = check(condition, ctx, self._steps)
             steps.extend(condition_steps)
@@ -649,8 +651,10 @@ class _YearPlan:
             else:
                 assert a.default is not None  # the loader requires a default row
                 chosen, row_id = a.default, "default"
-            steps.append(
-                Step(
+            key = ("decision_table", a.id, row_id, tuple(skipped))
+            table_step = self._steps.get(key)
+            if table_step is None:  # few distinct outcomes: one shared step each
+                table_step = self._steps[key] = Step(
                     "amount.decision_table",
                     a.id,
                     a.clause,
@@ -658,8 +662,8 @@ class _YearPlan:
                     (self.p(a, "hit_policy", "first"),),
                     row_id,
                     "default" if row_id == "default" else "row",
-                )
-            )
+                ).shared()
+            steps.append(table_step)
             return self._raw_amount(chosen, ctx, portion, steps)
         since = a.since.get("bands", a.created)
         if a.mode == "whole" and a.selected_by is not None:
