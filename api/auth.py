@@ -50,6 +50,7 @@ class Permission(StrEnum):
     EVALUATIONS = "evaluations"
     CHECKPOINTS = "checkpoints"  # make a signed checkpoint
     USERS = "users"
+    POLICIES = "policies"  # reload the policy and evaluation-rules files (admins only)
 
 
 P = Permission

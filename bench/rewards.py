@@ -1,6 +1,7 @@
 """How long a year's reward figures take: the policy engine over generated project facts.
 
     python -m bench.rewards [--projects 20000] [--associations 2000] [--year 2023] [--seed 2022]
+    python -m bench.rewards --dense --policy-path bench/policies --policy bench-logic-2023
 
 Facts are generated directly (no database): the engine is handed facts by the reward projection,
 so this measures the engine alone — `evaluate` (figures and explanation steps) and `as_dict`
@@ -102,12 +103,14 @@ def main() -> None:
     parser.add_argument("--year", type=int, default=2023)
     parser.add_argument("--policy", default="hunan-2022")
     parser.add_argument("--seed", type=int, default=2022)
+    parser.add_argument("--policy-path", default="", help="more policy folders (`:`-separated)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--dense", action="store_true", help="every project eligible in the year (worst case)"
     )
     args = parser.parse_args()
-    policy = load_policies().get(args.policy)
+    folders = [p for p in args.policy_path.split(":") if p.strip()]
+    policy = load_policies(folders).get(args.policy)
     facts = generate_facts(
         args.projects, args.associations, args.seed, args.year if args.dense else None
     )

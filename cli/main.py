@@ -82,10 +82,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 
 def _extensions() -> list[Callable[[Any, dict[str, Handler]], None]]:
     """The modules that own sub-commands, each with `register(commands, handlers)`."""
-    from cli import integrity, projections, scheduler, serve, users
+    from cli import integrity, policies, projections, scheduler, serve, users
 
     return [
         integrity.register,
+        policies.register,
         users.register,
         serve.register,
         projections.register,

@@ -1,5 +1,5 @@
 """Reward eligibility: each project's reward facts kept as a JSON row by `FactsFold`, and the
-years with arrivals listed, so a year's figures for every association are one query and one
+years with a figure of any base listed, so a year's figures for every association are one query and one
 evaluation (DESIGN §6, §7)."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from projections.runtime import Handler, Projection, chunked, load_docs, project
 
 class RewardFactsProjection(Projection):
     name = "rewards"
-    schema_version = 1
+    schema_version = 2  # 2: the years of every base (fixed-asset investment, tax) are listed
 
     def __init__(self) -> None:
         super().__init__()
@@ -103,8 +103,13 @@ class RewardFactsProjection(Projection):
 
 
 def listing_years(state: ProjectFactsState) -> set[int]:
-    """The years a project is considered for: those with an arrival that stands."""
-    return {a.arrived_on.year for a in state.arrivals.values() if not a.voided}
+    """The years a project is considered for: those with a figure of any base a policy may
+    count (DESIGN §7a) — an arrival that stands, a fixed-asset investment report, or tax
+    reported at a follow-up visit. The policy's own listing rule then decides what is shown."""
+    years = {a.arrived_on.year for a in state.arrivals.values() if not a.voided}
+    years.update(state.fixed_asset_investment_cny)
+    years.update(state.tax_reported_cny)
+    return years
 
 
 def _bound(engine: Engine) -> RewardFactsProjection:
@@ -122,7 +127,7 @@ def _bound(engine: Engine) -> RewardFactsProjection:
 
 
 def facts_for_year(engine: Engine, year: int) -> list[ProjectFacts]:
-    """The facts of every project with an arrival dated in `year` (DESIGN §12 listing)."""
+    """The facts of every project with a figure of any base in `year` (DESIGN §12 listing)."""
     tables = _bound(engine).tables
     facts, years = tables["facts"], tables["years"]
     query = (

@@ -31,9 +31,9 @@ from projections.evaluation import (
     EvaluationRules,
     EvaluationRulesError,
     EvaluationRulesNotFound,
-    load_evaluation_registry,
 )
-from projections.policy import PolicyRegistry, load_policies
+from projections.policy import PolicyRegistry
+from projections.policy.registry import RulesRegistry, load_rules
 from projections.queries import ReadModels
 from projections.runtime import ProjectionRunner, engine_of
 from services.background import BackgroundWork
@@ -83,13 +83,29 @@ class Services:
         return DocumentStore(self.engine)
 
     @cached_property
-    def policies(self) -> PolicyRegistry:
-        """The reward policies: the project's folder, then `ZHAOSHANG_POLICY_PATH`."""
-        return load_policies(self.settings.policy_folders())
+    def rules(self) -> RulesRegistry:
+        """The one rules registry (reward policies and evaluation rules): the project's
+        folder, then `ZHAOSHANG_POLICY_PATH`; loaded once, replaced by `reload_rules`."""
+        return load_rules(self.settings.policy_folders(), loaded_at=self.clock())
 
-    @cached_property
+    @property
+    def policies(self) -> PolicyRegistry:
+        return self.rules.policies
+
+    @property
     def evaluation_registry(self) -> EvaluationRegistry:
-        return load_evaluation_registry(self.settings.policy_folders())
+        return self.rules.evaluation
+
+    def reload_rules(self) -> RulesRegistry:
+        """Read every rules file again and swap the registry whole. A file that is now bad is
+        listed as refused and its policy is no longer offered (never its stale version)."""
+        fresh = load_rules(self.settings.policy_folders(), loaded_at=self.clock())
+        self.__dict__["rules"] = fresh
+        self.__dict__.pop("evaluation_rules", None)
+        self.__dict__.pop("follow_up_interval_days", None)
+        if "settlements" in self.__dict__:
+            self.settlements.registry = fresh.policies
+        return fresh
 
     @cached_property
     def evaluation_rules(self) -> EvaluationRules:

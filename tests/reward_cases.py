@@ -3,7 +3,8 @@ them (through the Ledger in `tests/integration`, through HTTP in `tests/e2e`).
 
 The file is read at run time, so a case added to it is picked up without touching code. The shared
 folder is found through `ZHAOSHANG_SHARED_DIR`, else as a `shared/cases` folder beside one of this
-file's parent folders (the repository root's parent holds `shared/`).
+file's parent folders (the repository root's parent holds `shared/`), else the copy kept in
+`tests/cases/` (so a fresh clone runs them instead of skipping).
 
 A player records a case's history its own way; what the figures and the audit must then show is
 checked here, on the answer bodies (`GET /rewards/{year}`, `GET /settlements/…/audit`), so every
@@ -52,7 +53,9 @@ def shared_dir() -> Path | None:
         candidate = parent / "shared"
         if (candidate / "cases").is_dir():
             return candidate
-    return None
+    # The copy kept in the repository (`tests/cases/`), so a fresh clone plays the cases too.
+    bundled = Path(__file__).resolve().parent
+    return bundled if (bundled / CASES_FILE).is_file() else None
 
 
 def _load() -> tuple[str, list[dict[str, Any]]] | None:

@@ -84,8 +84,17 @@ class SettlementStampIn(WriteIn):
 def policies(user: Reader, services: Annotated[Services, Depends(get_services)]) -> dict[str, Any]:
     """Every policy file loaded (project folder and ZHAOSHANG_POLICY_PATH) with its validation
     result, and the evaluation rules files beside them."""
-    items = services.policies.listing()
-    return {"items": items, "evaluation_rules": services.evaluation_registry.listing()}
+    return services.rules.listing()
+
+
+@router.post("/policies/reload", response_model=None)
+def reload_policies(
+    user: Annotated[Principal, Depends(require(P.POLICIES))],
+    services: Annotated[Services, Depends(get_services)],
+) -> dict[str, Any]:
+    """Read every policy and evaluation-rules file again (a department dropped or edited one):
+    the ids now loaded and every file refused, with file, path and reason. Admins only."""
+    return services.reload_rules().summary()
 
 
 REWARD_COLUMNS = [

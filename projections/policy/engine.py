@@ -25,24 +25,22 @@ from decimal import Decimal
 from typing import Any
 
 from domain.values import largest_remainder
+from projections.policy.conditions import (
+    Condition,
+    Context,
+    check,
+    figure_label,
+)
 from projections.policy.explain import LANGUAGES, Parameter, Step
 from projections.policy.facts import ProjectFacts
 from projections.policy.model import (
     PLACES_TEXT,
     ROUNDING_TEXT,
     AmountRule,
-    AttestationCondition,
     Band,
-    BasePresentCondition,
-    Condition,
-    DesignationCondition,
-    ExclusionCondition,
-    FigureCondition,
     Policy,
     PolicyVersion,
     Rule,
-    ScopeCondition,
-    ThresholdCondition,
     compare,
     money,
     round_to,
@@ -52,14 +50,6 @@ ZERO = Decimal("0.00")
 FEN = Decimal("0.01")
 HUNDRED = Decimal(100)
 EXACT = Decimal("0.000001")
-FIGURE_LABELS = {
-    "base": ("计奖基数", "the base"),
-    "funds_in_year": ("当年计入的到位资金", "funds counted in the year"),
-    "planned_investment": ("计划总投资", "planned total investment"),
-    "contract_amount": ("合同投资额", "contract investment amount"),
-    "fixed_asset_investment_in_year": ("当年固定资产投资", "fixed-asset investment of the year"),
-    "tax_in_year": ("当年回访填报税收", "tax reported at follow-ups in the year"),
-}
 
 
 def exact(amount: Decimal) -> Decimal:
@@ -88,19 +78,6 @@ def cyclic_gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-# Condition steps whose inputs take few distinct values (an industry, a count, a date): the plan
-# makes one step per distinct input and every project shares it (built and rendered once).
-SHARED_CONDITION_STEPS = frozenset(
-    {
-        "condition.exclusion",
-        "condition.scope",
-        "condition.base_present",
-        "condition.attestation",
-        "condition.designation",
-    }
-)
 
 
 def fmt(amount: Decimal) -> str:
@@ -284,6 +261,7 @@ class _YearPlan:
             self.p(s, "ties", s.ties),
         )
         self.threshold = v.threshold()
+        self.by_event_date = policy.version_selection == "by_event_date"
 
     def p(self, rule: Rule, name: str, value: Any) -> Parameter:
         """The rule's parameter, made once per year's evaluation and shared by every step."""
@@ -398,9 +376,12 @@ class _YearPlan:
             return None
         status = v.eligible_status
         eligible = True
+        ctx = Context(
+            facts, self.year, self.end, self.window, base, funds, items, self.p, self._steps
+        )
         for condition in v.conditions:
-            met, step = self._check(condition, facts, base, funds, items)
-            steps.append(step)
+            met, condition_steps = check(condition, ctx, self._steps)
+            steps.extend(condition_steps)
             if not met:
                 status = condition.status
                 eligible = False
@@ -412,198 +393,50 @@ class _YearPlan:
             return ProjectResult(
                 facts.project_id, status, False, funds, base, ZERO, tuple(steps), parts
             )
-        reward = self._amount(facts, base, funds, steps)
+        reward = self._amount(ctx, steps)
         parts = self._split(reward, shares)
         return ProjectResult(
             facts.project_id, status, True, funds, base, reward, tuple(steps), parts
         )
 
-    def _figure(self, name: str, facts: ProjectFacts, base: Decimal, funds: Decimal) -> Decimal:
-        if name == "base":
-            return base
-        if name == "funds_in_year":
-            return funds
-        if name == "planned_investment":
-            return facts.planned_investment_cny
-        if name == "contract_amount":
-            return facts.contract_amount_cny or ZERO
-        if name == "fixed_asset_investment_in_year":
-            return facts.fixed_asset_investment_cny.get(self.year, ZERO)
-        return facts.tax_reported_cny.get(self.year, ZERO)
-
-    def _check(
-        self, c: Condition, facts: ProjectFacts, base: Decimal, funds: Decimal, items: int
-    ) -> tuple[bool, Step]:
-        notes = _status_notes(c)
-        inputs: tuple[tuple[str, Any], ...]
-        params: tuple[Parameter, ...]
-        outcome = ""
-        if isinstance(c, ExclusionCondition):
-            hit = (
-                facts.industry in c.industries
-                or facts.project_type in c.project_types
-                or facts.origin in c.origins
-            )
-            met = not hit
-            kind = "condition.exclusion"
-            inputs = (("industry", facts.industry), ("project_type", facts.project_type))
-            params = (
-                self.p(c, "industries", c.industries),
-                self.p(c, "project_types", c.project_types),
-                self.p(c, "origins", c.origins),
-            )
-        elif isinstance(c, ThresholdCondition):
-            met = compare(base, c.operator, c.amount.cny)
-            kind = "condition.threshold"
-            inputs = (("base", base), ("threshold", c.amount.cny))
-            params = (
-                self.p(c, "operator", c.operator),
-                self.p(c, "amount", c.amount.describe()),
-                self.p(c, "applies_to", c.applies_to),
-            )
-        elif isinstance(c, BasePresentCondition):
-            met = items > 0
-            kind = "condition.base_present"
-            inputs = (("counted", items),)
-            params = ()
-        elif isinstance(c, AttestationCondition):
-            if c.in_force == "latest_recorded":
-                attestation = facts.attestation_in_force(c.attestation)
-            else:  # latest_dated_by_year_end
-                attestation = None
-                for candidate in facts.attestations:
-                    if candidate.kind == c.attestation and candidate.occurred_on <= self.end:
-                        attestation = candidate
-            met = attestation is not None and attestation.granted
-            outcome = "met" if met else "missing" if attestation is None else "not_met"
-            kind = "condition.attestation"
-            inputs = (
-                ("attested_on", None if attestation is None else attestation.occurred_on),
-                ("granted", None if attestation is None else attestation.granted),
-            )
-            params = (self.p(c, "attestation", c.attestation), self.p(c, "in_force", c.in_force))
-        elif isinstance(c, DesignationCondition):
-            held = set(facts.designations)
-            met = (not c.any_of or bool(held & c.any_of)) and c.all_of <= held
-            kind = "condition.designation"
-            inputs = (("designations", tuple(facts.designations)),)
-            params = (self.p(c, "any_of", c.any_of), self.p(c, "all_of", c.all_of))
-        elif isinstance(c, FigureCondition):
-            actual = self._figure(c.figure, facts, base, funds)
-            met = compare(actual, c.operator, c.amount.cny)
-            kind = "condition.figure"
-            inputs = (("figure", c.figure), ("actual", actual), ("amount", c.amount.cny))
-            params = (
-                self.p(c, "figure", c.figure),
-                self.p(c, "operator", c.operator),
-                self.p(c, "amount", c.amount.describe()),
-            )
-            notes = (
-                *notes,
-                ("figure_zh", FIGURE_LABELS[c.figure][0]),
-                ("figure_en", FIGURE_LABELS[c.figure][1]),
-            )
-        else:
-            assert isinstance(c, ScopeCondition)
-            lists = (
-                ("industries", c.industries, facts.industry),
-                ("project_types", c.project_types, facts.project_type),
-                ("origins", c.origins, facts.origin),
-                ("cities", c.cities, facts.city),
-            )
-            met = all(allowed is None or value in allowed for _, allowed, value in lists)
-            kind = "condition.scope"
-            inputs = (
-                ("industry", facts.industry),
-                ("project_type", facts.project_type),
-                ("origin", facts.origin),
-                ("city", facts.city),
-            )
-            params = tuple(self.p(c, name, allowed) for name, allowed, _ in lists if allowed)
-            scope = "; ".join(
-                f"{name}: {', '.join(sorted(allowed))}" for name, allowed, _ in lists if allowed
-            )
-            notes = (*notes, ("scope", scope))
-        if kind in SHARED_CONDITION_STEPS:  # few distinct inputs: one step object each
-            key = (c.id, inputs, met, outcome)
-            step = self._steps.get(key)
-            if step is None:
-                step = self._steps[key] = Step(
-                    kind,
-                    c.id,
-                    c.clause,
-                    inputs,
-                    params,
-                    met,
-                    outcome or ("met" if met else "not_met"),
-                    notes,
-                ).shared()
-            return met, step
-        return met, Step(
-            kind,
-            c.id,
-            c.clause,
-            inputs,
-            params,
-            met,
-            outcome or ("met" if met else "not_met"),
-            notes,
-        )
-
     # ---- the amount -------------------------------------------------------------------------
 
-    def _amount(
-        self, facts: ProjectFacts, base: Decimal, funds: Decimal, steps: list[Step]
-    ) -> Decimal:
+    def _amount(self, ctx: Context, steps: list[Step]) -> Decimal:
         v = self.version
         a = v.amount
-        portion = base
-        if a.portion == "above_threshold" and self.threshold is not None:
-            t = self.threshold
-            portion = max(base - t.amount.cny, ZERO)
+        segments = self._segments(ctx.facts) if self.by_event_date else None
+        if segments is None or [s[0] for s in segments] in ([], [v]):
+            raw = self._version_amount(v, ctx, ctx.base, steps)
+        else:
+            # Each counted amount under the version in force on its own date (by_event_date).
+            raw = ZERO
+            for version, amount, count in segments:
+                steps.append(
+                    Step(
+                        "amount.version_segment",
+                        version.amount.id,
+                        version.amount.clause,
+                        (
+                            ("effective_from", version.effective_from),
+                            ("counted", count),
+                            ("amount", amount),
+                        ),
+                        (self.p(version.amount, "version_selection", "by_event_date"),),
+                        amount,
+                    )
+                )
+                raw += self._version_amount(version, ctx, amount, steps)
             steps.append(
                 Step(
-                    "amount.portion",
+                    "amount.segments_total",
                     a.id,
                     a.clause,
-                    (("base", base), ("threshold", t.amount.cny)),
-                    (self.p(a, "portion", a.portion),),
-                    portion,
-                )
-            )
-        raw = self._raw_amount(a, facts, portion, steps)
-        held = set(facts.designations)
-        for adj in v.adjustments:
-            matched = tuple(sorted(held & adj.designations))
-            before = raw
-            if adj.kind == "multiplier":
-                assert adj.factor is not None
-                if matched:
-                    raw = raw * adj.factor
-                params: tuple[Parameter, ...] = (
-                    self.p(adj, "designations", adj.designations),
-                    self.p(adj, "factor", adj.factor),
-                )
-            else:
-                assert adj.bonus is not None
-                if matched:
-                    raw = raw + adj.bonus.cny
-                params = (
-                    self.p(adj, "designations", adj.designations),
-                    self.p(adj, "amount", adj.bonus.describe()),
-                )
-            steps.append(
-                Step(
-                    f"adjustment.{adj.kind}",
-                    adj.id,
-                    adj.clause,
-                    (("matched", matched), ("before", exact(before)))
-                    + ((("bonus", adj.bonus.cny),) if adj.bonus else ()),
-                    params,
+                    (("segments", len(segments)),),
+                    (),
                     exact(raw),
-                    "applied" if matched else "not_applied",
                 )
             )
+        raw = self._adjust(v, ctx, raw, steps)
         reward = money(round_to(raw, a.rounding, a.places))
         steps.append(
             Step(
@@ -622,15 +455,16 @@ class _YearPlan:
                 assert cap.amount is not None
                 limit: Decimal | None = cap.amount.cny
                 band_text = ("", "")
-                params = (self.p(cap, "amount", cap.amount.describe()),)
+                params: tuple[Parameter, ...] = (self.p(cap, "amount", cap.amount.describe()),)
             else:
-                figure = self._figure(cap.figure, facts, base, funds)
+                figure = ctx.figure(cap.figure)
                 band = _band_for(cap.bands, figure)
                 limit = None if band is None else band.amount
                 label = "none" if band is None else band.label()
+                names = figure_label(cap.figure)
                 band_text = (
-                    f"（{FIGURE_LABELS[cap.figure][0]}{figure}元所在档次{label}）",
-                    f" ({FIGURE_LABELS[cap.figure][1]} {figure} in band {label})",
+                    f"（{names[0]}{figure}元所在档次{label}）",
+                    f" ({names[1]} {figure} in band {label})",
                 )
                 params = (self.p(cap, "figure", cap.figure), self.p(cap, "bands", label))
             if limit is not None and reward > limit:
@@ -649,8 +483,103 @@ class _YearPlan:
             )
         return reward
 
+    def _segments(self, facts: ProjectFacts) -> list[tuple[PolicyVersion, Decimal, int]] | None:
+        """The counted arrivals grouped by the version in force on each one's date."""
+        if self.base_kind != "funds_arrived":
+            return None  # a yearly figure has no date within the year: the year's version
+        w_start, w_end = self.window
+        sources = self.sources
+        groups: dict[int, list[Any]] = {}
+        versions: dict[int, PolicyVersion] = {}
+        for arrival in facts.arrivals:
+            day = arrival.arrived_on
+            if not (w_start <= day <= w_end) or (
+                sources is not None and arrival.source not in sources
+            ):
+                continue
+            version = self.policy.version_on(day)
+            versions[version.index] = version
+            amount = arrival.amount_cny
+            if self.rounding_mode != "half_up" and arrival.amount is not None:
+                amount = round_to(arrival.amount * arrival.rate_to_cny, self.rounding_mode)
+            groups.setdefault(version.index, []).append(amount)
+        return [(versions[i], sum(groups[i], ZERO), len(groups[i])) for i in sorted(groups)]
+
+    def _version_amount(
+        self, v: PolicyVersion, ctx: Context, base: Decimal, steps: list[Step]
+    ) -> Decimal:
+        """The amount rule of version `v` on `base`, unrounded."""
+        a = v.amount
+        portion = base
+        threshold = v.threshold()
+        if a.portion == "above_threshold" and threshold is not None:
+            portion = max(base - threshold.amount.cny, ZERO)
+            steps.append(
+                Step(
+                    "amount.portion",
+                    a.id,
+                    a.clause,
+                    (("base", base), ("threshold", threshold.amount.cny)),
+                    (self.p(a, "portion", a.portion),),
+                    portion,
+                )
+            )
+        return self._raw_amount(a, ctx, portion, steps)
+
+    def _adjust(self, v: PolicyVersion, ctx: Context, raw: Decimal, steps: list[Step]) -> Decimal:
+        """The adjustments of version `v`, once on the project's unrounded amount."""
+        held = set(ctx.facts.designations)
+        for adj in v.adjustments:
+            matched = () if adj.designations is None else tuple(sorted(held & adj.designations))
+            designated = adj.designations is None or bool(matched)
+            when_met: list[str] = []
+            when_failed: list[str] = []
+            for condition in adj.when:
+                met, condition_steps = check(condition, ctx, self._steps)
+                steps.extend(condition_steps)
+                (when_met if met else when_failed).append(condition.id)
+            applies = designated and not when_failed
+            before = raw
+            designations = "—" if adj.designations is None else adj.designations
+            if adj.kind == "multiplier":
+                assert adj.factor is not None
+                if applies:
+                    raw = raw * adj.factor
+                params: tuple[Parameter, ...] = (
+                    self.p(adj, "designations", designations),
+                    self.p(adj, "factor", adj.factor),
+                )
+            else:
+                assert adj.bonus is not None
+                if applies:
+                    raw = raw + adj.bonus.cny
+                params = (
+                    self.p(adj, "designations", designations),
+                    self.p(adj, "amount", adj.bonus.describe()),
+                )
+            inputs: tuple[tuple[str, Any], ...] = (("matched", matched), ("before", exact(before)))
+            if adj.bonus:
+                inputs += (("bonus", adj.bonus.cny),)
+            outcome = "applied" if applies else "not_applied"
+            if adj.when:
+                params += (self.p(adj, "when", tuple(c.id for c in adj.when)),)
+                inputs += (("when_met", tuple(when_met)), ("when_failed", tuple(when_failed)))
+                outcome += "_if"
+            steps.append(
+                Step(
+                    f"adjustment.{adj.kind}",
+                    adj.id,
+                    adj.clause,
+                    inputs,
+                    params,
+                    exact(raw),
+                    outcome,
+                )
+            )
+        return raw
+
     def _raw_amount(
-        self, a: AmountRule, facts: ProjectFacts, portion: Decimal, steps: list[Step]
+        self, a: AmountRule, ctx: Context, portion: Decimal, steps: list[Step]
     ) -> Decimal:
         if a.kind == "flat_rate":
             assert a.rate is not None
@@ -666,6 +595,7 @@ class _YearPlan:
                 )
             )
             return raw
+        facts = ctx.facts
         if a.kind == "rate_by_industry":
             rate = a.rates.get(facts.industry, a.default_rate)
             source = f"rates.{facts.industry}" if facts.industry in a.rates else "default_rate"
@@ -681,7 +611,91 @@ class _YearPlan:
                 )
             )
             return raw
+        if a.kind == "rate_table":
+            value = ctx.attribute(a.key)[0]
+            hit = value in a.rates
+            rate = a.rates[value] if hit else a.default_rate
+            assert rate is not None  # the loader requires a default rate
+            source = f"rates.{value}" if hit else "default_rate"
+            raw = portion * rate
+            steps.append(
+                Step(
+                    "amount.rate_table",
+                    a.id,
+                    a.clause,
+                    (("portion_amount", portion), ("key", a.key), ("value", value)),
+                    (
+                        self.memo(Parameter("rate", rate, a.since.get(source, a.created))),
+                        self.memo(Parameter("row", source, a.since.get(source, a.created))),
+                    ),
+                    exact(raw),
+                )
+            )
+            return raw
+        if a.kind == "decision_table":
+            skipped: list[str] = []
+            for row in a.table:
+                row_steps: list[Step] = []
+                fired = True
+                for condition in row.when:
+                    met, condition_steps = check(condition, ctx, self._steps)
+                    row_steps.extend(condition_steps)
+                    if not met:
+                        fired = False
+                        break  # hit policy FIRST: a row fails at its first unmet condition
+                if fired:
+                    steps.extend(row_steps)
+                    chosen, row_id = row.rule, row.id
+                    break
+                skipped.append(row.id)
+            else:
+                assert a.default is not None  # the loader requires a default row
+                chosen, row_id = a.default, "default"
+            key = ("decision_table", a.id, row_id, tuple(skipped))
+            table_step = self._steps.get(key)
+            if table_step is None:  # few distinct outcomes: one shared step each
+                table_step = self._steps[key] = Step(
+                    "amount.decision_table",
+                    a.id,
+                    a.clause,
+                    (("row", row_id), ("skipped", tuple(skipped))),
+                    (self.p(a, "hit_policy", "first"),),
+                    row_id,
+                    "default" if row_id == "default" else "row",
+                ).shared()
+            steps.append(table_step)
+            return self._raw_amount(chosen, ctx, portion, steps)
         since = a.since.get("bands", a.created)
+        if a.mode == "whole" and a.selected_by is not None:
+            selector = ctx.figure(a.selected_by)
+            band = _band_for(a.bands, selector)
+            if band is None:
+                raw, value = ZERO, "none"
+            elif band.rate is not None:
+                raw, value = portion * band.rate, f"× {band.rate}"
+            else:
+                assert band.amount is not None
+                raw, value = band.amount, f"{band.amount}"
+            names = figure_label(a.selected_by)
+            steps.append(
+                Step(
+                    "amount.bands_selected",
+                    a.id,
+                    a.clause,
+                    (("portion_amount", portion), ("selector", selector)),
+                    (
+                        self.p(a, "selected_by", a.selected_by),
+                        self.p(a, "edges", a.edges or "CNY"),
+                        self.memo(
+                            Parameter("band", "none" if band is None else band.label(), since)
+                        ),
+                        self.memo(Parameter("band_value", value, since)),
+                    ),
+                    exact(raw),
+                    notes=(("selector_name_zh", names[0]), ("selector_name_en", names[1])),
+                )
+            )
+            return raw
         if a.mode == "whole":
             band = _band_for(a.bands, portion)
             if band is None:

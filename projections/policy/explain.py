@@ -191,7 +191,8 @@ class Step:
 
 
 # ---- sentences ---------------------------------------------------------------------------------
-# (kind, outcome) → (zh, en). Placeholders name inputs, parameters, `result`, `rule`, `clause`,
+# (kind, outcome) → (zh, en). Each condition kind registers its own (`add_templates`, from
+# `projections.policy.conditions`). Placeholders name inputs, parameters, `result`, `rule`, `clause`,
 # and the derived `op` (the operator's sign) and `status_label`.
 
 TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
@@ -229,72 +230,6 @@ TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
     ("base.follow_up_tax", "not_reported"): (
         "{year}年回访未填报税收，计入{result}元",
         "No tax reported at follow-up visits in {year}; counted {result} yuan",
-    ),
-    ("condition.exclusion", "met"): (
-        "行业{industry}、项目类型{project_type}不属于排除范围（排除行业：{industries}；"
-        "排除类型：{project_types}）",
-        "Industry {industry} and project type {project_type} are not excluded (excluded "
-        "industries: {industries}; types: {project_types})",
-    ),
-    ("condition.exclusion", "not_met"): (
-        "行业{industry}、项目类型{project_type}属于排除范围（排除行业：{industries}；"
-        "排除类型：{project_types}）→ {status_label}",
-        "Industry {industry} / project type {project_type} is excluded (excluded industries: "
-        "{industries}; types: {project_types}) → {status_label}",
-    ),
-    ("condition.scope", "met"): (
-        "项目在适用范围内（{scope}）",
-        "The project is within scope ({scope})",
-    ),
-    ("condition.scope", "not_met"): (
-        "项目不在适用范围内（{scope}）→ {status_label}",
-        "The project is outside the scope ({scope}) → {status_label}",
-    ),
-    ("condition.base_present", "met"): (
-        "有效期内当年有{counted}笔计入的数据",
-        "{counted} counted item(s) in the window this year",
-    ),
-    ("condition.base_present", "not_met"): (
-        "有效期内当年没有计入的数据 → {status_label}",
-        "Nothing counted in the window this year → {status_label}",
-    ),
-    ("condition.threshold", "met"): (
-        "项目合计{base}元 {op} 门槛{threshold}元，达到门槛",
-        "Project total {base} yuan {op} threshold {threshold} yuan: threshold met",
-    ),
-    ("condition.threshold", "not_met"): (
-        "项目合计{base}元未满足 {op} 门槛{threshold}元 → {status_label}",
-        "Project total {base} yuan is not {op} threshold {threshold} yuan → {status_label}",
-    ),
-    ("condition.attestation", "met"): (
-        "认定（{attestation}）：在用的认定（{attested_on}）为予以认定",
-        "Attestation ({attestation}): the one in force (dated {attested_on}) is granted",
-    ),
-    ("condition.attestation", "not_met"): (
-        "认定（{attestation}）：在用的认定（{attested_on}）为不予认定或撤销 → {status_label}",
-        "Attestation ({attestation}): the one in force (dated {attested_on}) is a refusal or "
-        "withdrawal → {status_label}",
-    ),
-    ("condition.attestation", "missing"): (
-        "认定（{attestation}）：尚无在用的认定记录 → {status_label}",
-        "Attestation ({attestation}): none in force → {status_label}",
-    ),
-    ("condition.designation", "met"): (
-        "投资方称号{designations}满足要求（任一：{any_of}；全部：{all_of}）",
-        "Investor designations {designations} qualify (any of: {any_of}; all of: {all_of})",
-    ),
-    ("condition.designation", "not_met"): (
-        "投资方称号{designations}不满足要求（任一：{any_of}；全部：{all_of}）→ {status_label}",
-        "Investor designations {designations} do not qualify (any of: {any_of}; all of: "
-        "{all_of}) → {status_label}",
-    ),
-    ("condition.figure", "met"): (
-        "{figure} = {actual}元 {op} {amount}元，满足条件",
-        "{figure} = {actual} yuan {op} {amount} yuan: condition met",
-    ),
-    ("condition.figure", "not_met"): (
-        "{figure} = {actual}元，不满足 {op} {amount}元 → {status_label}",
-        "{figure} = {actual} yuan is not {op} {amount} yuan → {status_label}",
     ),
     ("status", ""): (
         "状态：{status_label}，奖励0.00元",
@@ -336,6 +271,56 @@ TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
     ("adjustment.bonus", "not_applied"): (
         "投资方无{designations}称号，不加奖",
         "No {designations} designation: no bonus",
+    ),
+    ("amount.rate_table", ""): (
+        "按{key}取比例：{value}适用{row}，比例{rate}：{portion_amount}元 × {rate} = {result}元",
+        "Rate by {key}: {value} takes {row}, rate {rate}: {portion_amount} yuan × {rate} = "
+        "{result} yuan",
+    ),
+    ("amount.decision_table", "row"): (
+        "决策表（首条命中）：命中行{row}（未命中的在先行：{skipped}）",
+        "Decision table (first hit): row {row} fired (earlier rows not matched: {skipped})",
+    ),
+    ("amount.decision_table", "default"): (
+        "决策表（首条命中）：各行均未命中（{skipped}），采用默认行",
+        "Decision table (first hit): no row matched ({skipped}); the default row applies",
+    ),
+    ("amount.bands_selected", ""): (
+        "按{selector_name}{selector}确定档次（档界：{edges}）：落在档次{band}，按该档{band_value}"
+        "计{portion_amount}元：{result}元",
+        "The band is chosen by {selector_name} {selector} (edges: {edges}): band {band}, which "
+        "gives {band_value} on {portion_amount} yuan: {result} yuan",
+    ),
+    ("amount.version_segment", ""): (
+        "{effective_from}起施行的版本下计入的{counted}笔到位资金：{amount}元",
+        "{counted} arrival(s) counted under the version in force from {effective_from}: "
+        "{amount} yuan",
+    ),
+    ("amount.segments_total", ""): (
+        "各版本分段计算的奖励合计（{segments}段）：{result}元",
+        "The rewards of the {segments} version segment(s) add up to {result} yuan",
+    ),
+    ("adjustment.multiplier", "applied_if"): (
+        "条件（{when}）均满足（称号要求：{designations}）：奖励 × {factor}，{before}元 → {result}元",
+        "Conditions ({when}) all hold (designations required: {designations}): reward × "
+        "{factor}, {before} → {result} yuan",
+    ),
+    ("adjustment.multiplier", "not_applied_if"): (
+        "条件（{when}）未全部满足（未满足：{when_failed}；称号要求：{designations}，具备：{matched}），"
+        "不调整",
+        "Conditions ({when}) do not all hold (not met: {when_failed}; designations required: "
+        "{designations}, held: {matched}): no multiplier",
+    ),
+    ("adjustment.bonus", "applied_if"): (
+        "条件（{when}）均满足（称号要求：{designations}）：另加{bonus}元，{before}元 → {result}元",
+        "Conditions ({when}) all hold (designations required: {designations}): bonus {bonus} "
+        "yuan, {before} → {result} yuan",
+    ),
+    ("adjustment.bonus", "not_applied_if"): (
+        "条件（{when}）未全部满足（未满足：{when_failed}；称号要求：{designations}，具备：{matched}），"
+        "不加奖",
+        "Conditions ({when}) do not all hold (not met: {when_failed}; designations required: "
+        "{designations}, held: {matched}): no bonus",
     ),
     ("rounding", ""): (
         "项目奖励 {before}元 按{mode}取到{places_text}：{result}元",
@@ -395,6 +380,16 @@ _COMPILED: dict[tuple[str, str], tuple[tuple[str, frozenset[str]], tuple[str, fr
 }
 
 
+def add_templates(kind: str, templates: Mapping[str, tuple[str, str]]) -> None:
+    """Register the sentences of a step kind, by outcome (a condition kind's class does)."""
+    for outcome, (zh, en) in templates.items():
+        TEMPLATES[(kind, outcome)] = (zh, en)
+        _COMPILED[(kind, outcome)] = ((zh, _fields(zh)), (en, _fields(en)))
+
+
+NESTED_NOT_MET = ("该分支不满足", "this branch is not met")
+
+
 def render(step: Step, lang: str) -> str:
     """The step as one sentence in `lang` (`zh` or `en`), prefixed by the clause it cites."""
     if lang not in LANGUAGES:
@@ -436,6 +431,8 @@ def render(step: Step, lang: str) -> str:
     if "status_label" in fields and isinstance(status, str):
         pair = labels if isinstance(labels, tuple) else STATUS_LABELS.get(status)
         values["status_label"] = f"{pair[index]} ({status})" if pair else status
+    elif "status_label" in fields:  # a nested condition: its parent decides the status
+        values["status_label"] = NESTED_NOT_MET[index]
     body = template.format_map(values)
     return f"[{step.clause}] {body}" if step.clause else body
 

@@ -17,7 +17,7 @@ import copy
 import itertools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -26,31 +26,30 @@ from typing import Any
 import yaml
 
 from domain.values import (
-    ATTESTATION_KINDS,
     CITIES,
     CURRENCIES,
     DESIGNATIONS,
-    INDUSTRIES,
     ORIGINS,
-    PROJECT_TYPES,
     round_fen,
 )
+from projections.policy.conditions import (
+    ATTRIBUTES,
+    CONDITION_KINDS,
+    FIGURE_HELP,
+    Condition,
+    ThresholdCondition,
+    figure_unit,
+    known_figure,
+)
 from projections.policy.model import (
-    OPERATORS,
     ROUNDING_MODES,
     Adjustment,
     AmountRule,
     AssociationCap,
-    AttestationCondition,
     Band,
-    BasePresentCondition,
     BaseRule,
     BudgetRule,
-    Condition,
     CountingRule,
-    DesignationCondition,
-    ExclusionCondition,
-    FigureCondition,
     Jurisdiction,
     ListingRule,
     Money,
@@ -59,9 +58,9 @@ from projections.policy.model import (
     PolicyVersion,
     ProjectCap,
     RowsRule,
-    ScopeCondition,
     SplitRule,
-    ThresholdCondition,
+    TableRow,
+    normalise_place,
 )
 
 BUILTIN_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
@@ -69,20 +68,13 @@ BUILTIN_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
 PathT = tuple[str, ...]
 
 ID_LISTS = ("conditions", "adjustments", "project_caps", "association_caps")
-FIGURES = (
-    "base",
-    "funds_in_year",
-    "planned_investment",
-    "contract_amount",
-    "fixed_asset_investment_in_year",
-    "tax_in_year",
-)
 POLICY_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 IDENT = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
 MONTH_DAY = re.compile(r"^(\d\d)-(\d\d)$")
 MAX_RATE = Decimal(1)
 MAX_FACTOR = Decimal(10)
+ZERO_FEN = Decimal("0.00")
 
 
 @dataclass(frozen=True)
@@ -448,10 +440,31 @@ class _Checker:
             return Money(Decimal(0))
         return self.money_value(m[key], (*path, key))
 
-    def money_value(self, value: Any, path: PathT) -> Money:
+    def money_value(self, value: Any, path: PathT, original_unit: str = "CNY") -> Money:
+        """An amount in yuan, or `{amount, currency, rate_to_cny}`. Compared with a figure
+        in a foreign `original_unit`, the amount is in that currency and needs no rate."""
         if not isinstance(value, dict):
             amount = self.decimal_value(value, path, low=Decimal(0))
+            if original_unit != "CNY":
+                self.fail(
+                    path,
+                    f"the figure is in {original_unit}: state the amount as "
+                    f"{{amount: ..., currency: {original_unit}}}",
+                )
             return Money(amount, "CNY", Decimal(1), round_fen(amount))
+        if original_unit != "CNY":
+            m = self.mapping(value, path, ("amount", "currency"))
+            if m is None:
+                return Money(Decimal(0))
+            amount = self.decimal(m, "amount", path, low=Decimal(0))
+            currency = self.text(m, "currency", path, original_unit)
+            if currency != original_unit:
+                self.fail(
+                    (*path, "currency"),
+                    f"the figure is in {original_unit}; compare it with a {original_unit} "
+                    f"amount, not {currency}",
+                )
+            return Money(amount, currency, Decimal(0), ZERO_FEN)
         m = self.mapping(value, path, ("amount", "currency"), ("rate_to_cny", "rate_rule"))
         if m is None:
             return Money(Decimal(0))
@@ -533,16 +546,8 @@ def _kind(value: Any) -> str:
 
 # ---- building one version's rules --------------------------------------------------------------
 
-CONDITION_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "exclusion": ((), ("industries", "project_types", "origins")),
-    "scope": ((), ("industries", "project_types", "origins", "cities")),
-    "base_present": ((), ()),
-    "threshold": (("operator", "amount", "applies_to"), ()),
-    "attestation": (("attestation", "in_force"), ()),
-    "designation": ((), ("any_of", "all_of")),
-    "figure": (("figure", "operator", "amount"), ()),
-}
 COMMON_CONDITION_KEYS = ("id", "clause", "kind", "status")
+NESTED_CONDITION_KEYS = ("id", "kind")  # a nested condition's clause is its parent's by default
 
 
 class _VersionBuilder:
@@ -660,73 +665,63 @@ class _VersionBuilder:
                 built.append(condition)
         return tuple(built)
 
-    def condition(self, item: Any, path: PathT) -> Condition | None:
-        if not isinstance(item, dict) or item.get("kind") not in CONDITION_KEYS:
-            kind = item.get("kind") if isinstance(item, dict) else None
+    def condition(
+        self, item: Any, path: PathT, parent_clause: str | None = None
+    ) -> Condition | None:
+        """A condition of any registered kind; `parent_clause` is given for a nested one (in
+        `any_of`/`all_of`/`not`, a decision-table row or an adjustment's `when`)."""
+        kind = item.get("kind") if isinstance(item, dict) else None
+        cls = CONDITION_KINDS.get(kind) if isinstance(kind, str) else None
+        if cls is None:
             self.c.fail(
-                (*path, "kind"), f"{kind!r} is not a condition kind: {', '.join(CONDITION_KEYS)}"
+                (*path, "kind"),
+                f"{kind!r} is not a condition kind: {', '.join(CONDITION_KINDS)}",
             )
             return None
-        kind = str(item["kind"])
-        required, optional = CONDITION_KEYS[kind]
-        m = self.c.mapping(item, path, (*COMMON_CONDITION_KEYS, *required), (*optional, "label"))
+        nested = parent_clause is not None
+        required = NESTED_CONDITION_KEYS if nested else COMMON_CONDITION_KEYS
+        optional = ("clause",) if nested else ("label",)
+        m = self.c.mapping(item, path, (*required, *cls.REQUIRED), (*cls.OPTIONAL, *optional))
         if m is None:
             return None
         common = self._rule(m, path, "")
-        status = self.c.ident(m, "status", path)
-        common.update(status=status, labels=self.c.labels(m, path))
-        c = self.c
-        if kind == "exclusion":
-            industries = c.codes(m, "industries", path, INDUSTRIES, "industry") or frozenset()
-            types = c.codes(m, "project_types", path, PROJECT_TYPES, "project type") or frozenset()
-            origins = c.codes(m, "origins", path, ORIGINS, "origin") or frozenset()
-            if not (industries or types or origins) and not any(
-                k in m for k in ("industries", "project_types", "origins")
-            ):
-                c.fail(path, "an exclusion names industries, project_types or origins")
-            return ExclusionCondition(
-                **common, industries=industries, project_types=types, origins=origins
-            )
-        if kind == "scope":
-            scope = ScopeCondition(
-                **common,
-                industries=c.codes(m, "industries", path, INDUSTRIES, "industry"),
-                project_types=c.codes(m, "project_types", path, PROJECT_TYPES, "project type"),
-                origins=c.codes(m, "origins", path, ORIGINS, "origin"),
-                cities=c.codes(m, "cities", path, CITIES, "city"),
-            )
-            if not any(k in m for k in optional):
-                c.fail(path, "a scope names industries, project_types, origins or cities")
-            return scope
-        if kind == "base_present":
-            return BasePresentCondition(**common)
-        if kind == "threshold":
-            return ThresholdCondition(
-                **common,
-                operator=c.choice(m, "operator", path, (">=", ">")),
-                amount=c.money(m, "amount", path),
-                applies_to=c.choice(m, "applies_to", path, ("project_total",)),
-            )
-        if kind == "attestation":
-            return AttestationCondition(
-                **common,
-                attestation=c.choice(m, "attestation", path, tuple(ATTESTATION_KINDS)),
-                in_force=c.choice(
-                    m, "in_force", path, ("latest_recorded", "latest_dated_by_year_end")
-                ),
-            )
-        if kind == "designation":
-            any_of = c.codes(m, "any_of", path, DESIGNATIONS, "designation") or frozenset()
-            all_of = c.codes(m, "all_of", path, DESIGNATIONS, "designation") or frozenset()
-            if "any_of" not in m and "all_of" not in m:
-                c.fail(path, "a designation condition names any_of or all_of")
-            return DesignationCondition(**common, any_of=any_of, all_of=all_of)
-        return FigureCondition(
-            **common,
-            figure=c.choice(m, "figure", path, FIGURES),
-            operator=c.choice(m, "operator", path, OPERATORS),
-            amount=c.money(m, "amount", path),
-        )
+        if nested:
+            common["clause"] = common["clause"] or parent_clause
+            common.update(status="", labels=None)
+        else:
+            common.update(status=self.c.ident(m, "status", path), labels=self.c.labels(m, path))
+        return cls.parse(self, m, path, common)
+
+    def nested_conditions(
+        self, items: Any, path: PathT, parent_clause: str = ""
+    ) -> tuple[Condition, ...]:
+        if not isinstance(items, list):
+            self.c.fail(path, f"expected a list of conditions, found {_kind(items)}")
+            return ()
+        built: list[Condition] = []
+        for index, item in enumerate(items):
+            label = item.get("id") if isinstance(item, dict) and item.get("id") else index
+            condition = self.condition(item, (*path, f"[{label}]"), parent_clause)
+            if condition is not None:
+                built.append(condition)
+        return tuple(built)
+
+    def figure(self, m: Mapping[str, Any], key: str, path: PathT, default: str = "base") -> str:
+        """A figure's name (see `projections.policy.conditions.FIGURE_LABELS`)."""
+        if key not in m:
+            return default
+        value = m[key]
+        if not known_figure(value):
+            self.c.fail((*path, key), f"{value!r} is not a figure; known: {FIGURE_HELP}")
+            return default
+        return str(value)
+
+    def amount_in(self, m: Mapping[str, Any], key: str, path: PathT, unit: str) -> Money:
+        """An amount compared with a figure stated in `unit`: in that currency itself, or
+        converted to yuan at the file's fixed rate (a CNY figure only)."""
+        if key not in m:
+            return Money(Decimal(0))
+        return self.c.money_value(m[key], (*path, key), original_unit=unit)
 
     def bands(
         self, value: Any, path: PathT, *, value_key: str, contiguous: bool
@@ -806,54 +801,48 @@ class _VersionBuilder:
             self.c.fail((*path, "[0]"), "progressive bands start at 0")
         return tuple(result)
 
-    def amount(self, value: Any) -> AmountRule | None:
-        path: PathT = ("amount",)
+    def amount(
+        self, value: Any, path: PathT = ("amount",), row: dict[str, Any] | None = None
+    ) -> AmountRule | None:
+        """The amount rule; `row` (its rule fields) for the rule of a decision-table row, which
+        takes portion, rounding and places from the table."""
         kind = value.get("kind") if isinstance(value, dict) else None
-        per_kind = {
-            "flat_rate": ("rate",),
-            "rate_by_industry": ("rates",),
-            "bands": ("mode", "bands"),
-        }
-        if kind not in per_kind:
-            self.c.fail((*path, "kind"), f"{kind!r} is not one of: {', '.join(per_kind)}")
+        kinds = dict(AMOUNT_KINDS)
+        if row is not None:
+            del kinds["decision_table"]  # a row's rule is a flat rate, a rate table or bands
+        if kind not in kinds:
+            self.c.fail((*path, "kind"), f"{kind!r} is not one of: {', '.join(kinds)}")
             return None
-        m = self.c.mapping(
-            value,
-            path,
-            ("clause", "kind", "portion", "rounding", "places", *per_kind[str(kind)]),
-            ("id", "default_rate") if kind == "rate_by_industry" else ("id",),
-        )
+        required, optional = kinds[str(kind)]
+        if row is None:
+            m = self.c.mapping(
+                value,
+                path,
+                ("clause", "kind", "portion", "rounding", "places", *required),
+                ("id", *optional),
+            )
+        else:
+            m = self.c.mapping(value, path, ("kind", *required), optional)
         if m is None:
             return None
         fields: dict[str, Any] = {}
         if kind == "flat_rate":
             fields["rate"] = self.c.rate(m, "rate", path)
         elif kind == "rate_by_industry":
-            rates: dict[str, Decimal] = {}
-            rm = m.get("rates", {})
-            if not isinstance(rm, dict) or not rm:
-                self.c.fail((*path, "rates"), "expected a mapping of industry letters to rates")
-                rm = {}
-            for industry, rate in rm.items():
-                if industry not in INDUSTRIES:
-                    self.c.fail(
-                        (*path, "rates", str(industry)),
-                        f"unknown industry {industry!r} (GB/T 4754-2017 sections A–T)",
-                    )
-                    continue
-                rates[industry] = self.c.rate({"r": rate}, "r", (*path, "rates", industry))
-            fields["rates"] = rates
+            fields["rates"] = self._rates(m, path, "industry")
             if "default_rate" in m and m["default_rate"] is not None:
                 fields["default_rate"] = self.c.rate(m, "default_rate", path)
+        elif kind == "rate_table":
+            key = self.c.choice(m, "key", path, SINGLE_ATTRIBUTES, "industry")
+            fields["key"] = key
+            fields["rates"] = self._rates(m, path, key)
+            fields["default_rate"] = self.c.rate(m, "default_rate", path)
+        elif kind == "decision_table":
+            fields.update(self._decision_table(m, path))
         else:
-            mode = self.c.choice(m, "mode", path, ("whole", "progressive"), "whole")
-            fields["mode"] = mode
-            fields["bands"] = self.bands(
-                m.get("bands"),
-                (*path, "bands"),
-                value_key="rate_or_amount" if mode == "whole" else "rate",
-                contiguous=mode == "progressive",
-            )
+            fields.update(self._amount_bands(m, path))
+        if row is not None:
+            return AmountRule(**row, kind=str(kind), **fields)
         places = m.get("places", 2)
         if places not in (0, 1, 2) or isinstance(places, bool):
             self.c.fail((*path, "places"), "places is 2 (fen), 1 (jiao) or 0 (yuan)")
@@ -866,6 +855,119 @@ class _VersionBuilder:
             places=int(places),
             **fields,
         )
+
+    def _rates(self, m: Mapping[str, Any], path: PathT, key: str) -> dict[str, Decimal]:
+        what, allowed, _ = ATTRIBUTES[key]
+        rates: dict[str, Decimal] = {}
+        rm = m.get("rates", {})
+        if not isinstance(rm, dict) or not rm:
+            self.c.fail((*path, "rates"), f"expected a mapping of {what} codes to rates")
+            return rates
+        known = None if allowed is None else set(allowed)
+        for code, rate in rm.items():
+            if known is not None and code not in known:
+                self.c.fail(
+                    (*path, "rates", str(code)),
+                    f"unknown {what} {code!r}; known: {', '.join(sorted(known))}",
+                )
+                continue
+            name = normalise_place(str(code)) if known is None else str(code)
+            rates[name] = self.c.rate({"r": rate}, "r", (*path, "rates", str(code)))
+        return rates
+
+    def _amount_bands(self, m: Mapping[str, Any], path: PathT) -> dict[str, Any]:
+        mode = self.c.choice(m, "mode", path, ("whole", "progressive"), "whole")
+        bands = self.bands(
+            m.get("bands"),
+            (*path, "bands"),
+            value_key="rate_or_amount" if mode == "whole" else "rate",
+            contiguous=mode == "progressive",
+        )
+        selected_by = None
+        if "selected_by" in m:
+            selected_by = self.figure(m, "selected_by", path)
+            if mode != "whole":
+                self.c.fail(
+                    (*path, "selected_by"), "only whole-amount bands are selected by a figure"
+                )
+        unit = figure_unit(selected_by or "base")
+        edges_currency = self.c.text(m, "edges_currency", path, unit)
+        edges = ""
+        if edges_currency not in CURRENCIES:
+            self.c.fail((*path, "edges_currency"), f"{edges_currency!r} is not an ISO 4217 code")
+        elif edges_currency == unit:
+            edges = "" if unit == "CNY" else f"{unit} (original currency)"
+            if "edges_rate_to_cny" in m:
+                self.c.fail(
+                    (*path, "edges_rate_to_cny"),
+                    f"the edges are compared in {unit} itself: no rate is used",
+                )
+        elif unit != "CNY":
+            self.c.fail(
+                (*path, "edges_currency"),
+                f"bands chosen by a {unit} figure have {unit} edges, not {edges_currency}",
+            )
+        elif "edges_rate_to_cny" not in m:
+            self.c.fail(path, f"{edges_currency} band edges need the file's `edges_rate_to_cny`")
+        else:
+            rate = self.c.decimal(
+                m,
+                "edges_rate_to_cny",
+                path,
+                low=Decimal(0),
+                low_inclusive=False,
+                places=6,
+                what="rate",
+            )
+            edges = f"{edges_currency} × {rate}"
+            bands = tuple(
+                replace(
+                    band,
+                    lower=None if band.lower is None else round_fen(band.lower * rate),
+                    upper=None if band.upper is None else round_fen(band.upper * rate),
+                )
+                for band in bands
+            )
+        return {"mode": mode, "bands": bands, "selected_by": selected_by, "edges": edges}
+
+    def _decision_table(self, m: Mapping[str, Any], path: PathT) -> dict[str, Any]:
+        self.c.choice(m, "hit_policy", path, ("first",), "first")
+        table_id = self.c.text(m, "id", path, "amount")
+        clause = self.c.clause(m, path)
+        rows_raw = m.get("rows")
+        rows: list[TableRow] = []
+        if not isinstance(rows_raw, list) or not rows_raw:
+            self.c.fail((*path, "rows"), "expected a non-empty list of rows")
+            rows_raw = []
+        for index, item in enumerate(rows_raw):
+            label = item.get("id") if isinstance(item, dict) and item.get("id") else index
+            rpath = (*path, "rows", f"[{label}]")
+            rm = self.c.mapping(item, rpath, ("id", "when", "rule"), ("clause",))
+            if rm is None:
+                continue
+            row_rule = self._rule(rm, rpath, "")
+            row_rule["clause"] = row_rule["clause"] or clause
+            when = self.nested_conditions(rm.get("when"), (*rpath, "when"), row_rule["clause"])
+            if rm.get("when") == []:
+                self.c.fail(
+                    (*rpath, "when"), "a row names at least one condition (or use the default)"
+                )
+            rule = self.amount(rm.get("rule"), (*rpath, "rule"), row_rule)
+            if rule is not None:
+                rows.append(TableRow(id=row_rule["id"], when=when, rule=rule))
+        default = None
+        dpath = (*path, "default")
+        dm = self.c.mapping(m.get("default"), dpath, ("rule",), ("clause",))
+        if dm is not None:
+            since, created = self.c.rule_since(dpath)
+            fields = {
+                "id": f"{table_id}.default",
+                "clause": self.c.clause(dm, dpath) or clause,
+                "since": since,
+                "created": created,
+            }
+            default = self.amount(dm.get("rule"), (*dpath, "rule"), fields)
+        return {"table": tuple(rows), "default": default}
 
     def adjustments(self, value: Any) -> tuple[Adjustment, ...]:
         path: PathT = ("adjustments",)
@@ -880,17 +982,30 @@ class _VersionBuilder:
                 self.c.fail((*ipath, "kind"), f"{kind!r} is not one of: multiplier, bonus")
                 continue
             extra = "factor" if kind == "multiplier" else "amount"
-            m = self.c.mapping(item, ipath, ("id", "clause", "kind", "designations", extra))
+            m = self.c.mapping(
+                item, ipath, ("id", "clause", "kind", extra), ("designations", "when")
+            )
             if m is None:
                 continue
+            if "designations" not in m and "when" not in m:
+                self.c.fail(
+                    ipath, "an adjustment names its designations, its `when` conditions, or both"
+                )
             designations = self.c.codes(m, "designations", ipath, DESIGNATIONS, "designation")
             if m.get("designations") == []:
                 self.c.fail((*ipath, "designations"), "name at least one designation")
+            rule = self._rule(m, ipath, "")
+            when: tuple[Condition, ...] = ()
+            if "when" in m:
+                when = self.nested_conditions(m["when"], (*ipath, "when"), rule["clause"])
+                if m["when"] == []:
+                    self.c.fail((*ipath, "when"), "name at least one condition")
             built.append(
                 Adjustment(
-                    **self._rule(m, ipath, ""),
+                    **rule,
                     kind=str(kind),
-                    designations=designations or frozenset(),
+                    designations=designations,
+                    when=when,
                     factor=self.c.decimal(
                         m,
                         "factor",
@@ -934,7 +1049,7 @@ class _VersionBuilder:
                         ProjectCap(
                             **self._rule(m, ipath, ""),
                             kind="by_band",
-                            figure=self.c.choice(m, "figure", ipath, FIGURES, "base"),
+                            figure=self.figure(m, "figure", ipath),
                             bands=self.bands(
                                 m.get("bands"),
                                 (*ipath, "bands"),
@@ -1015,6 +1130,16 @@ class _VersionBuilder:
             **self._rule(m, path, "rows"),
             after_caps=self.c.choice(m, "after_caps", path, ("keep_uncapped", "pro_rata")),
         )
+
+
+AMOUNT_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "flat_rate": (("rate",), ()),
+    "rate_by_industry": (("rates",), ("default_rate",)),
+    "rate_table": (("key", "rates", "default_rate"), ()),
+    "bands": (("mode", "bands"), ("selected_by", "edges_currency", "edges_rate_to_cny")),
+    "decision_table": (("hit_policy", "rows", "default"), ()),
+}
+SINGLE_ATTRIBUTES = tuple(name for name, (_, _, multi) in ATTRIBUTES.items() if not multi)
 
 
 PARAMETER_KEYS = (
@@ -1118,7 +1243,11 @@ def policy_from_data(data: Any, file: str = "<policy>", path: Path | None = None
     if valid_to < valid_from:
         top.fail(("validity", "to"), f"the validity ends ({valid_to}) before it starts")
     currency = top.choice(m, "currency", (), ("CNY",), "CNY")
-    selection = top.choice(m, "version_selection", (), ("year_end", "year_start"), "year_end")
+    selection = top.choice(
+        m, "version_selection", (), ("year_end", "year_start", "by_event_date"), "year_end"
+    )
+    if "notes" in m:
+        _notes(top, m["notes"])
     if "document" in m:
         top.mapping(
             m["document"], ("document",), (), ("issuer", "published_on", "reference", "url")
@@ -1163,6 +1292,14 @@ def policy_from_data(data: Any, file: str = "<policy>", path: Path | None = None
         version = _build_version(index, dates[index], notes[index], merged, check, currency)
         if version is not None:
             versions.append(version)
+    if selection == "by_event_date":
+        for version in versions:
+            if version.amount.portion == "above_threshold":
+                top.fail(
+                    ("version_selection",),
+                    "by_event_date splits the base by date; a portion above the threshold "
+                    f"(versions[{version.index}] amount.portion) has no such reading",
+                )
     if not errors:
         periods = {(v.period.starts_month, v.period.starts_day, v.period.label) for v in versions}
         if len(periods) > 1:
@@ -1184,6 +1321,19 @@ def policy_from_data(data: Any, file: str = "<policy>", path: Path | None = None
         versions=tuple(versions),
         file=path,
     )
+
+
+def _notes(check: _Checker, value: Any) -> None:
+    """Free remarks for the reader: a text, or a list of texts (nothing the engine reads, so
+    nothing else is taken — a misplaced rule must not hide there)."""
+    if isinstance(value, str) and value.strip():
+        return
+    if isinstance(value, list) and value:
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                check.fail(("notes", f"[{index}]"), f"expected a text, found {_kind(item)}")
+        return
+    check.fail(("notes",), f"expected a text or a list of texts, found {_kind(value)}")
 
 
 def _jurisdiction(check: _Checker, value: Any) -> Jurisdiction:

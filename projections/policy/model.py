@@ -7,14 +7,18 @@ say not only which value was used but since when it has applied.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from projections.policy.explain import Parameter
+
+if TYPE_CHECKING:  # the condition kinds build on `Rule` here (projections.policy.conditions)
+    from projections.policy.conditions import Condition, ThresholdCondition
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -41,6 +45,16 @@ def compare(left: Decimal, operator: str, right: Decimal) -> bool:
     raise ValueError(f"unknown operator {operator!r}")
 
 
+def normalise_place(name: str) -> str:
+    """A county or park name as compared: width-folded, without spaces, and without a final
+    administrative suffix, so `浏阳市`, `浏阳` and ` 浏阳 ` are the same place."""
+    text = "".join(unicodedata.normalize("NFKC", name).split()).casefold()
+    for suffix in ("自治县", "县", "市", "区"):
+        if text.endswith(suffix) and len(text) > len(suffix):
+            return text[: -len(suffix)]
+    return text
+
+
 def round_to(amount: Decimal, mode: str, places: int = 2) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUNDING_MODES[mode])
 
@@ -52,7 +66,8 @@ def money(amount: Decimal) -> Decimal:
 
 @dataclass(frozen=True)
 class Money:
-    """An amount stated in a policy; a foreign one carries the fixed rate the policy gives."""
+    """An amount stated in a policy; a foreign one carries the fixed rate the policy gives, or
+    a rate of 0 when it is compared only with amounts in its own currency."""
 
     amount: Decimal
     currency: str = "CNY"
@@ -62,6 +77,8 @@ class Money:
     def describe(self) -> str:
         if self.currency == "CNY":
             return format(self.cny, "f")
+        if not self.rate_to_cny:  # compared in its own currency, never converted
+            return f"{self.amount} {self.currency}"
         return f"{self.amount} {self.currency} × {self.rate_to_cny} = {self.cny} CNY"
 
 
@@ -156,76 +173,39 @@ class ListingRule(Rule):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Condition(Rule):
-    status: str  # the status a project gets when this condition is the first not met
-    labels: tuple[str, str] | None  # (zh, en) for a status the engine does not know
-
-
-@dataclass(frozen=True, kw_only=True)
-class ExclusionCondition(Condition):
-    industries: frozenset[str]
-    project_types: frozenset[str]
-    origins: frozenset[str]
-
-
-@dataclass(frozen=True, kw_only=True)
-class ScopeCondition(Condition):
-    industries: frozenset[str] | None
-    project_types: frozenset[str] | None
-    origins: frozenset[str] | None
-    cities: frozenset[str] | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class BasePresentCondition(Condition):
-    pass
-
-
-@dataclass(frozen=True, kw_only=True)
-class ThresholdCondition(Condition):
-    operator: str
-    amount: Money
-    applies_to: str  # project_total
-
-
-@dataclass(frozen=True, kw_only=True)
-class AttestationCondition(Condition):
-    attestation: str
-    in_force: str  # latest_recorded | latest_dated_by_year_end
-
-
-@dataclass(frozen=True, kw_only=True)
-class DesignationCondition(Condition):
-    any_of: frozenset[str]
-    all_of: frozenset[str]
-
-
-@dataclass(frozen=True, kw_only=True)
-class FigureCondition(Condition):
-    figure: str
-    operator: str
-    amount: Money
-
-
-@dataclass(frozen=True, kw_only=True)
 class AmountRule(Rule):
-    kind: str  # flat_rate | rate_by_industry | bands
+    kind: str  # flat_rate | rate_by_industry | rate_table | bands | decision_table
     rate: Decimal | None = None
     rates: Mapping[str, Decimal] = field(default_factory=dict)
     default_rate: Decimal | None = None
+    key: str = "industry"  # rate_table: the attribute the rates are keyed by
     mode: str = "whole"  # bands: whole | progressive
     bands: tuple[Band, ...] = ()
+    selected_by: str | None = None  # bands: the figure choosing the band (None: the portion)
+    edges: str = ""  # how the band edges were stated (a foreign currency and its rate)
+    table: tuple[TableRow, ...] = ()  # decision_table: rows in order, hit policy FIRST
+    default: AmountRule | None = None  # decision_table: the rule when no row matches
     portion: str = "whole"  # whole | above_threshold
     rounding: str = "half_up"
     places: int = 2
 
 
 @dataclass(frozen=True, kw_only=True)
+class TableRow:
+    """A decision-table row: when every condition holds (and no earlier row did), `rule`."""
+
+    id: str
+    when: tuple[Condition, ...]
+    rule: AmountRule
+
+
+@dataclass(frozen=True, kw_only=True)
 class Adjustment(Rule):
     kind: str  # multiplier | bonus
-    designations: frozenset[str]
+    designations: frozenset[str] | None  # None: no designation test (only `when`)
     factor: Decimal | None = None
     bonus: Money | None = None
+    when: tuple[Condition, ...] = ()  # further conditions, all of which must hold
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -282,6 +262,8 @@ class PolicyVersion:
     rows: RowsRule
 
     def threshold(self) -> ThresholdCondition | None:
+        from projections.policy.conditions import ThresholdCondition
+
         for condition in self.conditions:
             if isinstance(condition, ThresholdCondition):
                 return condition
@@ -300,9 +282,9 @@ class Jurisdiction:
     def covers(self, city: str, county: str, park: str) -> bool:
         if self.city is not None and city != self.city:
             return False
-        if self.county is not None and county != self.county:
+        if self.county is not None and normalise_place(county) != normalise_place(self.county):
             return False
-        return self.park is None or park == self.park
+        return self.park is None or normalise_place(park) == normalise_place(self.park)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"level": self.level, "name": self.name, "name_en": self.name_en}
@@ -322,19 +304,23 @@ class Policy:
     valid_to: date
     validity_clause: str
     currency: str
-    version_selection: str  # year_end | year_start (clamped to the validity window)
+    version_selection: str  # year_end | year_start | by_event_date (clamped to the validity)
     versions: tuple[PolicyVersion, ...]
     file: Path | None = None
 
     def reference_date(self, year: int) -> date:
-        """The day whose version is in force for `year`."""
+        """The day whose version is in force for `year` (`by_event_date`: the year's end, for
+        every rule but the amount of each counted arrival)."""
         start, end = self.versions[0].period.bounds(year)
-        day = end if self.version_selection == "year_end" else start
+        day = start if self.version_selection == "year_start" else end
         return max(min(day, self.valid_to), self.valid_from)
 
     def version_for(self, year: int) -> PolicyVersion:
         """The version in force on the year's reference date (by `version_selection`)."""
-        day = self.reference_date(year)
+        return self.version_on(self.reference_date(year))
+
+    def version_on(self, day: date) -> PolicyVersion:
+        """The version in force on `day` (the first version before it takes effect)."""
         chosen = self.versions[0]
         for version in self.versions:
             if version.effective_from <= day:

@@ -200,6 +200,7 @@ CASES = [
     Case("list dispatches", "GET", "/dispatches", None, NOT_LIAISON),
     Case("read a dispatch", "GET", "/dispatches/2023Q4", None, NOT_LIAISON),
     Case("policies", "GET", "/policies", None, NOT_LIAISON),
+    Case("reload policies", "POST", "/policies/reload", None, frozenset({"admin"})),
     Case("rewards", "GET", "/rewards/2023", None, NOT_LIAISON),
     Case("settle", "POST", "/settlements", {"policy": "hunan-2022", "year": 2022}, STAFF),
     Case("read a settlement", "GET", "/settlements/hunan-2022/2022", None, NOT_LIAISON),
