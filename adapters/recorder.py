@@ -19,8 +19,15 @@ from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from adapters.files import ensure_tables, reference_rows, references_table
+
 
 class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
+    def create_table(self) -> None:
+        super().create_table()
+        assert self.datastore.engine is not None
+        ensure_tables(self.datastore.engine, [references_table])
+
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int]:
@@ -44,6 +51,10 @@ class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
                 insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
             )
             ids = [row[0] for row in result]
+        # The file references index commits with the events that make it (adapters/files.py).
+        references = reference_rows(stored_events)
+        if references:
+            session.execute(insert(references_table), references)
         self._notify_channel(session)
         # An enclosing transaction that rolls back later (api/idempotency.py) must know which
         # streams the application believes saved.
