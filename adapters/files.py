@@ -99,6 +99,10 @@ class Incoming(Protocol):
 
     def write(self, chunk: bytes) -> None: ...
 
+    def finish(self) -> None:
+        """Every byte written and synced: `path` may be read."""
+        ...
+
     def discard(self) -> None: ...
 
 
@@ -251,6 +255,18 @@ class FileIndex:
         """The name `user_id` uploaded the file under, None when it did not upload it."""
         query = select(uploads_table.c.name).where(
             uploads_table.c.sha256 == sha256, uploads_table.c.user_id == user_id
+        )
+        with self.engine.connect() as c:
+            name = c.execute(query).scalar()
+        return None if name is None else str(name)
+
+    def first_name(self, sha256: str) -> str | None:
+        """The name the file was first uploaded under."""
+        query = (
+            select(uploads_table.c.name)
+            .where(uploads_table.c.sha256 == sha256)
+            .order_by(uploads_table.c.uploaded_at, uploads_table.c.user_id)
+            .limit(1)
         )
         with self.engine.connect() as c:
             name = c.execute(query).scalar()

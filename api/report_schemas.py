@@ -788,6 +788,24 @@ class BrokenAtOut(BaseModel):
     code: str
 
 
+class FileProblemOut(BaseModel):
+    project_id: str
+    version: int
+    sha256: str
+    name: str
+    code: str  # file_missing | file_altered
+    reason: str
+
+
+class FilesVerifyOut(BaseModel):
+    """Every file the events reference: present and hashing to its name, or the first not."""
+
+    ok: bool
+    files: int
+    references: int
+    broken_at: FileProblemOut | None
+
+
 class VerifyOut(BaseModel):
     model_config = _example(
         {"ok": True, "broken_at": None, "events": 7, "version": 7, "hash": HASH_EXAMPLE}
@@ -798,6 +816,7 @@ class VerifyOut(BaseModel):
     events: int
     version: int
     hash: str
+    files: FilesVerifyOut | None = None
 
 
 class LedgerExportOut(BaseModel):

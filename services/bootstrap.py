@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from adapters.database import open_ledger
 from adapters.documents import DocumentStore
+from adapters.files import FileIndex, FolderFileStore
 from adapters.users import UserStore
 from domain.application import Ledger, utc_now
 from projections.catalogue import all_projections
@@ -37,6 +38,7 @@ from projections.policy import PolicyRegistry, load_policies
 from projections.queries import ReadModels
 from projections.runtime import ProjectionRunner, engine_of
 from services.background import BackgroundWork
+from services.files import FileService
 from services.settings import Settings
 from services.settlements import SettlementService
 
@@ -80,6 +82,16 @@ class Services:
     @cached_property
     def documents(self) -> DocumentStore:
         return DocumentStore(self.engine)
+
+    @cached_property
+    def files(self) -> FileService:
+        """Evidence files: the folder store (`ZHAOSHANG_FILES_DIR`) and its index."""
+        return FileService(
+            ledger=self.ledger,
+            store=FolderFileStore(self.settings.files_folder()),
+            index=FileIndex(self.engine),
+            max_upload_bytes=self.settings.max_upload_bytes,
+        )
 
     @cached_property
     def policies(self) -> PolicyRegistry:
