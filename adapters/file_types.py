@@ -96,7 +96,6 @@ def _claimed_type(names: set[str]) -> str:
 
 def _bomb(reason: str) -> UnsupportedMediaType:
     return UnsupportedMediaType(
-        f"the ZIP container is refused: {reason} (at most {MAX_UNZIPPED_BYTES} bytes "
-        f"decompressed)",
+        f"the ZIP container is refused: {reason} (at most {MAX_UNZIPPED_BYTES} bytes decompressed)",
         field="file",
     )

@@ -234,14 +234,14 @@ class FileIndex:
         self.engine = engine
         ensure_tables(engine)
 
-    def record_upload(
-        self, file: StoredFile, user_id: str, name: str, at: datetime
-    ) -> None:
+    def record_upload(self, file: StoredFile, user_id: str, name: str, at: datetime) -> None:
         """Remember the file and its uploader; the same upload again changes nothing."""
         for table, row in (
             (files_table, {**vars(file), "stored_at": at}),
-            (uploads_table, {"sha256": file.sha256, "user_id": user_id, "name": name,
-                             "uploaded_at": at}),
+            (
+                uploads_table,
+                {"sha256": file.sha256, "user_id": user_id, "name": name, "uploaded_at": at},
+            ),
         ):
             with contextlib.suppress(sqlalchemy.exc.IntegrityError), self.engine.begin() as c:
                 c.execute(table.insert().values(**row))
@@ -292,7 +292,7 @@ def reference_rows(stored_events: Sequence[StoredEvent]) -> list[dict[str, Any]]
         files = json.loads(event.state).get(EVIDENCE_FILES) or []
         stream = str(UUID(str(event.originator_id)))
         for sha256 in dict.fromkeys(f["sha256"] for f in files):
-            rows.append({"sha256": sha256, "stream_id": stream,
-                         "version": event.originator_version})
+            rows.append(
+                {"sha256": sha256, "stream_id": stream, "version": event.originator_version}
+            )
     return rows
-

@@ -16,7 +16,7 @@ import sqlalchemy.exc
 from eventsourcing.persistence import StoredEvent
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import insert, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from adapters.files import ensure_tables, reference_rows, references_table
@@ -25,8 +25,9 @@ from adapters.files import ensure_tables, reference_rows, references_table
 class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
     def create_table(self) -> None:
         super().create_table()
-        assert self.datastore.engine is not None
-        ensure_tables(self.datastore.engine, [references_table])
+        engine = self.datastore.engine
+        assert isinstance(engine, Engine)
+        ensure_tables(engine, [references_table])
 
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -145,9 +145,7 @@ class FileService:
 
     def download_name(self, sha256: str, user_id: str) -> str:
         """The name a download is offered under: the user's own upload name, else the first."""
-        return (
-            self.index.uploaded_by(sha256, user_id) or self.index.first_name(sha256) or sha256
-        )
+        return self.index.uploaded_by(sha256, user_id) or self.index.first_name(sha256) or sha256
 
     # ---- listing and verification ----------------------------------------------------------
 
@@ -213,4 +211,3 @@ class FileService:
 
 def _is_sha256(text: str) -> bool:
     return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
-

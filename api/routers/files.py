@@ -146,7 +146,7 @@ async def upload_file(request: Request, user: Uploader) -> JSONResponse:
             "file",
         )
     part = _FilePart(services)
-    parser = MultipartParser(boundary, part.callbacks())
+    parser = MultipartParser(boundary, part.callbacks())  # type: ignore[arg-type]
     try:
         async for chunk in request.stream():
             if chunk:
@@ -222,7 +222,6 @@ def download_file(
 @router.get(
     "/projects/{project_id}/files",
     response_model=list[ProjectFileOut],
-    responses=documented(list[ProjectFileOut], "the project's files and their events"),
 )
 def project_files(
     project_id: str,
