@@ -22,7 +22,6 @@ from api.auth import Permission, Principal
 from api.deps import get_ledger, project_scope, require
 from api.errors import ApiError, error_responses, payload_too_large
 from api.read_models import get_services
-from api.report_schemas import documented
 from api.schemas import FileOut, ProjectFileOut
 from domain import errors
 from domain.application import Ledger
