@@ -204,7 +204,14 @@ class FileEvidenceIn(In):
     from the store; `name` defaults to the name it was uploaded under."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"sha256": "9f86d081884c7d65…(64 hex digits)"}]}
+        json_schema_extra={
+            "examples": [
+                {
+                    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                    "name": "入账凭证.pdf",
+                }
+            ]
+        }
     )
 
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
@@ -1297,8 +1304,18 @@ class HistoryEntryOut(BaseModel):
 # ---- evidence files (DESIGN §18) ----------------------------------------------------------
 
 
+_FILE_EXAMPLE: dict[str, Any] = {
+    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "name": "中国银行入账凭证.pdf",
+    "media_type": "application/pdf",
+    "size": 48213,
+}
+
+
 class FileRefOut(BaseModel):
     """A file as an event's envelope references it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_FILE_EXAMPLE]})
 
     sha256: str
     name: str
@@ -1324,11 +1341,21 @@ class FileOut(FileRefOut):
 
 
 class FileEventOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"version": 5, "type": "funds_arrived"}]}
+    )
+
     version: int
     type: str
 
 
 class ProjectFileOut(FileRefOut):
     """`GET /projects/{id}/files`: a file and the project's events that reference it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{**_FILE_EXAMPLE, "events": [{"version": 5, "type": "funds_arrived"}]}]
+        }
+    )
 
     events: list[FileEventOut]
