@@ -19,7 +19,6 @@ from adapters.file_types import detect_media_type
 from adapters.files import FileIndex, FileStore, Incoming, StoredFile
 from domain.application import Ledger
 from domain.errors import InvalidInput, UnknownFile
-from domain.integrity import PREV_HASH
 from domain.values import parse_text
 
 ProjectScope = Callable[[str], bool]  # project id → may the user read it?
@@ -188,15 +187,15 @@ class FileService:
         self, project_id: str | None
     ) -> Iterator[tuple[str, int, list[dict[str, Any]]]]:
         mapper: Any = self.ledger.mapper
-        if project_id is not None:
-            for entry in self.ledger.history(project_id):
-                if entry.files:
-                    yield project_id, entry.version, entry.files
-            return
         table = self.ledger.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
         query = select(table.c.originator_id, table.c.originator_version, table.c.state).order_by(
             table.c.originator_id, table.c.originator_version
         )
+        if project_id is not None:
+            try:
+                query = query.where(table.c.originator_id == UUID(str(project_id)))
+            except ValueError:
+                return
         engine = self.index.engine
         with engine.connect() as c:
             rows = c.execution_options(yield_per=2_000).execute(query)
@@ -204,9 +203,12 @@ class FileService:
                 raw = bytes(state)
                 if EVIDENCE_MARK not in raw:
                     continue
-                decoded = mapper.transcoder.decode(raw)
-                decoded.pop(PREV_HASH, None)
-                yield str(UUID(str(stream_id))), int(version), decoded["evidence_files"]
+                try:
+                    decoded = mapper.transcoder.decode(raw)
+                    files = list(decoded["evidence_files"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # an unreadable event: the chain check reports it
+                yield str(UUID(str(stream_id))), int(version), files
 
 
 def _is_sha256(text: str) -> bool:

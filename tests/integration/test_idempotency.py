@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from adapters.database import normalise_url
 from sqlalchemy import create_engine, select
 
 import api.idempotency as idempotency
+from adapters.database import normalise_url
 from tests.e2e.conftest import Api, _client
 
 
