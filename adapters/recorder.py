@@ -16,11 +16,19 @@ import sqlalchemy.exc
 from eventsourcing.persistence import StoredEvent
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import insert, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
+
+from adapters.files import ensure_tables, reference_rows, references_table
 
 
 class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
+    def create_table(self) -> None:
+        super().create_table()
+        engine = self.datastore.engine
+        assert isinstance(engine, Engine)
+        ensure_tables(engine, [references_table])
+
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int]:
@@ -44,6 +52,10 @@ class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
                 insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
             )
             ids = [row[0] for row in result]
+        # The file references index commits with the events that make it (adapters/files.py).
+        references = reference_rows(stored_events)
+        if references:
+            session.execute(insert(references_table), references)
         self._notify_channel(session)
         # An enclosing transaction that rolls back later (api/idempotency.py) must know which
         # streams the application believes saved.

@@ -134,8 +134,18 @@ class Writer:
     if_match: str | None
     lock: threading.Lock
 
+    # The composition root, for the file store when the body references files.
+    services: Any = None
+
     def context(self, body: WriteIn) -> Context:
-        return self.ledger.context(self.user.actor(), source=SOURCE, evidence=body.evidence_refs())
+        files: list[dict[str, Any]] = []
+        references = body.file_refs()
+        if references:
+            scope = project_scope(self.user, self.ledger)
+            files = self.services.files.resolve(references, self.user.id, scope)
+        return self.ledger.context(
+            self.user.actor(), source=SOURCE, evidence=body.evidence_refs(), evidence_files=files
+        )
 
     def _expected(self, what: str, current: Callable[[], int]) -> int | None:
         versions = parse_if_match(self.if_match)
@@ -203,6 +213,7 @@ def writer(*permissions: Permission, conditional: bool = True) -> Callable[..., 
             user=user,
             if_match=if_match,
             lock=request.app.state.write_lock,
+            services=request.app.state.services,
         )
 
     if not conditional:
@@ -222,3 +233,21 @@ def writer(*permissions: Permission, conditional: bool = True) -> Callable[..., 
         return make(request, user, if_match)
 
     return dependency
+
+
+def project_scope(user: Principal, ledger: Ledger) -> Callable[[str], bool]:
+    """Which projects' events `user` may read, as a test on a project id: every one for the
+    roles that read everything, a liaison's own (those its association refers), none else."""
+    if user.can(Permission.READ):
+        return lambda _project_id: True
+    association_id = user.association_id
+    if not user.can(Permission.READ_OWN) or not association_id:
+        return lambda _project_id: False
+
+    def may_read(project_id: str) -> bool:
+        try:
+            return association_id in set(ledger.get_project(project_id).association_ids())
+        except errors.DomainError:  # not a project (an association's event), or gone
+            return False
+
+    return may_read

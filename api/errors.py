@@ -101,6 +101,7 @@ ERROR_DESCRIPTIONS = {
     "`over_cap`, `date_before_arrival`, …)",
     412: "`If-Match` names a version that is not the current one (`version_conflict`)",
     413: "the request body is too large (`payload_too_large`)",
+    415: "the file's content is none of the accepted types (`unsupported_media_type`)",
     422: "invalid whatever the state, with the field's path (`validation_error`, "
     "`invalid_amount`, `out_of_range`, `invalid_text`, `date_in_future`, …)",
     503: "the database is busy or unreachable, or the read models are being set up "
@@ -188,6 +189,8 @@ def error_response(
 
 
 def status_for(error: domain_errors.DomainError) -> int:
+    if isinstance(error, domain_errors.UnsupportedMediaType):
+        return 415
     if isinstance(error, domain_errors.StaleVersion):
         return 412
     if isinstance(error, domain_errors.NotFound):
@@ -291,8 +294,14 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_bug)
 
 
+# Paths whose endpoint streams its own (larger) body and enforces its own limit: evidence
+# uploads. Neither the JSON body limit nor the Idempotency-Key buffering reads them.
+STREAMED_PATHS = frozenset({"/files"})
+
+
 class BodyLimitMiddleware:
-    """Refuse request bodies over `limit` bytes with 413 `payload_too_large`.
+    """Refuse request bodies over `limit` bytes with 413 `payload_too_large` (except on
+    `STREAMED_PATHS`).
 
     A declared Content-Length over the limit is refused before anything is read; a streamed
     (chunked) body is read up to the limit and refused as soon as it passes it. The body read
@@ -304,7 +313,7 @@ class BodyLimitMiddleware:
         self.limit = limit
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in STREAMED_PATHS:
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)

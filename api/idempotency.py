@@ -51,6 +51,7 @@ from sqlalchemy import (
     update,
 )
 
+from api.errors import STREAMED_PATHS
 from domain import errors
 
 HEADER = "Idempotency-Key"
@@ -120,7 +121,11 @@ class IdempotencyMiddleware:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope.get("path") in STREAMED_PATHS
+        ):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -320,6 +325,8 @@ def make_idempotent(router: APIRouter) -> None:
     """Wrap every POST endpoint of `router` (call before `include_router`)."""
     for route in router.routes:
         if not isinstance(route, APIRoute) or "POST" not in (route.methods or set()):
+            continue
+        if route.path in STREAMED_PATHS:  # streamed uploads: idempotent by content hash
             continue
         endpoint = route.endpoint
         if getattr(endpoint, "_idempotent", False):  # the routers are shared by every app

@@ -788,6 +788,37 @@ class BrokenAtOut(BaseModel):
     code: str
 
 
+class FileProblemOut(BaseModel):
+    model_config = _example(
+        {
+            "project_id": "5b0e3f0c-2f0b-4a43-8f3c-4d2f8e3b9c11",
+            "version": 5,
+            "sha256": HASH_EXAMPLE,
+            "name": "入账凭证.pdf",
+            "code": "file_altered",
+            "reason": "the stored bytes hash to 41ab…",
+        }
+    )
+
+    project_id: str
+    version: int
+    sha256: str
+    name: str
+    code: str  # file_missing | file_altered
+    reason: str
+
+
+class FilesVerifyOut(BaseModel):
+    """Every file the events reference: present and hashing to its name, or the first not."""
+
+    model_config = _example({"ok": True, "files": 2, "references": 3, "broken_at": None})
+
+    ok: bool
+    files: int
+    references: int
+    broken_at: FileProblemOut | None
+
+
 class VerifyOut(BaseModel):
     model_config = _example(
         {"ok": True, "broken_at": None, "events": 7, "version": 7, "hash": HASH_EXAMPLE}
@@ -798,6 +829,7 @@ class VerifyOut(BaseModel):
     events: int
     version: int
     hash: str
+    files: FilesVerifyOut | None = None
 
 
 class LedgerExportOut(BaseModel):

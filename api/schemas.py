@@ -199,17 +199,49 @@ class In(BaseModel):
         return self.model_dump(exclude={"evidence"}, exclude_none=True)
 
 
-class WriteIn(In):
-    """A write; `evidence` (document numbers, file hashes, bank slip ids) goes on the envelope."""
+class FileEvidenceIn(In):
+    """A stored file as evidence (`POST /files` answers its sha256). Its type and size come
+    from the store; `name` defaults to the name it was uploaded under."""
 
-    evidence: list[Evidence] | None = Field(
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                    "name": "入账凭证.pdf",
+                }
+            ]
+        }
+    )
+
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=_ONE_LINE)] | (
+        None
+    ) = None
+
+
+class WriteIn(In):
+    """A write; `evidence` (document numbers, bank slip ids, and stored files as
+    `{"sha256": …}`) goes on the envelope."""
+
+    evidence: list[Evidence | FileEvidenceIn] | None = Field(
         default=None,
         max_length=20,
-        description="references recorded on the event's envelope",
+        description="references recorded on the event's envelope: texts, or files uploaded "
+        "with `POST /files` as {sha256, name?}",
     )
 
     def evidence_refs(self) -> tuple[str, ...]:
-        return tuple(self.evidence or ())
+        """The text references."""
+        return tuple(e for e in self.evidence or () if isinstance(e, str))
+
+    def file_refs(self) -> list[tuple[int, dict[str, Any]]]:
+        """The file references with their place in `evidence` (for error paths)."""
+        return [
+            (i, e.model_dump(exclude_none=True))
+            for i, e in enumerate(self.evidence or ())
+            if isinstance(e, FileEvidenceIn)
+        ]
 
 
 # ---- associations ------------------------------------------------------------------------
@@ -1247,6 +1279,7 @@ class HistoryEntryOut(BaseModel):
     actor: ActorOut
     source: str
     evidence: list[str]
+    files: list[FileRefOut] = []
     data: dict[str, Any]
     prev_hash: str
     hash: str
@@ -1261,7 +1294,68 @@ class HistoryEntryOut(BaseModel):
             actor=ActorOut(id=entry.actor.get("id", ""), role=entry.actor.get("role", "")),
             source=entry.source,
             evidence=list(entry.evidence),
+            files=[FileRefOut(**f) for f in entry.files],
             data=plain(entry.data),
             prev_hash=entry.prev_hash,
             hash=entry.hash,
         )
+
+
+# ---- evidence files (DESIGN §18) ----------------------------------------------------------
+
+
+_FILE_EXAMPLE: dict[str, Any] = {
+    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "name": "中国银行入账凭证.pdf",
+    "media_type": "application/pdf",
+    "size": 48213,
+}
+
+
+class FileRefOut(BaseModel):
+    """A file as an event's envelope references it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_FILE_EXAMPLE]})
+
+    sha256: str
+    name: str
+    media_type: str
+    size: int
+
+
+class FileOut(FileRefOut):
+    """`POST /files`: the stored file."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                    "size": 48213,
+                    "media_type": "application/pdf",
+                    "name": "中国银行入账凭证.pdf",
+                }
+            ]
+        }
+    )
+
+
+class FileEventOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"version": 5, "type": "funds_arrived"}]}
+    )
+
+    version: int
+    type: str
+
+
+class ProjectFileOut(FileRefOut):
+    """`GET /projects/{id}/files`: a file and the project's events that reference it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{**_FILE_EXAMPLE, "events": [{"version": 5, "type": "funds_arrived"}]}]
+        }
+    )
+
+    events: list[FileEventOut]

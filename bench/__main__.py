@@ -134,6 +134,11 @@ class Bench:
             **verify,
             ratio_to_raw_read_decode=verify["events_per_s"] / read_rate,
         )
+        with tempfile.TemporaryDirectory() as folder:  # evidence files, at small scale
+            from bench.files import upload_and_verify
+
+            for name, values in upload_and_verify(self.url, Path(folder)).items():
+                self.record(name, **values)
         self.record("dispatch_one_quarter", **self.run_child("dispatch"))
         rewards = self.run_child("rewards")
         self.record("rewards_one_year", **rewards)

@@ -113,16 +113,21 @@ def _verify_read_models(args: argparse.Namespace, settings: Settings) -> int:
 def _verify_chains(args: argparse.Namespace, settings: Settings) -> int:
     from projections.integrity import verify_all, verify_project
 
-    app = bootstrap(settings).ledger
+    services = bootstrap(settings)
+    app = services.ledger
     try:
         if args.project:
             try:
                 result = verify_project(app, args.project)
             except errors.DomainError as e:
                 return _refuse(e)
+            files = services.files.verify(args.project)
             if args.json:
-                print(json.dumps(result, ensure_ascii=False, indent=2))
-            elif result["broken_at"] is None:
+                print(
+                    json.dumps({**result, "files": files.as_dict()}, ensure_ascii=False, indent=2)
+                )
+                return OK if result["ok"] and files.ok else FAILED
+            if result["broken_at"] is None:
                 print(
                     f"verify: ok — project {args.project}: {result['events']} events, "
                     f"head version {result['version']} {result['hash'][:12]}"
@@ -133,12 +138,17 @@ def _verify_chains(args: argparse.Namespace, settings: Settings) -> int:
                     f"verify: BROKEN — stream {args.project} version {b['version']}: "
                     f"{b['reason']} [{b['code']}]"
                 )
-            return OK if result["ok"] else FAILED
+            if files.references or not files.ok:
+                print(files.summary())
+            return OK if result["ok"] and files.ok else FAILED
         report = verify_all(app)
+        files = services.files.verify()
     finally:
-        app.close()
+        services.close()
     if args.json:
-        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        print(
+            json.dumps({**report.as_dict(), "files": files.as_dict()}, ensure_ascii=False, indent=2)
+        )
     else:
         print(report.summary())
         for link in report.broken[1:]:
@@ -146,7 +156,9 @@ def _verify_chains(args: argparse.Namespace, settings: Settings) -> int:
                 f"  also: stream {link.stream_id} version {link.version}: "
                 f"{link.reason} [{link.code}]"
             )
-    return OK if report.ok else FAILED
+        if files.references or not files.ok:  # a record without files: the one line above
+            print(files.summary())
+    return OK if report.ok and files.ok else FAILED
 
 
 # ---- checkpoint ------------------------------------------------------------------------------

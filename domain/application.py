@@ -10,7 +10,7 @@ import itertools
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -106,6 +106,7 @@ class HistoryEntry:
     data: dict[str, Any]
     prev_hash: str
     hash: str
+    files: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Ledger(Application[UUID]):
@@ -138,10 +139,18 @@ class Ledger(Application[UUID]):
         transcoder.register(DateAsISO())
 
     def context(
-        self, actor: Actor = SYSTEM, source: str = "api", evidence: Iterable[str] = ()
+        self,
+        actor: Actor = SYSTEM,
+        source: str = "api",
+        evidence: Iterable[str] = (),
+        evidence_files: Iterable[dict[str, Any]] = (),
     ) -> Context:
         return Context(
-            actor=actor, source=source, recorded_at=self.clock(), evidence=tuple(evidence)
+            actor=actor,
+            source=source,
+            recorded_at=self.clock(),
+            evidence=tuple(evidence),
+            evidence_files=tuple(evidence_files),
         )
 
     def save_or_conflict(self, *aggregates: Any) -> int:
@@ -746,6 +755,7 @@ class Ledger(Application[UUID]):
                 data=event.payload(),
                 prev_hash=prev_hash,
                 hash=stored_event_hash(row),
+                files=[dict(f) for f in event.evidence_files],
             )
 
     def decode(self, row: StoredEvent) -> DomainEventProtocol[UUID]:

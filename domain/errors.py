@@ -151,3 +151,16 @@ class InvalidKey(InvalidInput):
     """A signing or verification key that cannot be read as an Ed25519 key."""
 
     code = "invalid_key"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """A file whose bytes are none of the accepted evidence types, whatever its name (HTTP 415)."""
+
+    code = "unsupported_media_type"
+
+
+class UnknownFile(InvalidInput):
+    """An evidence reference to a file the store does not hold, or that the user may not read
+    (the two answer alike, so a file's existence is not told)."""
+
+    code = "unknown_file"

@@ -42,6 +42,9 @@ class Context:
     source: str
     recorded_at: datetime
     evidence: tuple[str, ...] = field(default=())
+    # Files referenced as evidence, each {sha256, name, media_type, size} as the file store
+    # holds it (the caller resolves and checks them; `services/files.py`).
+    evidence_files: tuple[dict[str, Any], ...] = field(default=())
 
     @property
     def today(self) -> date:
@@ -55,6 +58,9 @@ class EnvelopedEvent(Aggregate.Event):
     actor: dict[str, str]
     source: str
     evidence: list[str]
+    # Files beside the text references: [{sha256, name, media_type, size}]. Events stored
+    # before files existed have none; `revive_event` upcasts them to [] on read.
+    evidence_files: list[dict[str, Any]]
 
     @property
     def recorded_at(self) -> datetime:
@@ -71,6 +77,7 @@ class EnvelopedEvent(Aggregate.Event):
             "actor",
             "source",
             "evidence",
+            "evidence_files",
         }
         return {k: v for k, v in vars(self).items() if k not in skip}
 
@@ -83,6 +90,7 @@ def envelope(ctx: Context, occurred_on: date) -> dict[str, Any]:
         "actor": ctx.actor.as_dict(),
         "source": ctx.source,
         "evidence": list(ctx.evidence),
+        "evidence_files": [dict(f) for f in ctx.evidence_files],
     }
 
 

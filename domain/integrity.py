@@ -163,6 +163,10 @@ def revive_event(
     state.pop(PREV_HASH, None)
     state["originator_id"] = originator_id
     state["originator_version"] = version
+    if "evidence" in state and "evidence_files" not in state:
+        # The envelope gained evidence files after events were stored: an older enveloped
+        # event referenced none (an upcast of the envelope, for every event class at once).
+        state["evidence_files"] = []
     from_version = state.pop("class_version", 1)
     while from_version < class_version:
         getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)

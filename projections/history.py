@@ -415,6 +415,11 @@ def render_entry(entry: HistoryEntry, lang: str = "zh", link_ok: bool | None = N
         ]
     )
     lines = [head, f"    {envelope}"]
+    for f in entry.files:  # evidence files: name, type, size and the full hash to check
+        label = "文件" if lang == "zh" else "file"
+        lines.append(
+            f"    {label} {f['name']} ({f['media_type']}, {f['size']} B) sha256 {f['sha256']}"
+        )
     data = [
         f"{_field(k, lang)}: {_fmt(v, lang, k)}"
         for k, v in entry.data.items()

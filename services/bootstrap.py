@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from adapters.database import open_ledger
 from adapters.documents import DocumentStore
+from adapters.files import FileIndex, FolderFileStore
 from adapters.users import UserStore
 from domain.application import Ledger, utc_now
 from projections.catalogue import all_projections
@@ -37,6 +38,7 @@ from projections.policy.registry import RulesRegistry, load_rules
 from projections.queries import ReadModels
 from projections.runtime import ProjectionRunner, engine_of
 from services.background import BackgroundWork
+from services.files import FileService
 from services.settings import Settings
 from services.settlements import SettlementService
 from services.todo import TodoRules
@@ -87,6 +89,16 @@ class Services:
         """The one rules registry (reward policies and evaluation rules): the project's
         folder, then `ZHAOSHANG_POLICY_PATH`; loaded once, replaced by `reload_rules`."""
         return load_rules(self.settings.policy_folders(), loaded_at=self.clock())
+
+    @cached_property
+    def files(self) -> FileService:
+        """Evidence files: the folder store (`ZHAOSHANG_FILES_DIR`) and its index."""
+        return FileService(
+            ledger=self.ledger,
+            store=FolderFileStore(self.settings.files_folder()),
+            index=FileIndex(self.engine),
+            max_upload_bytes=self.settings.max_upload_bytes,
+        )
 
     @property
     def policies(self) -> PolicyRegistry:

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
 
     # HTTP API
     max_body_bytes: int = 1024 * 1024  # larger request bodies are refused with 413
+    # Evidence files (`POST /files`): where the folder store keeps them (empty: a folder beside
+    # the SQLite file, `<name>-files/`, or `./files` for PostgreSQL) and the upload limit,
+    # which replaces the JSON body limit on that one endpoint.
+    files_dir: str = ""
+    max_upload_bytes: int = 20 * 1024 * 1024
     # Background work (projection runner, scheduler; `services/background.py`). The API process
     # runs them unless told not to: `serve --workers N` runs them once in the parent process and
     # turns them off in the workers.
@@ -49,6 +54,16 @@ class Settings(BaseSettings):
     def policy_folders(self) -> list[Path]:
         """The folders of `ZHAOSHANG_POLICY_PATH` (`:`-separated), read after the project's."""
         return [Path(p) for p in self.policy_path.split(":") if p.strip()]
+
+    def files_folder(self) -> Path:
+        """The folder of evidence files: `ZHAOSHANG_FILES_DIR`, else beside the SQLite file."""
+        if self.files_dir.strip():
+            return Path(self.files_dir)
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
+            database = Path(self.database_url[len(prefix) :].split("?", 1)[0])
+            return database.with_name(f"{database.stem}-files")
+        return Path("files")
 
     def settlement_month_day(self) -> tuple[int, int]:
         """`01-15` → (1, 15): the day of the next year on which a year is settled."""

@@ -297,6 +297,12 @@ def verify(
     project_id: str,
     user: Annotated[Principal, Depends(require(P.READ_AUDIT, P.READ))],
     ledger: Annotated[Ledger, Depends(get_ledger)],
+    services: Annotated[Services, Depends(get_services)],
 ) -> dict[str, Any]:
-    """Recompute the project's hash chain: {ok, broken_at: {version, reason} | null}."""
-    return dict(verify_project(ledger, project_id))
+    """Recompute the project's hash chain: {ok, broken_at: {version, reason} | null}, and check
+    that every file its events reference exists and hashes to its name (`files`)."""
+    result: dict[str, Any] = dict(verify_project(ledger, project_id))
+    files = services.files.verify(project_id)
+    result["files"] = files.as_dict()
+    result["ok"] = result["ok"] and files.ok
+    return result

@@ -133,9 +133,9 @@ def _client(database_url: str, clock: list[datetime], **settings: Any) -> Iterat
 
 
 @pytest.fixture
-def api(database_url: str, clock: list[datetime]) -> Iterator[Api]:
+def api(database_url: str, clock: list[datetime], tmp_path: Path) -> Iterator[Api]:
     """The API on a fresh SQLite file, then on a fresh PostgreSQL database."""
-    yield from _client(database_url, clock)
+    yield from _client(database_url, clock, files_dir=str(tmp_path / "files"))
 
 
 @pytest.fixture

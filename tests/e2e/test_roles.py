@@ -197,6 +197,10 @@ CASES = [
     Case("ledger export", "GET", "/projects/export?format=csv", None, ALL),
     Case("follow-ups due", "GET", "/follow-ups/due?as_of=2024-12-31", None, ALL),
     Case("verify a project", "GET", "/projects/{P}/verify", None, NOT_LIAISON),
+    # A JSON body is not an upload (422) once the role may upload: every role but auditors.
+    Case("upload a file", "POST", "/files", {"file": "x"}, ALL - {"auditor"}),
+    Case("download a file", "GET", "/files/{sha256}", None, ALL),
+    Case("a project's files", "GET", "/projects/{P}/files", None, ALL),
     Case("list dispatches", "GET", "/dispatches", None, NOT_LIAISON),
     Case("read a dispatch", "GET", "/dispatches/2023Q4", None, NOT_LIAISON),
     Case("policies", "GET", "/policies", None, NOT_LIAISON),
