@@ -18,9 +18,14 @@ import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.errors import BodyLimitMiddleware, document_errors, install_error_handlers
 from api.health import HealthOut, health_report
@@ -34,7 +39,8 @@ DESCRIPTION = """
 An event-sourced, auditable ledger of investment referrals (Hunan 2022 measures).
 
 JSON in and out; money as decimal strings; dates `YYYY-MM-DD`; `Authorization: Bearer <token>`
-(`zhaoshang users create NAME --role ROLE`). Errors:
+(`zhaoshang users create NAME --role ROLE`, "Authorize" above) or the session cookie of
+`POST /auth/login` (writes then need `X-CSRF-Token`). Errors:
 `{"error": {"code": "<stable_snake_case>", "message": "...", "field": "<path or null>"}}`.
 Writes to a project accept `If-Match: "<version>"`; `GET /projects/{id}` answers with its ETag.
 """
@@ -71,6 +77,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         running: list[BackgroundService] = []
         try:
+            # The account tables, and the users of before accounts carried over.
+            the_services.accounts.ensure_ready()
             if settings.background_services:
                 candidates: list[BackgroundService | None] = [the_services.background()]
                 candidates += [factory(the_services) for factory in extra_services]
@@ -90,11 +98,13 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served below with the app's own assets: no CDN on an intranet
+        redoc_url=None,
     )
     app.state.services = the_services
     app.state.settings = settings
     app.state.ledger = the_services.ledger
-    app.state.users = the_services.users
+    app.state.users = the_services.accounts
     app.state.clock = the_services.clock
     # Re-entrant: a keyed POST holds it around the endpoint that takes it again (idempotency).
     app.state.write_lock = threading.RLock()
@@ -104,6 +114,11 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)  # inside the body limit: added first
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    proxies = settings.trusted_proxy_list()
+    if proxies:
+        # The client's address and scheme from X-Forwarded-For/-Proto, only from these.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
+    install_docs(app)
 
     @app.get(
         "/health",
@@ -120,6 +135,37 @@ def create_app(
         app.include_router(router)
     document_header(app)
     return app
+
+
+STATIC = Path(__file__).parent / "static"
+VENDOR = "/static/vendor"
+
+
+def install_docs(app: FastAPI) -> None:
+    """`/docs` (Swagger UI) and `/redoc` with assets served by the app (`api/static/vendor/`,
+    from the npm packages named in its README): they work without internet."""
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="zhaoshang — API",
+            swagger_js_url=f"{VENDOR}/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url=f"{VENDOR}/swagger-ui/swagger-ui.css",
+            swagger_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png",
+            swagger_ui_parameters={"persistAuthorization": True},
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="zhaoshang — API",
+            redoc_js_url=f"{VENDOR}/redoc/redoc.standalone.js",
+            redoc_favicon_url=f"{VENDOR}/swagger-ui/favicon-32x32.png",
+            with_google_fonts=False,
+        )
 
 
 def app_from_env() -> FastAPI:

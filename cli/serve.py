@@ -54,7 +54,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers == 1:
         from api.app import create_app
 
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            # The app believes X-Forwarded-* only from ZHAOSHANG_TRUSTED_PROXIES (issue 15).
+            proxy_headers=False,
+        )
         return 0
 
     from services.bootstrap import bootstrap, hand_to_workers
@@ -76,6 +83,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             port=args.port,
             workers=args.workers,
             log_level=args.log_level,
+            proxy_headers=False,  # see above
         )
     finally:
         if background is not None:

@@ -100,10 +100,18 @@ class ReadModels:
         page: int = 1,
         size: int = 50,
         association_scope: str | None = None,
+        officer_id: str | None = None,
     ) -> Page:
         tables = self._bound(self._ledger).tables
         projects, links, years = tables["projects"], tables["links"], tables["years"]
         conditions = []
+        if officer_id:
+            officers = tables["officers"]
+            conditions.append(
+                projects.c.project_id.in_(
+                    select(officers.c.project_id).where(officers.c.officer_id == officer_id)
+                )
+            )
         if stage:
             conditions.append(projects.c.stage == stage)
         if city:

@@ -22,6 +22,8 @@ from sqlalchemy import Engine
 
 from adapters.database import open_ledger
 from adapters.documents import DocumentStore
+from adapters.sessions import SessionStore
+from adapters.throttle import Throttle
 from adapters.users import UserStore
 from domain.application import Ledger, utc_now
 from projections.catalogue import all_projections
@@ -36,6 +38,7 @@ from projections.evaluation import (
 from projections.policy import PolicyRegistry, load_policies
 from projections.queries import ReadModels
 from projections.runtime import ProjectionRunner, engine_of
+from services.accounts import AccountService
 from services.background import BackgroundWork
 from services.settings import Settings
 from services.settlements import SettlementService
@@ -72,6 +75,19 @@ class Services:
     @cached_property
     def users(self) -> UserStore:
         return UserStore(engine=self.engine, clock=self.clock)
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        """People's accounts: commands kept in step with the user store, logins, sessions,
+        the throttle (DESIGN §16)."""
+        return AccountService(
+            self.ledger,
+            self.users,
+            SessionStore(self.engine),
+            Throttle(self.engine),
+            clock=self.clock,
+            token_days=self.settings.token_days,
+        )
 
     @cached_property
     def read_models(self) -> ReadModels:
