@@ -283,9 +283,6 @@ class UserStore:
             ).scalar()
         return None if value is None else str(value)
 
-    def list(self) -> list[Principal]:
-        return [a.principal() for a in self.accounts()]
-
     def accounts(self) -> list[AccountRow]:
         self.ensure_table()
         with self.engine.connect() as conn:
@@ -369,6 +366,10 @@ class UserStore:
             return None
         # A token is for machines: an admin-set password waiting to change does not stop it.
         return _account(row._mapping).principal(must_change_password=False, via="token")
+
+    # Last in the class: the name `list` would shadow the built-in in later annotations.
+    def list(self) -> list[Principal]:
+        return [a.principal() for a in self.accounts()]
 
     def close(self) -> None:
         if self._owns_engine:

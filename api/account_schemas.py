@@ -86,7 +86,10 @@ class OwnPasswordIn(In):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"current_password": "初始密码-请尽快修改它", "new_password": "岳麓山下-爱晚亭前红叶"}
+                {
+                    "current_password": "初始密码-请尽快修改它",
+                    "new_password": "岳麓山下-爱晚亭前红叶",
+                }
             ]
         },
     )
@@ -130,6 +133,20 @@ class TokenCreatedOut(BaseModel):
 
 
 class TokenOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5b0e6d1c-2f3a-4b5c-8d9e-0f1a2b3c4d5e",
+                    "name": "数据报送接口",
+                    "created_at": "2025-03-01T02:00:00Z",
+                    "expires_at": "2025-05-30T15:59:59.999999Z",
+                    "revoked_at": None,
+                }
+            ]
+        }
+    )
+
     id: str
     name: str
     created_at: datetime
@@ -194,6 +211,22 @@ class AccountOut(BaseModel):
 
 
 class AccountEventOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": 3,
+                    "type": "token_revoked",
+                    "occurred_on": "2025-03-01",
+                    "recorded_at": "2025-03-01T02:00:00Z",
+                    "actor": {"id": "chen", "role": "admin"},
+                    "source": "api",
+                    "data": {"token_id": "5b0e6d1c-2f3a-4b5c-8d9e-0f1a2b3c4d5e", "reason": "离职"},
+                }
+            ]
+        }
+    )
+
     version: int
     type: str
     occurred_on: date

@@ -57,9 +57,7 @@ def parse_role(value: Any, association_id: Any) -> tuple[str, str | None]:
             field="association_id",
         )
     if value != "liaison" and association is not None:
-        raise errors.InvalidInput(
-            "only a liaison acts for an association", field="association_id"
-        )
+        raise errors.InvalidInput("only a liaison acts for an association", field="association_id")
     return str(value), association
 
 

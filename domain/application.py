@@ -716,7 +716,6 @@ class Ledger(Application[UUID]):
             raise errors.NotFound(f"no settlement of {policy_id} for {year}", field="year")
         return self._update(Settlement, settlement_id(policy_id, year), "settlement", command, None)
 
-
     # ==== people's accounts (DESIGN §16, issue 15) and the officers following projects ====
     #
     # The user store (adapters/users.py) keeps what authentication needs (password hashes,
@@ -750,11 +749,15 @@ class Ledger(Application[UUID]):
             migrated=migrated,
         )
         if account.association_id is not None:
-            self._check_associations(
-                [{"association_id": account.association_id}], field="association"
-            )
+            self._check_account_association(account.association_id)
         self.save_or_conflict(account)
         return account.id, account.version
+
+    def _check_account_association(self, association_id: str) -> None:
+        try:
+            self._check_associations([{"association_id": association_id}])
+        except (errors.UnknownAssociation, errors.AssociationInactive) as e:
+            raise type(e)(e.message, field="association_id") from None
 
     def _account(self, account_id: UUID | str, command: Callable[[Account], Any]) -> int:
         return self._update(Account, account_id, "account", command, None)
@@ -763,7 +766,7 @@ class Ledger(Application[UUID]):
         self, ctx: Context, account_id: UUID | str, role: Any, association_id: Any = None
     ) -> int:
         if association_id:
-            self._check_associations([{"association_id": str(association_id)}], "association")
+            self._check_account_association(str(association_id))
         return self._account(account_id, lambda a: a.change_role(ctx, role, association_id))
 
     def record_password_set(

@@ -962,7 +962,9 @@ class Project(Aggregate):
                 raise errors.OfficerNotAssigned(
                     "the officer is not assigned to the project", field="officer_id"
                 )
-            self._trigger(self.OfficerUnassigned, ctx, day, officer_id=officer_id, reason=reason_text)
+            self._trigger(
+                self.OfficerUnassigned, ctx, day, officer_id=officer_id, reason=reason_text
+            )
             return
         if assigned:
             raise errors.OfficerAlreadyAssigned(

@@ -105,13 +105,6 @@ class ReadModels:
         tables = self._bound(self._ledger).tables
         projects, links, years = tables["projects"], tables["links"], tables["years"]
         conditions = []
-        if officer_id:
-            officers = tables["officers"]
-            conditions.append(
-                projects.c.project_id.in_(
-                    select(officers.c.project_id).where(officers.c.officer_id == officer_id)
-                )
-            )
         if stage:
             conditions.append(projects.c.stage == stage)
         if city:
@@ -134,6 +127,13 @@ class ReadModels:
                     projects.c.project_id.in_(
                         select(years.c.project_id).where(years.c.year == year)
                     ),
+                )
+            )
+        if officer_id:
+            officers = tables["officers"]
+            conditions.append(
+                projects.c.project_id.in_(
+                    select(officers.c.project_id).where(officers.c.officer_id == officer_id)
                 )
             )
         where = and_(*conditions) if conditions else None

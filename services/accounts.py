@@ -184,10 +184,6 @@ class AccountService:
         assert row is not None
         return row.principal(), issued.token
 
-    def list(self) -> list[Principal]:
-        self.ensure_ready()
-        return self.store.list()
-
     def accounts(self) -> list[AccountRow]:
         self.ensure_ready()
         return self.store.accounts()
@@ -253,9 +249,7 @@ class AccountService:
             raise InvalidCredentials
         check_password(new, name=user.name, field="new_password")
         if new == current:
-            raise errors.WeakPassword(
-                "the new password is the current one", field="new_password"
-            )
+            raise errors.WeakPassword("the new password is the current one", field="new_password")
         ctx = self.ledger.context(user.actor(), source=source)
         version = self._set_password(ctx, user.id, new, must_change=False)
         self.sessions.end_all(user.id, ctx.recorded_at, keep=user.session_key)
@@ -300,9 +294,7 @@ class AccountService:
         token_id, expiry, version = self._issue(ctx, row.id, token_hash(token), name, expires_on)
         return IssuedToken(token_id, token, expiry, version)
 
-    def revoke_token(
-        self, ctx: Context, account_id: str, token_id: str, reason: Any = None
-    ) -> int:
+    def revoke_token(self, ctx: Context, account_id: str, token_id: str, reason: Any = None) -> int:
         row = self.account(account_id)
         version = self.ledger.revoke_token(ctx, row.id, str(token_id), reason)
         self.store.revoke_token(str(token_id), ctx.recorded_at)
@@ -376,6 +368,11 @@ class AccountService:
 
     def logout(self, session_key: str) -> bool:
         return self.sessions.end(session_key, self.clock())
+
+    # Last in the class: the name `list` would shadow the built-in in later annotations.
+    def list(self) -> list[Principal]:
+        self.ensure_ready()
+        return self.store.list()
 
     def close(self) -> None:
         self.store.close()

@@ -158,8 +158,10 @@ def list_projects(
     size: Annotated[int, Query(ge=1, le=500)] = 50,
     officer: Annotated[
         str | None,
-        Query(max_length=100, description="`me` or an officer's account id: the projects "
-              "they are assigned to follow"),
+        Query(
+            max_length=100,
+            description="`me` or an officer's account id: the projects they are assigned to follow",
+        ),
     ] = None,
 ) -> dict[str, Any]:
     """The ledger, newest referral first; a liaison sees only its association's projects."""
