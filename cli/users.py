@@ -136,9 +136,7 @@ def _list(settings: Settings) -> int:
         created = a.created_at.isoformat(timespec="seconds") if a.created_at else ""
         name = terminal_safe(a.name, keep_newlines=False)
         state = "active" if a.active else "disabled"
-        print(
-            f"{name:<{width}}  {a.role:<8}  {state:<8}  {a.association_id or '-':<36}  {created}"
-        )
+        print(f"{name:<{width}}  {a.role:<8}  {state:<8}  {a.association_id or '-':<36}  {created}")
     return 0
 
 

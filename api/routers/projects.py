@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from api.account_schemas import OfficerIn
 from api.auth import Permission, Principal
 from api.deps import Writer, etag, get_ledger, require, writer
 from api.schemas import (
@@ -38,7 +39,6 @@ from api.schemas import (
     VersionOut,
     VisitIn,
 )
-from api.account_schemas import OfficerIn
 from domain import errors
 from domain.application import Ledger
 
