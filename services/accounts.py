@@ -175,11 +175,13 @@ class AccountService:
         password: str | None = None,
         actor: Actor = SYSTEM,
         source: str = "cli",
+        token_expires: bool = True,
     ) -> tuple[Principal, str]:
-        """A new account and its first token (`users create`): answer (user, token)."""
+        """A new account and its first token (`users create`): answer (user, token). A token
+        that never expires (`token_expires=False`) is for tests whose clock moves by years."""
         ctx = self.ledger.context(actor, source=source)
         account_id, _ = self.create_account(ctx, name, role, association_id, password)
-        issued = self.issue_token(ctx, account_id, name="default")
+        issued = self.issue_token(ctx, account_id, name="default", expires=token_expires)
         row = self.store.account(account_id)
         assert row is not None
         return row.principal(), issued.token
@@ -264,6 +266,7 @@ class AccountService:
         sha256: str,
         name: Any,
         expires_on: Any,
+        expires: bool = True,
     ) -> tuple[str, date | None, int]:
         token_id, expiry, version = self.ledger.issue_token(
             ctx,
@@ -271,7 +274,7 @@ class AccountService:
             sha256=sha256,
             name=name,
             expires_on=expires_on,
-            default_days=self.token_days,
+            default_days=self.token_days if expires else None,
         )
         label = self.ledger.get_account(account_id).tokens[token_id].name
         self.store.add_token(
@@ -285,13 +288,21 @@ class AccountService:
         return token_id, expiry, version
 
     def issue_token(
-        self, ctx: Context, account_id: str, name: Any = None, expires_on: Any = None
+        self,
+        ctx: Context,
+        account_id: str,
+        name: Any = None,
+        expires_on: Any = None,
+        *,
+        expires: bool = True,
     ) -> IssuedToken:
         """A new named API token, valid through the end of `expires_on` (Asia/Shanghai;
         default `token_days` from today). Its value is answered once."""
         row = self.account(account_id)
         token = new_token()
-        token_id, expiry, version = self._issue(ctx, row.id, token_hash(token), name, expires_on)
+        token_id, expiry, version = self._issue(
+            ctx, row.id, token_hash(token), name, expires_on, expires
+        )
         return IssuedToken(token_id, token, expiry, version)
 
     def revoke_token(self, ctx: Context, account_id: str, token_id: str, reason: Any = None) -> int:
