@@ -1,41 +1,59 @@
-"""API users and their bearer tokens, in the ledger's own database (SQLAlchemy Core).
+"""The user store: what authentication needs, in the ledger's own database (SQLAlchemy Core).
 
-A token is shown once, when the user is created; only its SHA-256 is stored. The table
-`zhaoshang_users` is created on first use.
+The account aggregate (`domain/account.py`) is the record of every change; these tables are
+what a request is checked against, kept in step by `services.accounts`:
+
+- `zhaoshang_accounts`: name (unique, case-insensitively), role, association, whether active,
+  the argon2id password hash (never in the log, the API or exports) and whether it must change;
+- `zhaoshang_tokens`: each API token's SHA-256 (a token is 256 random bits, so an unsalted hash
+  is right), expiry and revocation. A token's value is shown once, never stored.
+
+Every request reads these rows (one indexed query): a revocation or a disabled account takes
+effect at once in every worker, with no cache to outlive it. `zhaoshang_users`, the table of
+before accounts, is read once to migrate its users (`legacy_users`) and left as it was.
+Times that are compared (expiry, revocation) are UNIX seconds, the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import time
-import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Engine,
+    Float,
+    Index,
     MetaData,
     String,
     Table,
     create_engine,
+    delete,
     insert,
     inspect,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from adapters.database import normalise_url
-from api.auth import ROLES, Principal, Role
+from api.auth import Principal
+from domain import errors
 from domain.application import utc_now
 
 TOKEN_PREFIX = "zs_"
 MAX_TOKEN_LENGTH = 200
 
 metadata = MetaData()
-users_table = Table(
+legacy_users_table = Table(
     "zhaoshang_users",
     metadata,
     Column("id", String(36), primary_key=True),
@@ -45,6 +63,36 @@ users_table = Table(
     Column("token_sha256", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+accounts_table = Table(
+    "zhaoshang_accounts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name_key", String(100), nullable=False, unique=True),  # casefolded name
+    Column("name", String(100), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("association_id", String(36), nullable=True),
+    Column("active", Boolean, nullable=False),
+    Column("password_hash", String(200), nullable=True),
+    Column("must_change_password", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+tokens_table = Table(
+    "zhaoshang_tokens",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_id", String(36), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),  # null: never (set only by hand)
+    Column("revoked_at", Float, nullable=True),
+)
+Index("ix_zhaoshang_tokens_account", tokens_table.c.account_id)
+
+# Parameters of argon2id: the library's defaults (RFC 9106's second recommendation).
+_HASHER = PasswordHasher()
+# Verified when no account has the name, so an unknown name costs what a wrong password does.
+_DUMMY_HASH = _HASHER.hash("not the password of anyone")
 
 
 class UserError(ValueError):
@@ -59,11 +107,58 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-AUTH_CACHE_SECONDS = 30.0  # users are only ever added; a known token stays valid this long
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def password_matches(stored_hash: str | None, password: str) -> bool:
+    """Whether `password` is the one hashed; the same work when there is no hash."""
+    try:
+        return _HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def epoch(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: str
+    name: str
+    role: str
+    association_id: str | None
+    active: bool
+    has_password: bool
+    must_change_password: bool
+    created_at: datetime | None
+
+    def principal(self, **extra: Any) -> Principal:
+        fields: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "association_id": self.association_id,
+            "created_at": self.created_at,
+            "must_change_password": self.must_change_password,
+        }
+        fields.update(extra)
+        return Principal(**fields)
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    id: str
+    account_id: str
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
 
 
 class UserStore:
-    """Create, list and authenticate users."""
+    """The rows authentication reads: accounts with their password hashes, and tokens."""
 
     def __init__(
         self,
@@ -84,102 +179,222 @@ class UserStore:
         self.engine = engine
         self.clock = clock
         self._table_ready = False
-        # token hash → (user, when the entry expires): a request is not a database round trip.
-        self._recent: dict[str, tuple[Principal, float]] = {}
 
     def ensure_table(self) -> None:
         if self._table_ready:
             return
+        tables = [accounts_table, tokens_table]
         try:
-            metadata.create_all(self.engine, checkfirst=True)
+            metadata.create_all(self.engine, tables=tables, checkfirst=True)
         except (IntegrityError, OperationalError, ProgrammingError):
-            # Another process created it at the same moment.
-            if not inspect(self.engine).has_table(users_table.name):
+            # Another process created them at the same moment.
+            existing = inspect(self.engine)
+            if not all(existing.has_table(t.name) for t in tables):
                 raise
         self._table_ready = True
 
-    def create(
-        self, name: str, role: str, association_id: str | None = None
-    ) -> tuple[Principal, str]:
-        """Store a new user; answer it with its token (shown this once)."""
-        clean = (name or "").strip()
-        if not clean or len(clean) > 100 or any(ord(c) < 32 for c in clean):
-            raise UserError("a user name is 1–100 printable characters")
-        if role not in ROLES:
-            raise UserError(f"{role!r} is not one of: {', '.join(ROLES)}")
-        if role == Role.LIAISON and not association_id:
-            raise UserError("a liaison needs --association (the association it acts for)")
-        if role != Role.LIAISON and association_id:
-            raise UserError("only a liaison acts for an association")
+    # ---- migration -----------------------------------------------------------------------
+
+    def legacy_users(self) -> list[dict[str, Any]]:
+        """The users of the table before accounts (id, name, role, association_id,
+        token_sha256, created_at), oldest first; none when there is no such table."""
+        if not inspect(self.engine).has_table(legacy_users_table.name):
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(legacy_users_table).order_by(legacy_users_table.c.created_at)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    # ---- accounts ------------------------------------------------------------------------
+
+    def claim(
+        self,
+        account_id: str,
+        name: str,
+        role: str,
+        association_id: str | None,
+        created_at: datetime | None = None,
+    ) -> None:
+        """Reserve a name for a new account (409 `account_exists` if taken)."""
         self.ensure_table()
-        token = new_token()
-        user = Principal(
-            id=str(uuid.uuid4()),
-            name=clean,
-            role=role,
-            association_id=association_id or None,
-            created_at=self.clock().astimezone(UTC),
-        )
         try:
             with self.engine.begin() as conn:
                 conn.execute(
-                    insert(users_table).values(
-                        id=user.id,
-                        name=user.name,
-                        role=user.role,
-                        association_id=user.association_id,
-                        token_sha256=token_hash(token),
-                        created_at=user.created_at,
+                    insert(accounts_table).values(
+                        id=account_id,
+                        name_key=name.casefold(),
+                        name=name,
+                        role=role,
+                        association_id=association_id,
+                        active=True,
+                        password_hash=None,
+                        must_change_password=False,
+                        created_at=(created_at or self.clock()).astimezone(UTC),
                     )
                 )
         except IntegrityError:
-            raise UserError(f"a user named {clean!r} already exists") from None
-        return user, token
+            raise errors.AccountExists(
+                f"an account named {name!r} already exists (用户名已存在)", field="name"
+            ) from None
 
-    def authenticate(self, token: str) -> Principal | None:
-        """The user a bearer token belongs to, or None."""
-        if not token or len(token) > MAX_TOKEN_LENGTH:
-            return None
-        digest = token_hash(token)
-        now = time.monotonic()
-        cached = self._recent.get(digest)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+    def release(self, account_id: str) -> None:
+        """Undo a claim whose account could not be recorded."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(accounts_table).where(accounts_table.c.id == account_id))
+
+    def update_account(self, account_id: str, **values: Any) -> None:
+        """Keep a row in step with its aggregate (role, association_id, active, …)."""
+        self.ensure_table()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(accounts_table).where(accounts_table.c.id == account_id).values(**values)
+            )
+
+    def set_password_hash(self, account_id: str, password_hash: str, must_change: bool) -> None:
+        self.update_account(
+            account_id, password_hash=password_hash, must_change_password=must_change
+        )
+
+    def account(self, account_id: str) -> AccountRow | None:
         self.ensure_table()
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(users_table).where(users_table.c.token_sha256 == digest)
+                select(accounts_table).where(accounts_table.c.id == str(account_id))
+            ).first()
+        return None if row is None else _account(row._mapping)
+
+    def account_named(self, name: str) -> tuple[AccountRow, str | None] | None:
+        """The account of a login name (case-insensitive) with its password hash."""
+        self.ensure_table()
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(accounts_table).where(accounts_table.c.name_key == name.casefold())
             ).first()
         if row is None:
             return None
-        user = _principal(row)
-        if len(self._recent) > 10_000:
-            self._recent.clear()
-        self._recent[digest] = (user, now + AUTH_CACHE_SECONDS)
-        return user
+        return _account(row._mapping), row._mapping["password_hash"]
 
-    def list(self) -> list[Principal]:
+    def password_hash(self, account_id: str) -> str | None:
+        self.ensure_table()
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(accounts_table.c.password_hash).where(accounts_table.c.id == account_id)
+            ).scalar()
+        return None if value is None else str(value)
+
+    def accounts(self) -> list[AccountRow]:
         self.ensure_table()
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(users_table).order_by(users_table.c.created_at, users_table.c.name)
+                select(accounts_table).order_by(accounts_table.c.created_at, accounts_table.c.name)
             ).all()
-        return [_principal(r) for r in rows]
+        return [_account(r._mapping) for r in rows]
+
+    # ---- tokens --------------------------------------------------------------------------
+
+    def add_token(
+        self,
+        token_id: str,
+        account_id: str,
+        name: str,
+        sha256: str,
+        created_at: datetime,
+        expires_at: datetime | None,
+    ) -> None:
+        self.ensure_table()
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(tokens_table).values(
+                    id=token_id,
+                    account_id=account_id,
+                    name=name,
+                    sha256=sha256,
+                    created_at=epoch(created_at),
+                    expires_at=None if expires_at is None else epoch(expires_at),
+                    revoked_at=None,
+                )
+            )
+
+    def revoke_token(self, token_id: str, at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(tokens_table)
+                .where(tokens_table.c.id == token_id, tokens_table.c.revoked_at.is_(None))
+                .values(revoked_at=epoch(at))
+            )
+
+    def tokens(self, account_id: str) -> list[TokenRow]:
+        self.ensure_table()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(tokens_table)
+                .where(tokens_table.c.account_id == account_id)
+                .order_by(tokens_table.c.created_at, tokens_table.c.id)
+            ).mappings()
+            return [
+                TokenRow(
+                    id=r["id"],
+                    account_id=r["account_id"],
+                    name=r["name"],
+                    created_at=_moment(r["created_at"]),
+                    expires_at=_maybe_moment(r["expires_at"]),
+                    revoked_at=_maybe_moment(r["revoked_at"]),
+                )
+                for r in rows
+            ]
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The user a bearer token belongs to, or None: unknown, expired, revoked, or its
+        account disabled. Read from the database each time (DESIGN §16: within 1 s)."""
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        self.ensure_table()
+        now = epoch(self.clock())
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(accounts_table, tokens_table.c.id.label("token_id"))
+                .join(tokens_table, tokens_table.c.account_id == accounts_table.c.id)
+                .where(
+                    tokens_table.c.sha256 == token_hash(token),
+                    tokens_table.c.revoked_at.is_(None),
+                    (tokens_table.c.expires_at.is_(None)) | (tokens_table.c.expires_at > now),
+                    accounts_table.c.active.is_(True),
+                )
+            ).first()
+        if row is None:
+            return None
+        # A token is for machines: an admin-set password waiting to change does not stop it.
+        return _account(row._mapping).principal(must_change_password=False, via="token")
+
+    # Last in the class: the name `list` would shadow the built-in in later annotations.
+    def list(self) -> list[Principal]:
+        return [a.principal() for a in self.accounts()]
 
     def close(self) -> None:
         if self._owns_engine:
             self.engine.dispose()
 
 
-def _principal(row: object) -> Principal:
-    mapping = row._mapping  # type: ignore[attr-defined]
+def _account(mapping: Any) -> AccountRow:
     created = mapping["created_at"]
     if created is not None and created.tzinfo is None:
         created = created.replace(tzinfo=UTC)  # SQLite keeps no zone; it was stored as UTC
-    return Principal(
+    return AccountRow(
         id=mapping["id"],
         name=mapping["name"],
         role=mapping["role"],
         association_id=mapping["association_id"],
+        active=bool(mapping["active"]),
+        has_password=mapping["password_hash"] is not None,
+        must_change_password=bool(mapping["must_change_password"]),
         created_at=created,
     )
+
+
+def _moment(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _maybe_moment(seconds: float | None) -> datetime | None:
+    return None if seconds is None else _moment(seconds)

@@ -21,11 +21,15 @@ from datetime import datetime
 from typing import Protocol
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.errors import BodyLimitMiddleware, document_errors, install_error_handlers
 from api.health import HealthOut, health_report
 from api.idempotency import IdempotencyMiddleware, document_header, make_idempotent
 from api.pages import install_pages
+from api.pages.assets import asset_url
 from api.routers import routers
 from domain.application import Ledger
 from services.bootstrap import Services, bootstrap
@@ -35,7 +39,8 @@ DESCRIPTION = """
 An event-sourced, auditable ledger of investment referrals (Hunan 2022 measures).
 
 JSON in and out; money as decimal strings; dates `YYYY-MM-DD`; `Authorization: Bearer <token>`
-(`zhaoshang users create NAME --role ROLE`). Errors:
+(`zhaoshang users create NAME --role ROLE`, "Authorize" above) or the session cookie of
+`POST /auth/login` (writes then need `X-CSRF-Token`). Errors:
 `{"error": {"code": "<stable_snake_case>", "message": "...", "field": "<path or null>"}}`.
 Writes to a project accept `If-Match: "<version>"`; `GET /projects/{id}` answers with its ETag.
 """
@@ -72,6 +77,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         running: list[BackgroundService] = []
         try:
+            # The account tables, and the users of before accounts carried over.
+            the_services.accounts.ensure_ready()
             if settings.background_services:
                 candidates: list[BackgroundService | None] = [the_services.background()]
                 candidates += [factory(the_services) for factory in extra_services]
@@ -91,11 +98,13 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served below with the app's own assets: no CDN on an intranet
+        redoc_url=None,
     )
     app.state.services = the_services
     app.state.settings = settings
     app.state.ledger = the_services.ledger
-    app.state.users = the_services.users
+    app.state.users = the_services.accounts
     app.state.clock = the_services.clock
     # Re-entrant: a keyed POST holds it around the endpoint that takes it again (idempotency).
     app.state.write_lock = threading.RLock()
@@ -105,6 +114,11 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)  # inside the body limit: added first
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    proxies = settings.trusted_proxy_list()
+    if proxies:
+        # The client's address and scheme from X-Forwarded-For/-Proto, only from these.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
+    install_docs(app)
 
     @app.get(
         "/health",
@@ -122,6 +136,33 @@ def create_app(
         app.include_router(router)
     document_header(app)
     return app
+
+
+def install_docs(app: FastAPI) -> None:
+    """`/docs` (Swagger UI) and `/redoc` with assets served by the app (`api/static/vendor/`,
+    at content-hashed URLs like every page asset,
+    from the npm packages named in its README): they work without internet."""
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="zhaoshang — API",
+            swagger_js_url=asset_url("vendor/swagger-ui/swagger-ui-bundle.js"),
+            swagger_css_url=asset_url("vendor/swagger-ui/swagger-ui.css"),
+            swagger_favicon_url=asset_url("vendor/swagger-ui/favicon-32x32.png"),
+            swagger_ui_parameters={"persistAuthorization": True},
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="zhaoshang — API",
+            redoc_js_url=asset_url("vendor/redoc/redoc.standalone.js"),
+            redoc_favicon_url=asset_url("vendor/swagger-ui/favicon-32x32.png"),
+            with_google_fonts=False,
+        )
 
 
 def app_from_env() -> FastAPI:

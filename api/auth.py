@@ -51,6 +51,8 @@ class Permission(StrEnum):
     CHECKPOINTS = "checkpoints"  # make a signed checkpoint
     USERS = "users"
     POLICIES = "policies"  # reload the policy and evaluation-rules files (admins only)
+    ASSIGN_OFFICERS = "assign_officers"  # which officers follow which project
+    READ_ACCOUNTS = "read_accounts"  # the accounts and their history (an auditor)
 
 
 P = Permission
@@ -65,6 +67,7 @@ _STAFF_WRITES = {
     P.SETTLEMENTS,
     P.SERVICE_CONTRACTS,
     P.EVALUATIONS,
+    P.ASSIGN_OFFICERS,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -72,7 +75,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.STAFF: frozenset(_READ_ALL | _STAFF_WRITES),
     Role.OFFICER: frozenset(_READ_ALL | {P.PROJECT_EVENTS}),
     Role.LIAISON: frozenset({P.READ_OWN, P.OWN_ACTIVITIES, P.REFER_OWN_PROJECT}),
-    Role.AUDITOR: frozenset(_READ_ALL),
+    Role.AUDITOR: frozenset(_READ_ALL | {P.READ_ACCOUNTS}),
 }
 
 
@@ -85,6 +88,10 @@ class Principal:
     role: str
     association_id: str | None = None
     created_at: datetime | None = None
+    # Set by an admin and not yet changed: a session may only change it (issue 15).
+    must_change_password: bool = False
+    via: str = "token"  # "token" (Authorization: Bearer) or "session" (the cookie)
+    session_key: str | None = None  # the session's stored (hashed) id, for a cookie
 
     @property
     def permissions(self) -> frozenset[Permission]:

@@ -23,15 +23,18 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy import Engine
 
-from adapters.users import UserStore
+from adapters.throttle import address_key
 from api.auth import Permission, Principal
-from api.errors import forbidden, unauthenticated
+from api.errors import ApiError, forbidden, too_many_attempts, unauthenticated
 from api.schemas import WriteIn
 from domain import errors
 from domain.application import Ledger
 from domain.events import Context
+from services.accounts import AccountService, TooManyAttempts, csrf_matches
 from services.settings import Settings
 
 T = TypeVar("T")
@@ -57,8 +60,9 @@ def get_write_lock(request: Request) -> threading.Lock:
     return lock
 
 
-def get_users(request: Request) -> UserStore:
-    users: UserStore = request.app.state.users
+def get_users(request: Request) -> AccountService:
+    """The accounts service (users, tokens, sessions; `services.accounts`)."""
+    users: AccountService = request.app.state.users
     return users
 
 
@@ -68,17 +72,100 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
-def current_user(request: Request) -> Principal:
-    """The user named by `Authorization: Bearer <token>`, or 401."""
+SESSION_COOKIE = "zs_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# What a session whose password was set by an admin may still do: change it, or leave.
+PASSWORD_CHANGE_PATHS = frozenset(
+    {"/users/me", "/users/me/password", "/auth/logout", "/app/password", "/app/logout"}
+)
+
+# Declared in OpenAPI (so Swagger UI's "Authorize" works); `current_user` reads the headers.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="an API token: `zhaoshang users create` or `POST /users/{id}/tokens`",
+)
+session_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="session",
+    description="the cookie `POST /auth/login` sets; writes also need `X-CSRF-Token`",
+)
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the socket's, or the one a trusted proxy names (the
+    `ProxyHeadersMiddleware` installed for `ZHAOSHANG_TRUSTED_PROXIES` rewrites it)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _throttled(error: TooManyAttempts) -> ApiError:
+    return too_many_attempts(error.retry_after)
+
+
+async def current_user(
+    request: Request,
+    _bearer: Annotated[Any, Depends(bearer_scheme)] = None,
+    _session: Annotated[Any, Depends(session_scheme)] = None,
+) -> Principal:
+    """The user named by `Authorization: Bearer <token>` or by the session cookie, or 401.
+
+    A cookie-authenticated write needs the session's CSRF token (header `X-CSRF-Token` or form
+    field `csrf_token`), else 403 `csrf_failed`; a bearer write does not. Bad tokens and
+    cookies count against the client's address (429 `too_many_attempts` after 10 in 10 min).
+    """
+    accounts = get_users(request)
+    address = client_address(request)
     header = request.headers.get("authorization")
-    if not header:
+    if header:
+        scheme, _, token = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthenticated("use the header Authorization: Bearer <token>")
+        try:
+            user = await run_in_threadpool(accounts.authenticate_bearer, token.strip(), address)
+        except TooManyAttempts as e:
+            raise _throttled(e) from None
+        if user is None:
+            raise unauthenticated("the bearer token is not valid (令牌无效、已过期或已吊销)")
+        request.state.principal = user
+        return user
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
         raise unauthenticated()
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise unauthenticated("use the header Authorization: Bearer <token>")
-    user = get_users(request).authenticate(token.strip())
-    if user is None:
-        raise unauthenticated("the bearer token is not valid")
+    found = await run_in_threadpool(accounts.session_user, cookie)
+    if found is None:
+        try:
+            await run_in_threadpool(accounts.failed, [address_key(address)])
+        except TooManyAttempts as e:
+            raise _throttled(e) from None
+        raise unauthenticated("the session has ended; sign in again (会话已结束，请重新登录)")
+    user, csrf = found
+    request.state.csrf_token = csrf  # pages put it in their forms
+    if request.method not in SAFE_METHODS:
+        given = request.headers.get(CSRF_HEADER)
+        if given is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            given = value if isinstance(value, str) else None
+        if not csrf_matches(csrf, given):
+            raise ApiError(
+                403,
+                "csrf_failed",
+                "a write with the session cookie needs its CSRF token in X-CSRF-Token "
+                "(缺少或错误的 CSRF 令牌)",
+                field=CSRF_HEADER,
+            )
+    if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise ApiError(
+            403,
+            "password_change_required",
+            "the password was set by an admin: change it first with POST /users/me/password "
+            "(请先修改管理员设置的密码)",
+        )
     request.state.principal = user
     return user
 

@@ -54,6 +54,7 @@ HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
+    429: "too_many_attempts",
     503: "unavailable",
 }
 
@@ -104,6 +105,8 @@ ERROR_DESCRIPTIONS = {
     415: "the file's content is none of the accepted types (`unsupported_media_type`)",
     422: "invalid whatever the state, with the field's path (`validation_error`, "
     "`invalid_amount`, `out_of_range`, `invalid_text`, `date_in_future`, …)",
+    429: "10 failed logins or bad tokens from this address (or for this account from it) in "
+    "10 minutes (`too_many_attempts`); `Retry-After` says when to try again",
     503: "the database is busy or unreachable, or the read models are being set up "
     "(`unavailable`); try again",
 }
@@ -123,7 +126,7 @@ def document_errors(router: APIRouter) -> None:
     for route in router.routes:
         if not isinstance(route, APIRoute):
             continue
-        statuses = {401, 403, 422, 503}
+        statuses = {401, 403, 422, 429, 503}
         if route.dependant.path_params:
             statuses.add(404)
         if (route.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}:
@@ -162,6 +165,16 @@ class ApiError(Exception):
 
 def unauthenticated(message: str = "a valid bearer token is required") -> ApiError:
     return ApiError(401, "unauthenticated", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def too_many_attempts(retry_after: int) -> ApiError:
+    return ApiError(
+        429,
+        "too_many_attempts",
+        f"too many failed attempts from this address; try again in {retry_after} s "
+        "(尝试次数过多，请稍后再试)",
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def forbidden(message: str) -> ApiError:

@@ -19,25 +19,35 @@ APP_FACTORY = "api.app:app_from_env"
 
 def load_demo_if_empty(settings: Settings, scale: str = "small") -> bool:
     """Load the demo province when the database holds no events; answer whether it did."""
+    from demo.accounts import demo_accounts
     from demo.province import generate
     from services.bootstrap import bootstrap
 
     services = bootstrap(settings)
     ledger = services.ledger
+    loaded = False
     try:
         if ledger.recorder.max_notification_id():
             print("serve --demo: the database already holds events; not loading", file=sys.stderr)
-            return False
-        summary = generate(ledger, scale)
+        else:
+            summary = generate(ledger, scale)
+            loaded = True
+            print(
+                f"serve --demo: loaded the {scale} demo province "
+                f"({summary.associations} associations, {summary.projects} projects, "
+                f"{summary.events} events)",
+                file=sys.stderr,
+            )
+        services.runner.run_once()  # the read models, so the first page has its lists
+        accounts = demo_accounts(services)
     finally:
         services.close()
-    print(
-        f"serve --demo: loaded the {scale} demo province "
-        f"({summary.associations} associations, {summary.projects} projects, "
-        f"{summary.events} events)",
-        file=sys.stderr,
-    )
-    return True
+    print("serve --demo: sign in at the address below + /app/login with one of:", file=sys.stderr)
+    for account in accounts:
+        print(
+            f"  {account.role:<8} {account.name:<14} password {account.password}", file=sys.stderr
+        )
+    return loaded
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -54,7 +64,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers == 1:
         from api.app import create_app
 
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            # The app believes X-Forwarded-* only from ZHAOSHANG_TRUSTED_PROXIES (issue 15).
+            proxy_headers=False,
+        )
         return 0
 
     from services.bootstrap import bootstrap, hand_to_workers
@@ -76,6 +93,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             port=args.port,
             workers=args.workers,
             log_level=args.log_level,
+            proxy_headers=False,  # see above
         )
     finally:
         if background is not None:

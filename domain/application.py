@@ -27,6 +27,7 @@ from eventsourcing.persistence import (
 )
 
 from domain import errors
+from domain.account import Account
 from domain.association import Association
 from domain.events import SYSTEM, Actor, Context, EnvelopedEvent, event_type_name
 from domain.inputs import Day, Issues, Money, Rate, Referrals, Text
@@ -974,6 +975,141 @@ class Ledger(Application[UUID]):
         if self.find_settlement(policy_id, year) is None:
             raise errors.NotFound(f"no settlement of {policy_id} for {year}", field="year")
         return self._update(Settlement, settlement_id(policy_id, year), "settlement", command, None)
+
+    # ==== people's accounts (DESIGN §16, issue 15) and the officers following projects ====
+    #
+    # The user store (adapters/users.py) keeps what authentication needs (password hashes,
+    # token hashes with their expiry, sessions); these events are the record of every change,
+    # with its actor. Names are kept unique by the store, which claims one before creating.
+
+    def get_account(self, account_id: UUID | str) -> Account:
+        return self._get(Account, account_id, "account", to_change=False)
+
+    def account_events(self, account_id: UUID | str) -> list[HistoryEntry]:
+        """An account's history (no secret is in it)."""
+        self.get_account(account_id)
+        return list(self._history(self.recorder.select_events(_as_uuid(account_id, "account"))))
+
+    def create_account(
+        self,
+        ctx: Context,
+        *,
+        name: Any,
+        role: Any,
+        association_id: Any = None,
+        account_id: UUID | None = None,
+        migrated: bool = False,
+    ) -> tuple[UUID, int]:
+        account = Account.create(
+            ctx,
+            account_id=account_id or self.new_id(),
+            name=name,
+            role=role,
+            association_id=association_id,
+            migrated=migrated,
+        )
+        if account.association_id is not None:
+            self._check_account_association(account.association_id)
+        self.save_or_conflict(account)
+        return account.id, account.version
+
+    def _check_account_association(self, association_id: str) -> None:
+        try:
+            self._check_associations([{"association_id": association_id}])
+        except (errors.UnknownAssociation, errors.AssociationInactive) as e:
+            raise type(e)(e.message, field="association_id") from None
+
+    def _account(self, account_id: UUID | str, command: Callable[[Account], Any]) -> int:
+        return self._update(Account, account_id, "account", command, None)
+
+    def change_account_role(
+        self, ctx: Context, account_id: UUID | str, role: Any, association_id: Any = None
+    ) -> int:
+        if association_id:
+            self._check_account_association(str(association_id))
+        return self._account(account_id, lambda a: a.change_role(ctx, role, association_id))
+
+    def record_password_set(
+        self, ctx: Context, account_id: UUID | str, *, must_change: bool
+    ) -> int:
+        return self._account(
+            account_id, lambda a: a.record_password_set(ctx, must_change=must_change)
+        )
+
+    def disable_account(self, ctx: Context, account_id: UUID | str, reason: Any = None) -> int:
+        return self._account(account_id, lambda a: a.disable(ctx, reason))
+
+    def enable_account(self, ctx: Context, account_id: UUID | str, reason: Any = None) -> int:
+        return self._account(account_id, lambda a: a.enable(ctx, reason))
+
+    def issue_token(
+        self,
+        ctx: Context,
+        account_id: UUID | str,
+        *,
+        sha256: str,
+        name: Any = None,
+        expires_on: Any = None,
+        default_days: int | None = 90,
+    ) -> tuple[str, date | None, int]:
+        """Record a token by its hash; answer (token id, expiry day, version)."""
+        token_id = str(self.new_id())
+        expiry: list[date | None] = []
+
+        def issue(account: Account) -> None:
+            expiry[:] = [
+                account.issue_token(
+                    ctx,
+                    token_id=token_id,
+                    sha256=sha256,
+                    name=name,
+                    expires_on=expires_on,
+                    default_days=default_days,
+                )
+            ]
+
+        version = self._account(account_id, issue)
+        return token_id, expiry[0], version
+
+    def revoke_token(
+        self, ctx: Context, account_id: UUID | str, token_id: str, reason: Any = None
+    ) -> int:
+        return self._account(account_id, lambda a: a.revoke_token(ctx, token_id, reason))
+
+    def assign_officer(
+        self,
+        ctx: Context,
+        project_id: UUID | str,
+        officer_id: Any,
+        occurred_on: Any = None,
+        reason: Any = None,
+        remove: bool = False,
+        expected_version: int | None = None,
+    ) -> int:
+        """Assign an officer (an active account of role officer or staff) to a project, or
+        unassign one; an unknown account is 422 `unknown_officer`."""
+        if not isinstance(officer_id, str | UUID):
+            raise errors.UnknownOfficer("an officer is named by the account id", field="officer_id")
+        the_id = str(officer_id)
+        if not remove:
+            try:
+                officer = self.get_account(the_id)
+            except errors.NotFound:
+                raise errors.UnknownOfficer(f"no account {the_id}", field="officer_id") from None
+            if officer.role not in ("officer", "staff"):
+                raise errors.UnknownOfficer(
+                    f"account {the_id} is a {officer.role}, not an officer", field="officer_id"
+                )
+            if not officer.active:
+                raise errors.AccountDisabled(
+                    "the officer's account is disabled (账户已停用)", field="officer_id"
+                )
+            the_id = str(officer.id)
+        return self._project(
+            project_id,
+            lambda p: p.assign_officer(ctx, the_id, occurred_on, reason, remove),
+            expected_version,
+        )
 
 
 def _concerns_unseen_arrival(event: EnvelopedEvent, project: Project) -> bool:

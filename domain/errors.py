@@ -164,3 +164,40 @@ class UnknownFile(InvalidInput):
     (the two answer alike, so a file's existence is not told)."""
 
     code = "unknown_file"
+
+
+# ---- people's accounts and officers (issue 15) -----------------------------------------------
+
+
+class WeakPassword(InvalidInput):
+    """A password too short, too long, common, or made of the account's name."""
+
+    code = "weak_password"
+
+
+class AccountExists(Conflict):
+    code = "account_exists"
+
+
+class AccountDisabled(Conflict):
+    code = "account_disabled"
+
+
+class TokenAlreadyRevoked(Conflict):
+    code = "token_revoked"
+
+
+class CannotDisableSelf(Conflict):
+    code = "cannot_disable_self"
+
+
+class UnknownOfficer(InvalidInput):
+    code = "unknown_officer"
+
+
+class OfficerAlreadyAssigned(Conflict):
+    code = "officer_already_assigned"
+
+
+class OfficerNotAssigned(Conflict):
+    code = "officer_not_assigned"

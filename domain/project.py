@@ -421,6 +421,22 @@ class Project(Aggregate):
             aggregate.stalled = False
             aggregate.withdrawn = False
 
+    class OfficerAssigned(Event):
+        """An officer (an account id) now follows the project (issue 15)."""
+
+        officer_id: str
+        reason: str
+
+        def apply(self, aggregate: Project) -> None:
+            aggregate.officers = [*aggregate.assigned_officers, self.officer_id]
+
+    class OfficerUnassigned(Event):
+        officer_id: str
+        reason: str
+
+        def apply(self, aggregate: Project) -> None:
+            aggregate.officers = [o for o in aggregate.assigned_officers if o != self.officer_id]
+
     # ---- state typing (set by Referred.apply) ---------------------------------------------
 
     name: str
@@ -455,6 +471,12 @@ class Project(Aggregate):
     attestation: Attestation | None
     stalled: bool
     withdrawn: bool
+    officers: list[str]  # set by the first OfficerAssigned; see `assigned_officers`
+
+    @property
+    def assigned_officers(self) -> list[str]:
+        """The account ids of the officers following the project, in the order assigned."""
+        return list(self.__dict__.get("officers", ()))
 
     # ---- creation -------------------------------------------------------------------------
 
@@ -921,6 +943,34 @@ class Project(Aggregate):
             self._trigger(self.Stalled, ctx, day, reason=reason_text)
         else:
             self._trigger(self.Withdrawn, ctx, day, reason=reason_text)
+
+    def assign_officer(
+        self,
+        ctx: Context,
+        officer_id: str,
+        occurred_on: Any = None,
+        reason: Any = None,
+        remove: bool = False,
+    ) -> None:
+        """Assign (or with `remove`, unassign) an officer; the caller checked the account."""
+        reason_text = parse_text(reason, "reason", required=False)
+        day = ctx.today if occurred_on is None else not_future(ctx, occurred_on)
+        self._check_date_after_referral(day)
+        assigned = officer_id in self.assigned_officers
+        if remove:
+            if not assigned:
+                raise errors.OfficerNotAssigned(
+                    "the officer is not assigned to the project", field="officer_id"
+                )
+            self._trigger(
+                self.OfficerUnassigned, ctx, day, officer_id=officer_id, reason=reason_text
+            )
+            return
+        if assigned:
+            raise errors.OfficerAlreadyAssigned(
+                "the officer is already assigned to the project", field="officer_id"
+            )
+        self._trigger(self.OfficerAssigned, ctx, day, officer_id=officer_id, reason=reason_text)
 
     def _check_date_after_referral(self, day: date) -> None:
         if day < self.referred_on:

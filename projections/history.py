@@ -59,6 +59,8 @@ EVENT_TYPE_LABELS: dict[str, str] = {
     "stalled": "停滞",
     "withdrawn": "撤销",
     "reactivated": "恢复",
+    "officer_assigned": "指派跟踪人员",
+    "officer_unassigned": "取消指派跟踪人员",
 }
 EVENT_TYPE_LABELS_EN: dict[str, str] = {
     "referred": "Referred",
@@ -83,6 +85,8 @@ EVENT_TYPE_LABELS_EN: dict[str, str] = {
     "stalled": "Stalled",
     "withdrawn": "Withdrawn",
     "reactivated": "Reactivated",
+    "officer_assigned": "Officer assigned",
+    "officer_unassigned": "Officer unassigned",
 }
 # Association event types (their `registered` is the association's own registration).
 ASSOCIATION_EVENT_TYPE_LABELS: dict[str, str] = {

@@ -99,7 +99,7 @@ def _stage(doc: dict[str, Any]) -> str:
 
 class LedgerProjection(Projection):
     name = "ledger"
-    schema_version = 4  # 4: funds totals as WholeNumberText
+    schema_version = 5  # 4: funds totals as WholeNumberText; 5: the officers following
 
     def __init__(self) -> None:
         super().__init__()
@@ -162,6 +162,13 @@ class LedgerProjection(Projection):
             Column("funds_fen", WholeNumberText, nullable=False),
         )
         Index(f"ix_{years.name}_year", years.c.year)
+        officers = Table(
+            self.table_name("project_officers", generation),
+            metadata,
+            Column("project_id", String(36), primary_key=True),
+            Column("officer_id", String(36), primary_key=True),
+        )
+        Index(f"ix_{officers.name}_officer", officers.c.officer_id)
         associations = Table(
             self.table_name("associations", generation),
             metadata,
@@ -175,7 +182,13 @@ class LedgerProjection(Projection):
             Column("activities", Integer),
             Column("version", Integer),
         )
-        return {"projects": projects, "links": links, "years": years, "associations": associations}
+        return {
+            "projects": projects,
+            "links": links,
+            "years": years,
+            "associations": associations,
+            "officers": officers,
+        }
 
     def handlers(self) -> dict[type, Handler]:
         return {
@@ -201,6 +214,8 @@ class LedgerProjection(Projection):
             Project.Stalled: self.on_stalled,
             Project.Withdrawn: self.on_withdrawn,
             Project.Reactivated: self.on_reactivated,
+            Project.OfficerAssigned: self.on_officer_assigned,
+            Project.OfficerUnassigned: self.on_officer_unassigned,
             Association.Registered: self.on_association_registered,
             Association.DetailsChanged: self.on_association_details_changed,
             Association.ActivityRecorded: self.on_activity_recorded,
@@ -233,6 +248,7 @@ class LedgerProjection(Projection):
             self.tables["years"],
             self.tables["associations"],
         )
+        officers = self.tables["officers"]
         ids = sorted(self.dirty)
         project_statement = (
             insert(projects) if self.bulk else upsert(conn.dialect, projects, ["project_id"])
@@ -242,6 +258,7 @@ class LedgerProjection(Projection):
             project_rows: list[dict[str, Any]] = []
             link_rows: list[dict[str, Any]] = []
             year_rows: list[dict[str, Any]] = []
+            officer_rows: list[dict[str, Any]] = []
             for project_id in part:
                 doc = self.docs[project_id]
                 row = {column: doc[column] for column in PROJECT_COLUMNS}
@@ -261,14 +278,20 @@ class LedgerProjection(Projection):
                     {"project_id": project_id, "year": y, "funds_fen": f}
                     for y, f in sorted(by_year.items())
                 )
+                officer_rows.extend(
+                    {"project_id": project_id, "officer_id": o} for o in doc.get("officers", ())
+                )
             if not self.bulk:
                 conn.execute(delete(links).where(links.c.project_id.in_(part)))
                 conn.execute(delete(years).where(years.c.project_id.in_(part)))
+                conn.execute(delete(officers).where(officers.c.project_id.in_(part)))
             conn.execute(project_statement, project_rows)
             if link_rows:
                 conn.execute(insert(links), link_rows)
             if year_rows:
                 conn.execute(insert(years), year_rows)
+            if officer_rows:
+                conn.execute(insert(officers), officer_rows)
         association_rows = [self.associations[a] for a in sorted(self.dirty_associations)]
         if association_rows:
             statement = (
@@ -448,6 +471,14 @@ class LedgerProjection(Projection):
 
     def on_other(self, event: Any) -> None:
         self._doc(event)
+
+    def on_officer_assigned(self, event: Project.OfficerAssigned) -> None:
+        doc = self._doc(event)
+        doc["officers"] = [*doc.get("officers", []), event.officer_id]
+
+    def on_officer_unassigned(self, event: Project.OfficerUnassigned) -> None:
+        doc = self._doc(event)
+        doc["officers"] = [o for o in doc.get("officers", []) if o != event.officer_id]
 
     # -- association handlers ---------------------------------------------------------------
 

@@ -100,6 +100,7 @@ class ReadModels:
         page: int = 1,
         size: int = 50,
         association_scope: str | None = None,
+        officer_id: str | None = None,
     ) -> Page:
         tables = self._bound(self._ledger).tables
         projects, links, years = tables["projects"], tables["links"], tables["years"]
@@ -126,6 +127,13 @@ class ReadModels:
                     projects.c.project_id.in_(
                         select(years.c.project_id).where(years.c.year == year)
                     ),
+                )
+            )
+        if officer_id:
+            officers = tables["officers"]
+            conditions.append(
+                projects.c.project_id.in_(
+                    select(officers.c.project_id).where(officers.c.officer_id == officer_id)
                 )
             )
         where = and_(*conditions) if conditions else None

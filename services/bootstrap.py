@@ -23,6 +23,8 @@ from sqlalchemy import Engine
 from adapters.database import open_ledger
 from adapters.documents import DocumentStore
 from adapters.files import FileIndex, FolderFileStore
+from adapters.sessions import SessionStore
+from adapters.throttle import Throttle
 from adapters.users import UserStore
 from domain.application import Ledger, utc_now
 from projections.catalogue import all_projections
@@ -37,6 +39,7 @@ from projections.policy import PolicyRegistry
 from projections.policy.registry import RulesRegistry, load_rules
 from projections.queries import ReadModels
 from projections.runtime import ProjectionRunner, engine_of
+from services.accounts import AccountService
 from services.background import BackgroundWork
 from services.files import FileService
 from services.settings import Settings
@@ -75,6 +78,19 @@ class Services:
     @cached_property
     def users(self) -> UserStore:
         return UserStore(engine=self.engine, clock=self.clock)
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        """People's accounts: commands kept in step with the user store, logins, sessions,
+        the throttle (DESIGN §16)."""
+        return AccountService(
+            self.ledger,
+            self.users,
+            SessionStore(self.engine),
+            Throttle(self.engine),
+            clock=self.clock,
+            token_days=self.settings.token_days,
+        )
 
     @cached_property
     def read_models(self) -> ReadModels:

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     # which replaces the JSON body limit on that one endpoint.
     files_dir: str = ""
     max_upload_bytes: int = 20 * 1024 * 1024
+    # Days a new API token lives unless its `expires_on` says otherwise (DESIGN §16).
+    token_days: int = 90
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For/-Proto are
+    # believed: the client's address for the throttle, https for `Secure` cookies.
+    trusted_proxies: str = ""
     # Background work (projection runner, scheduler; `services/background.py`). The API process
     # runs them unless told not to: `serve --workers N` runs them once in the parent process and
     # turns them off in the workers.
@@ -69,6 +74,9 @@ class Settings(BaseSettings):
         """`01-15` → (1, 15): the day of the next year on which a year is settled."""
         month, day = (int(part) for part in self.settlement_day.split("-"))
         return month, day
+
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     def as_environment(self) -> dict[str, str]:
         """These settings as `ZHAOSHANG_*` variables, for processes started from this one."""

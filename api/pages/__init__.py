@@ -24,7 +24,10 @@ def routers() -> list[APIRouter]:
 
 
 def install_pages(app: FastAPI) -> None:
+    from api.pages import login
+
     install_login_redirect(app)
+    app.include_router(login.router)  # signing in is no keyed write
     for router in routers():
         make_idempotent(router)  # a double tap or a resend records once
         app.include_router(router)

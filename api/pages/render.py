@@ -96,6 +96,7 @@ def render(
         "request": request,
         "nonce": the_nonce,
         "user": getattr(request.state, "principal", None),
+        "csrf_token": getattr(request.state, "csrf_token", None),
         "lang": getattr(request.state, "lang", "zh"),
         "path": request.url.path,
         "query": request.url.query,

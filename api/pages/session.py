@@ -14,6 +14,15 @@ from api.deps import Writer, current_user
 from api.errors import ApiError
 
 LOGIN = "/app/login"
+PASSWORD = "/app/password"
+
+
+class PasswordChangeRequired(Exception):
+    """The password was set by an admin: change it first, then go on to `next`."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
 
 
 class LoginRequired(Exception):
@@ -24,13 +33,15 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
-def page_user(request: Request) -> Principal:
+async def page_user(request: Request) -> Principal:
     try:
-        return current_user(request)
+        return await current_user(request)
     except ApiError as e:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if e.status == 401:
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise LoginRequired(target) from None
+        if e.code == "password_change_required":
+            raise PasswordChangeRequired(target) from None
         raise
 
 
@@ -60,4 +71,10 @@ def install_login_redirect(app: FastAPI) -> None:
         assert isinstance(exc, LoginRequired)
         return RedirectResponse(f"{LOGIN}?next={quote(exc.next_url, safe='/')}", status_code=303)
 
+    async def to_password(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PasswordChangeRequired)
+        target = f"{PASSWORD}?next={quote(exc.next_url, safe='/')}"
+        return RedirectResponse(target, status_code=303)
+
     app.add_exception_handler(LoginRequired, to_login)
+    app.add_exception_handler(PasswordChangeRequired, to_password)

@@ -37,7 +37,10 @@ def todo_for(services: Services, user: Principal) -> list[Todo]:
 
 def assigned_projects(services: Services, user: Principal) -> set[str] | None:
     """The projects an officer follows (None: every project, for the other roles)."""
-    return None
+    if user.role != "officer":
+        return None
+    page = services.read_models.ledger_page(officer_id=user.id, size=10_000)
+    return {str(row["project_id"]) for row in page.items}
 
 
 @router.get("/app/")

@@ -17,6 +17,7 @@ from fastapi import APIRouter
 def routers() -> list[APIRouter]:
     from api.routers import (
         associations,
+        auth,
         checkpoints,
         documents,
         evaluation,
@@ -28,6 +29,7 @@ def routers() -> list[APIRouter]:
     )
 
     return [
+        auth.router,
         checkpoints.router,
         documents.router,
         evaluation.router,

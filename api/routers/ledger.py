@@ -156,6 +156,13 @@ def list_projects(
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 50,
+    officer: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="`me` or an officer's account id: the projects they are assigned to follow",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """The ledger, newest referral first; a liaison sees only its association's projects."""
     _filters(stage, city, industry, status)
@@ -170,6 +177,7 @@ def list_projects(
             page=page,
             size=size,
             association_scope=_scope(user),
+            officer_id=user.id if officer == "me" else officer,
         )
     except LookupError as e:
         raise not_ready(e) from e

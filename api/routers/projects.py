@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from api.account_schemas import OfficerIn
 from api.auth import Permission, Principal
 from api.deps import Writer, etag, get_ledger, require, writer
 from api.schemas import (
@@ -48,6 +49,7 @@ Reader = Annotated[Principal, Depends(require(P.READ, P.READ_OWN))]
 Ledgers = Annotated[Ledger, Depends(get_ledger)]
 EventWriter = Annotated[Writer, Depends(writer(P.PROJECT_EVENTS))]
 JudgementWriter = Annotated[Writer, Depends(writer(P.JUDGEMENTS))]
+OfficerWriter = Annotated[Writer, Depends(writer(P.ASSIGN_OFFICERS))]
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -251,3 +253,15 @@ def reclassify(
     project_id: str, body: ClassificationIn, response: Response, w: JudgementWriter
 ) -> VersionOut:
     return _written(response, w.project(w.ledger.reclassify, project_id, body))
+
+
+# ---- officers following a project (staff, admin; issue 15) -----------------------------------
+
+
+@router.post("/{project_id}/officers", status_code=201, response_model=VersionOut)
+def assign_officer(
+    project_id: str, body: OfficerIn, response: Response, w: OfficerWriter
+) -> VersionOut:
+    """Assign an officer (an active account of role officer or staff) to follow the project,
+    or with `remove: true` unassign one. `GET /projects?officer=me` lists an officer's own."""
+    return _written(response, w.project(w.ledger.assign_officer, project_id, body))

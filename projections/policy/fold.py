@@ -404,6 +404,9 @@ class FactsFold:
         s.stalled = False
         s.withdrawn = False
 
+    def officer_changed(self, s: ProjectFactsState, e: Project.Event) -> None:
+        """Who follows a project does not enter any reward figure."""
+
 
 # Dispatch on the event's class: one method per Project event type (Referred creates the state).
 HANDLERS: dict[type[Any], Handler] = {
@@ -428,6 +431,8 @@ HANDLERS: dict[type[Any], Handler] = {
     Project.Stalled: FactsFold.stalled,
     Project.Withdrawn: FactsFold.withdrawn,
     Project.Reactivated: FactsFold.reactivated,
+    Project.OfficerAssigned: FactsFold.officer_changed,
+    Project.OfficerUnassigned: FactsFold.officer_changed,
 }
 
 

@@ -9,6 +9,7 @@ set), as the PostgreSQL tests do. Screenshots are kept in `test-artifacts/screen
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
+from domain.events import Actor
 from services.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -123,6 +125,46 @@ def browser() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+    password: str
+
+
+def person(live: Live, role: str, association_id: str | None = None) -> Person:
+    """A new account with a password it may keep (as `serve --demo` makes them)."""
+    name = f"{role}-{secrets.token_hex(3)}"
+    password = secrets.token_urlsafe(12)
+    ctx = live.app.state.services.ledger.context(Actor("test-admin", "admin"), source="cli")
+    account_id, _ = live.app.state.services.accounts.create_account(
+        ctx, name, role, association_id, password, must_change=False
+    )
+    return Person(str(account_id), name, password)
+
+
+def log_in(browser: Any, live: Live, who: Person, viewport: dict[str, int]) -> Any:
+    """A page of a new browser context signed in through `/app/login`."""
+    context = browser.new_context(viewport=viewport, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{live.base_url}/app/login")
+    page.fill("input[name=name]", who.name)
+    page.fill("input[name=password]", who.password)
+    page.click("form.event-form button[type=submit]")
+    page.wait_for_url("**/app/")
+    return page
+
+
+def signed_in(
+    browser: Any,
+    live: Live,
+    role: str,
+    viewport: dict[str, int],
+    association_id: str | None = None,
+) -> Any:
+    return log_in(browser, live, person(live, role, association_id), viewport)
 
 
 def screenshot(page: Any, name: str) -> Path:

@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 from sqlalchemy import select, update
 
-from tests.browser.conftest import DESKTOP, PHONE, Live, screenshot
+from tests.browser.conftest import DESKTOP, PHONE, Live, screenshot, signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -80,18 +80,11 @@ def settled(live: Live) -> dict[str, Any]:
     return {"project": project, "correction_version": late.json()["version"]}
 
 
-def _page(browser: Any, live: Live, role: str, viewport: dict[str, int]) -> Any:
-    context = browser.new_context(
-        viewport=viewport, locale="zh-CN", extra_http_headers=live.auth(role)
-    )
-    return context.new_page()
-
-
 def test_history_points_in_time_and_verify(
     browser: Any, live: Live, settled: dict[str, Any]
 ) -> None:
     project = settled["project"]
-    page = _page(browser, live, "auditor", DESKTOP)
+    page = signed_in(browser, live, "auditor", DESKTOP)
     page.goto(f"{live.base_url}/app/projects/{project}/history")
     events = page.locator("article.event")
     assert events.count() == 5
@@ -126,7 +119,7 @@ def test_history_points_in_time_and_verify(
 def test_a_settlement_audit_links_the_late_correction(
     browser: Any, live: Live, settled: dict[str, Any]
 ) -> None:
-    page = _page(browser, live, "auditor", PHONE)
+    page = signed_in(browser, live, "auditor", PHONE)
     page.goto(f"{live.base_url}/app/settlements/hunan-2022/2023")
     assert "待审批" in page.inner_text("main")
     page.click("text=审计：按事件日志重新计算")
@@ -157,7 +150,7 @@ def test_a_tampered_row_shows_as_the_broken_link(
             .where(table.c.id == row.id)
             .values(state=state.replace(b"50000000.00", b"90000000.00"))
         )
-    page = _page(browser, live, "auditor", DESKTOP)
+    page = signed_in(browser, live, "auditor", DESKTOP)
     page.goto(f"{live.base_url}/app/projects/{project}/verify")
     status = page.inner_text("[role=status]")
     assert "发现篡改迹象" in status and "第 3 版" in status and "event_altered" in status

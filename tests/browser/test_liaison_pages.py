@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import PHONE, Live, screenshot
+from tests.browser.conftest import PHONE, Live, screenshot, signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -35,10 +35,7 @@ def test_a_liaison_records_an_activity_refers_a_project_and_sees_only_its_own(
     browser: Any, live: Live, two_associations: dict[str, str]
 ) -> None:
     own, other = two_associations["own"], two_associations["other"]
-    context = browser.new_context(
-        viewport=PHONE, locale="zh-CN", extra_http_headers=live.auth("liaison", own)
-    )
-    page = context.new_page()
+    page = signed_in(browser, live, "liaison", PHONE, own)
     page.goto(f"{live.base_url}/app/associations")
     assert page.url.endswith(f"/app/associations/{own}")  # straight to its own
     page.click("text=记录活动")

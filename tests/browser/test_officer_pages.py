@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import DESKTOP, PHONE, Live, screenshot
+from domain.events import Actor
+from tests.browser.conftest import DESKTOP, PHONE, Live, log_in, person, screenshot, signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -54,15 +55,6 @@ def producing(live: Live) -> dict[str, str]:
     return {"association": association, "other": other, "project": project}
 
 
-def _page(browser: Any, live: Live, role: str, viewport: dict[str, int], **scope: str) -> Any:
-    context = browser.new_context(
-        viewport=viewport,
-        locale="zh-CN",
-        extra_http_headers=live.auth(role, scope.get("association")),
-    )
-    return context.new_page()
-
-
 def _version(live: Live, project: str) -> int:
     return int(live.api("GET", f"/projects/{project}").json()["version"])
 
@@ -71,7 +63,11 @@ def test_an_officer_records_a_follow_up_and_closes_an_issue_on_a_phone(
     browser: Any, live: Live, producing: dict[str, str]
 ) -> None:
     project = producing["project"]
-    page = _page(browser, live, "officer", PHONE)
+    officer = person(live, "officer")
+    ctx = live.app.state.services.ledger.context(Actor("staff-1", "staff"))
+    live.app.state.services.ledger.assign_officer(ctx, project, officer.id)
+    live.wait_for_read_models()
+    page = log_in(browser, live, officer, PHONE)
     page.goto(live.base_url + "/")
     assert page.url.endswith("/app/")
     todo = page.locator("a", has_text="联新控股新材料产业园").first
@@ -114,7 +110,7 @@ def test_a_funds_arrival_a_refusal_beside_its_field_and_a_double_submit(
     browser: Any, live: Live, producing: dict[str, str]
 ) -> None:
     project = producing["project"]
-    page = _page(browser, live, "officer", DESKTOP)
+    page = signed_in(browser, live, "officer", DESKTOP)
     page.goto(f"{live.base_url}/app/projects/{project}/funds/new")
     before = _version(live, project)
 
@@ -142,9 +138,9 @@ def test_a_funds_arrival_a_refusal_beside_its_field_and_a_double_submit(
 def test_a_liaison_cannot_open_another_associations_project(
     browser: Any, live: Live, producing: dict[str, str]
 ) -> None:
-    page = _page(browser, live, "liaison", PHONE, association=producing["other"])
+    page = signed_in(browser, live, "liaison", PHONE, producing["other"])
     response = page.goto(f"{live.base_url}/app/projects/{producing['project']}")
     assert response is not None and response.status == 404
-    own = _page(browser, live, "liaison", PHONE, association=producing["association"])
+    own = signed_in(browser, live, "liaison", PHONE, producing["association"])
     response = own.goto(f"{live.base_url}/app/projects/{producing['project']}")
     assert response is not None and response.status == 200

@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 
 from domain.values import SHANGHAI
-from tests.browser.conftest import DESKTOP, PHONE, Live, screenshot
+from tests.browser.conftest import DESKTOP, PHONE, Live, screenshot, signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -69,17 +69,10 @@ def dispatched(live: Live) -> dict[str, Any]:
     return {"associations": ids}
 
 
-def _page(browser: Any, live: Live, role: str, viewport: dict[str, int]) -> Any:
-    context = browser.new_context(
-        viewport=viewport, locale="zh-CN", extra_http_headers=live.auth(role)
-    )
-    return context.new_page()
-
-
 def test_staff_open_a_dispatch_with_its_charts_and_tables(
     browser: Any, live: Live, dispatched: dict[str, Any]
 ) -> None:
-    page = _page(browser, live, "staff", DESKTOP)
+    page = signed_in(browser, live, "staff", DESKTOP)
     page.goto(f"{live.base_url}/app/dispatches")
     page.click("text=2025Q3")
     assert "2025Q3 季度工作调度" in page.inner_text("h1")
@@ -101,7 +94,7 @@ def test_staff_open_a_dispatch_with_its_charts_and_tables(
     headers = [c.value for c in next(workbook.worksheets[0].iter_rows(max_row=1))]
     assert any(isinstance(h, str) and any("\u4e00" <= ch <= "\u9fff" for ch in h) for h in headers)
 
-    phone = _page(browser, live, "staff", PHONE)
+    phone = signed_in(browser, live, "staff", PHONE)
     phone.goto(f"{live.base_url}/app/dispatches/2025Q3")
     phone.locator("div.chart[data-drawn=true]").nth(2).wait_for()
     screenshot(phone, "staff-dispatch-phone")
@@ -110,7 +103,7 @@ def test_staff_open_a_dispatch_with_its_charts_and_tables(
 def test_staff_freeze_and_approve_a_settlement(
     browser: Any, live: Live, dispatched: dict[str, Any]
 ) -> None:
-    page = _page(browser, live, "staff", PHONE)
+    page = signed_in(browser, live, "staff", PHONE)
     page.goto(f"{live.base_url}/app/settlements")
     page.select_option("select[name=policy]", "hunan-2022")
     page.fill("input[name=year]", "1999")

@@ -117,7 +117,7 @@ def test_users_command_line(
         import sqlalchemy
 
         with api.app.state.users.engine.connect() as conn:
-            stored = conn.execute(sqlalchemy.text("SELECT token_sha256 FROM zhaoshang_users")).all()
+            stored = conn.execute(sqlalchemy.text("SELECT sha256 FROM zhaoshang_tokens")).all()
         assert token not in str(stored) and len(stored[0][0]) == 64
 
 

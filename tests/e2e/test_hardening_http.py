@@ -22,6 +22,7 @@ def _head(api: Api) -> int:
 
 
 def _refused(api: Api, path: str, body: Any, status: int, code: str, **kw: Any) -> None:
+    api.auth(kw.get("role", "admin"), kw.get("association_id"))  # the user's account first
     before = _head(api)
     if isinstance(body, str):  # a body json.dumps wrote (a lone surrogate cannot be encoded)
         r = api.post(path, content=body, headers={"Content-Type": "application/json"}, **kw)
