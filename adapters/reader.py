@@ -14,7 +14,7 @@ from eventsourcing.persistence import JSONTranscoder
 from eventsourcing.utils import resolve_topic
 from sqlalchemy import Engine, Table
 
-from adapters.decoding import StateDecoder
+from adapters.decoding import StateDecoder, fewer_collections
 from domain.integrity import revive_event
 
 
@@ -83,11 +83,12 @@ class FastEventReader:
             raw.close()
         events = []
         decode = self.decoder.decode
-        for notification_id, stream, version, topic, state in rows:
-            cls, class_version = self._class(topic)
-            data = decode(cls, bytes(state))
-            event = revive_event(cls, class_version, self._stream(stream), version, data)
-            events.append((notification_id, event))
+        with fewer_collections():
+            for notification_id, stream, version, topic, state in rows:
+                cls, class_version = self._class(topic)
+                data = decode(cls, bytes(state))
+                event = revive_event(cls, class_version, self._stream(stream), version, data)
+                events.append((notification_id, event))
         return events
 
 

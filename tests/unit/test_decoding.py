@@ -157,3 +157,20 @@ def test_verify_reads_chains_through_the_compiled_decoder(tiny: Ledger) -> None:
         assert broken is not None and broken.code == "event_altered" and broken.version == 1
     finally:
         tiny.mapper.state_decoder = None  # type: ignore[attr-defined]
+
+
+def test_fewer_collections_raises_the_first_threshold_and_restores_it() -> None:
+    import gc
+
+    from adapters.decoding import BULK_GEN0_THRESHOLD, fewer_collections
+
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold()[0] == BULK_GEN0_THRESHOLD
+        with fewer_collections():  # nested (the reader inside a rebuild)
+            assert gc.get_threshold()[0] == BULK_GEN0_THRESHOLD
+        assert gc.get_threshold()[0] == BULK_GEN0_THRESHOLD
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), fewer_collections():
+        raise RuntimeError("a failing fold")
+    assert gc.get_threshold() == before
