@@ -6,9 +6,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from eventsourcing.persistence import JSONTranscoder
 from sqlalchemy import Engine, event
 
+from adapters.decoding import StateDecoder
 from domain.application import Ledger, utc_now
+from domain.integrity import ChainedMapper
 
 
 @event.listens_for(Engine, "connect")
@@ -44,4 +47,13 @@ def ledger_env(url: str) -> dict[str, str]:
 
 
 def open_ledger(url: str, clock: Callable[[], datetime] = utc_now) -> Ledger:
-    return Ledger(ledger_env(url), clock=clock)
+    ledger = Ledger(ledger_env(url), clock=clock)
+    use_compiled_decoder(ledger)
+    return ledger
+
+
+def use_compiled_decoder(ledger: Ledger) -> None:
+    """Replay, history and verify decode stored state with msgspec (`adapters.decoding`)."""
+    mapper = ledger.mapper
+    assert isinstance(mapper, ChainedMapper) and isinstance(mapper.transcoder, JSONTranscoder)
+    mapper.state_decoder = StateDecoder(mapper.transcoder).decode_topic

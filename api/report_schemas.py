@@ -211,7 +211,9 @@ class ProjectRewardOut(BaseModel):
     )
     project_reward: str
     reward: str
-    explanation: list[ExplanationStepOut]
+    explanation: list[ExplanationStepOut] | None = Field(
+        default=None, description="absent with `explain=false`"
+    )
 
 
 class AssociationRewardOut(BaseModel):
@@ -241,6 +243,9 @@ class RewardsOut(BaseModel):
     year: int
     policy: str
     associations: list[AssociationRewardOut]
+    total: int | None = Field(default=None, description="with `page`: associations matching")
+    page: int | None = None
+    size: int | None = None
 
 
 # ---- settlements ------------------------------------------------------------------------------

@@ -116,6 +116,12 @@ class Bench:
         self.record(
             "library_read_decode", **library, ratio_to_raw=library["events_per_s"] / read_rate
         )
+        mapper = self.run_child("library_mapper_read")
+        self.record(
+            "library_mapper_read_decode",
+            **mapper,
+            ratio_to_raw=mapper["events_per_s"] / read_rate,
+        )
 
         self._commands(engine_ledger)
         self._replay(engine_ledger)
@@ -127,6 +133,7 @@ class Bench:
             **rebuild,
             ratio_to_raw_read_decode=rebuild["events_per_s"] / read_rate,
             ratio_to_library_read_decode=rebuild["events_per_s"] / library["events_per_s"],
+            ratio_to_library_mapper_read_decode=rebuild["events_per_s"] / mapper["events_per_s"],
         )
         verify = self.run_child("verify")
         self.record(
@@ -145,6 +152,15 @@ class Bench:
         for workers in (1, 2):
             for name, values in api_load(self.url, workers, seconds=self.load_seconds).items():
                 self.record(f"api_{name}_{workers}w", **values)
+        # The wave's keys (issue 23), each with p95_ms, so every run compares with the last.
+        page = self.figures["api_rewards_page_1w"]
+        self.record(
+            "rewards_page",
+            p95_ms=page["p95_ms"],
+            p99_ms=page["p99_ms"],
+            requests_per_s=page["requests_per_s"],
+            size=50,
+        )
         return self.figures
 
     def _commands(self, ledger: Ledger) -> None:
@@ -225,8 +241,10 @@ def api_load(
     engine = engine_of(ledger)
     from projections.queries import ReadModels
 
-    rows = ReadModels(engine).ledger_page(status="active", size=500).items
+    read = ReadModels(engine)
+    rows = read.ledger_page(status="active", size=500).items
     ids = [r["project_id"] for r in rows if r["signed_on"]]
+    env["ZS_REWARD_PAGES"] = str(max(1, len(read.associations()) // 50))
     ledger.close()
     port = _free_port()
     server = subprocess.Popen(
@@ -266,6 +284,7 @@ def api_load(
             ("project", 1.0),
             ("history", 1.0),
             ("rewards", 0.5),
+            ("rewards_page", 0.5),
         ):
             connections = concurrency if scenario != "rewards" else 2
             results[scenario] = _drive(
@@ -357,6 +376,61 @@ def markdown(figures: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The figures compared run to run: (phase, figure, whether more is better).
+COMPARED = (
+    ("library_read_decode", "events_per_s", True),
+    ("library_mapper_read_decode", "events_per_s", True),
+    ("rebuild_all_projections", "events_per_s", True),
+    ("rebuild_all_projections", "ratio_to_library_read_decode", True),
+    ("rebuild_all_projections", "ratio_to_library_mapper_read_decode", True),
+    ("rebuild_all_projections", "peak_rss_mib", False),
+    ("verify_all_chains", "events_per_s", True),
+    ("dispatch_one_quarter", "seconds", False),
+    ("rewards_one_year", "seconds_with_explanations", False),
+    ("api_writes_1w", "p99_ms", False),
+    ("api_project_1w", "p99_ms", False),
+    ("api_history_1w", "p99_ms", False),
+    ("api_rewards_1w", "p50_ms", False),
+    ("rewards_page", "p95_ms", False),
+    ("search", "p95_ms", False),
+    ("upload", "mib_per_s", True),
+    ("import", "rows_per_s", True),
+    ("notifications_day", "seconds", False),
+)
+
+
+def previous_results(folder: Path, db: str, scale: str, before: str) -> dict[str, Any] | None:
+    """The latest earlier results of the same database and scale, if any."""
+    earlier = sorted(p for p in folder.glob(f"*-{db}-{scale}.json") if p.stem < before)
+    return dict(json.loads(earlier[-1].read_text())) if earlier else None
+
+
+def comparison(previous: dict[str, Any], current: dict[str, Any]) -> str:
+    """A Markdown table of the compared figures against the previous run."""
+    lines = [
+        f"## Against the previous run ({previous.get('date')})",
+        "",
+        "| phase | figure | previous | this run | change |",
+        "|---|---|---|---|---|",
+    ]
+    for phase, name, more_is_better in COMPARED:
+        before = (previous.get(phase) or {}).get(name)
+        after = (current.get(phase) or {}).get(name)
+        if not isinstance(before, (int, float)) and not isinstance(after, (int, float)):
+            continue
+        change = "new" if not isinstance(before, (int, float)) else "—"
+        if isinstance(before, (int, float)) and isinstance(after, (int, float)) and before:
+            factor = after / before
+            better = factor >= 1 if more_is_better else factor <= 1
+            change = f"× {factor:.2f} ({'better' if better else 'worse'})"
+        lines.append(f"| {phase} | {name} | {_shown(before)} | {_shown(after)} | {change} |")
+    return "\n".join(lines) + "\n"
+
+
+def _shown(value: Any) -> str:
+    return f"{value:,.2f}" if isinstance(value, (int, float)) else "—"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--scale", choices=["tiny", "small", "province"], default="small")
@@ -376,8 +450,12 @@ def main(argv: list[str] | None = None) -> int:
                 _drop_database(url)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"{figures['date']}-{args.db}-{args.scale}"
+    previous = previous_results(args.out, args.db, args.scale, before=stem.name)
     stem.with_suffix(".json").write_text(json.dumps(figures, indent=2, ensure_ascii=False))
-    stem.with_suffix(".md").write_text(markdown(figures))
+    table = markdown(figures)
+    if previous is not None:
+        table += "\n" + comparison(previous, figures)
+    stem.with_suffix(".md").write_text(table)
     print(f"results: {stem}.json and .md")
     if args.check:
         missing = missing_figures(figures)
@@ -400,7 +478,13 @@ EXPECTED_PHASES = (
     "verify_all_chains",
     "dispatch_one_quarter",
     "rewards_one_year",
-    *(f"api_{s}_{w}w" for w in (1, 2) for s in ("writes", "project", "history", "rewards")),
+    "library_mapper_read_decode",
+    *(
+        f"api_{s}_{w}w"
+        for w in (1, 2)
+        for s in ("writes", "project", "history", "rewards", "rewards_page")
+    ),
+    "rewards_page",
 )
 
 

@@ -1,5 +1,6 @@
 -- wrk script for the API benchmark: a random project per request, one scenario per run.
--- Environment: ZS_TOKEN, ZS_SCENARIO (writes|project|history|rewards), ZS_IDS (file of ids).
+-- Environment: ZS_TOKEN, ZS_SCENARIO (writes|project|history|rewards|rewards_page), ZS_IDS
+-- (file of ids).
 local ids = {}
 local token = os.getenv("ZS_TOKEN")
 local scenario = os.getenv("ZS_SCENARIO")
@@ -7,6 +8,7 @@ for line in io.lines(os.getenv("ZS_IDS")) do
   if #line > 0 then ids[#ids + 1] = line end
 end
 local counter = 0
+local reward_pages = tonumber(os.getenv("ZS_REWARD_PAGES") or "1")
 
 request = function()
   counter = counter + 1
@@ -21,6 +23,8 @@ request = function()
     return wrk.format("GET", "/projects/" .. id, headers)
   elseif scenario == "history" then
     return wrk.format("GET", "/projects/" .. id .. "/history", headers)
+  elseif scenario == "rewards_page" then
+    return wrk.format("GET", "/rewards/2023?page=" .. math.random(reward_pages) .. "&size=50", headers)
   else
     return wrk.format("GET", "/rewards/2023", headers)
   end
@@ -33,8 +37,8 @@ end
 
 done = function(summary, latency, requests)
   io.write(string.format(
-    '{"requests": %d, "seconds": %.3f, "requests_per_s": %.1f, "p50_ms": %.2f, "p99_ms": %.2f, "errors": %d, "socket_errors": %d}\n',
+    '{"requests": %d, "seconds": %.3f, "requests_per_s": %.1f, "p50_ms": %.2f, "p95_ms": %.2f, "p99_ms": %.2f, "errors": %d, "socket_errors": %d}\n',
     summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
     summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import sys
 import time
@@ -33,6 +34,10 @@ def _request(scenario: str, ids: list[str], rng: random.Random) -> tuple[str, st
         return "GET", f"/projects/{project}/history", None
     if scenario == "rewards":
         return "GET", "/rewards/2023", None
+    if scenario == "rewards_page":
+        # A page of 50 associations among those registered (ZS_REWARD_PAGES pages of them).
+        pages = int(os.environ.get("ZS_REWARD_PAGES", "1"))
+        return "GET", f"/rewards/2023?page={rng.randrange(1, pages + 1)}&size=50", None
     raise SystemExit(f"unknown scenario {scenario}")
 
 
@@ -79,6 +84,7 @@ async def run(
         "errors": errors,
         "requests_per_s": len(latencies) / wall,
         "p50_ms": pct(50),
+        "p95_ms": pct(95),
         "p99_ms": pct(99),
         "concurrency": concurrency,
         "seconds": wall,

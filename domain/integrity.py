@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -62,6 +62,9 @@ class ChainedMapper(Mapper[UUID]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.recorder: EventSource | None = None
+        # A faster decoder of (topic, stored state) to the same dict as the transcoder's, which
+        # the composition root may hand in (`adapters.decoding`); None: the transcoder decodes.
+        self.state_decoder: Callable[[str, bytes], dict[str, Any]] | None = None
         self._hashes: OrderedDict[tuple[UUID | str, int], str] = OrderedDict()
 
     def _remember(self, stored: StoredEvent) -> str:
@@ -121,7 +124,11 @@ class ChainedMapper(Mapper[UUID]):
                 stored_state = self.cipher.decrypt(stored_state)
             if self.compressor:
                 stored_state = self.compressor.decompress(stored_state)
-            state: dict[str, Any] = self.transcoder.decode(stored_state)
+            state: dict[str, Any] = (
+                self.state_decoder(stored_event.topic, stored_state)
+                if self.state_decoder is not None
+                else self.transcoder.decode(stored_state)
+            )
         except Exception as e:
             msg = (
                 f"Failed to deserialise stored event {stored_event.originator_id} "

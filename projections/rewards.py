@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +27,8 @@ from sqlalchemy import (
 from adapters.reader import FastEventReader
 from domain.project import Project
 from projections.policy import FactsFold, Policy, ProjectFacts, RewardReport, evaluate
+from projections.policy.engine import AssociationReward, RewardRow, cyclic_gc_paused
+from projections.policy.explain import LANGUAGES
 from projections.policy.fold import ProjectFactsState
 from projections.runtime import Handler, Projection, chunked, load_docs, projections_table, upsert
 
@@ -178,3 +181,60 @@ def reward_report_of_fold(fold: FactsFold, policy: Policy, year: int) -> RewardR
         if year in listing_years(state)
     ]
     return evaluate(policy, year, facts)
+
+
+@dataclass(frozen=True)
+class RewardQuery:
+    """What `GET /rewards/{year}` asks of a year's figures (DESIGN §12a): a page of `size`
+    associations (every association when `page` is None), one association, the project rows
+    of one status, explanations or not, in one language or both."""
+
+    page: int | None = None
+    size: int = 50
+    association_id: str | None = None
+    status: str | None = None
+    explain: bool = True
+    lang: str | None = None
+
+
+def reward_page(report: RewardReport, query: RewardQuery = RewardQuery()) -> dict[str, Any]:
+    """The report as `GET /rewards/{year}` answers it: `{year, policy, associations}` as §12,
+    plus `total`, `page` and `size` when a page is asked for. An association appears when one
+    of its project rows matches `status` (its totals stay those of all its rows)."""
+    langs = LANGUAGES if query.lang is None else (query.lang,)
+    chosen: list[tuple[AssociationReward, list[RewardRow]]] = []
+    for association in report.associations:
+        if query.association_id is not None and association.association_id != query.association_id:
+            continue
+        rows = association.rows
+        if query.status is not None:
+            rows = [r for r in rows if r.status == query.status]
+            if not rows:
+                continue
+        chosen.append((association, rows))
+    total = len(chosen)
+    if query.page is not None:
+        start = (query.page - 1) * query.size
+        chosen = chosen[start : start + query.size]
+    with cyclic_gc_paused():
+        associations = []
+        for association, rows in chosen:
+            data = replace(association, rows=[]).as_dict(langs)
+            data["projects"] = [_row(r, langs, query.explain) for r in rows]
+            associations.append(data)
+    body: dict[str, Any] = {
+        "year": report.year,
+        "policy": report.policy,
+        "associations": associations,
+    }
+    if query.page is not None:
+        body.update(total=total, page=query.page, size=query.size)
+    return body
+
+
+def _row(row: RewardRow, langs: tuple[str, ...], explain: bool) -> dict[str, Any]:
+    if explain:
+        return row.as_dict(langs)
+    data = replace(row, explanation=()).as_dict(langs)
+    del data["explanation"]
+    return data

@@ -42,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
+from adapters.decoding import fewer_collections
 from adapters.reader import FastEventReader
 from domain.application import Ledger
 from projections.faults import clear_faults, faults, faults_metadata, record_fault
@@ -252,41 +253,49 @@ class ProjectionRunner:
     def apply_batch(
         self, batch: Sequence[tuple[int, Any]], projections: Sequence[Projection]
     ) -> None:
-        """Apply a batch to the projections behind it; rows and positions in one transaction."""
+        """Apply a batch to the projections behind it; rows and positions in one transaction.
+
+        The events are folded first, in a read-only transaction (the rows they change are
+        loaded, the handlers run); only then does a second, write-only transaction write every
+        projection's rows and positions. So the database's writer (SQLite has one, which the
+        API's commands need too) is held for the writes alone, never while handlers run. The
+        guarded position update still makes the batch take effect exactly once: a runner that
+        lost the race rolls its writes back."""
         last = batch[-1][0]
-        with self.engine.begin() as conn:
-            touched: list[Projection] = []
-            for projection in projections:
-                reg = self.registration(conn, projection.name)
-                assert reg is not None
-                if reg.generation != projection.generation:
-                    projection.bind(reg.generation)  # a rebuild elsewhere switched it
-                events = [e for (n, e) in batch if n > reg.position]
-                if not events:
-                    continue
-                try:
+        folded: list[tuple[Projection, Registration]] = []
+        try:
+            with self.engine.connect() as conn:
+                for projection in projections:
+                    reg = self.registration(conn, projection.name)
+                    assert reg is not None
+                    if reg.generation != projection.generation:
+                        projection.bind(reg.generation)  # a rebuild elsewhere switched it
+                    events = [e for (n, e) in batch if n > reg.position]
+                    if not events:
+                        continue
+                    folded.append((projection, reg))
                     projection.begin_batch(conn, events)
                     for domain_event in events:
                         handler = projection.handler_for(type(domain_event))
                         if handler is not None:
                             handler(domain_event)
+            with self.engine.begin() as conn:
+                for projection, reg in folded:
                     projection.flush(conn)
-                except BaseException:
-                    projection.reset()
-                    raise
-                result = conn.execute(
-                    projections_table.update()
-                    .where(projections_table.c.name == projection.name)
-                    .where(projections_table.c.generation == reg.generation)
-                    .where(projections_table.c.position == reg.position)
-                    .values(position=last)
-                )
-                if result.rowcount != 1:
-                    # Someone else applied these events first: undo ours.
-                    for p in [*touched, projection]:
-                        p.reset()
-                    raise ConcurrentProjectionError(projection.name)
-                touched.append(projection)
+                    result = conn.execute(
+                        projections_table.update()
+                        .where(projections_table.c.name == projection.name)
+                        .where(projections_table.c.generation == reg.generation)
+                        .where(projections_table.c.position == reg.position)
+                        .values(position=last)
+                    )
+                    if result.rowcount != 1:
+                        # Someone else applied these events first: undo ours.
+                        raise ConcurrentProjectionError(projection.name)
+        except BaseException:
+            for projection, _ in folded:
+                projection.reset()
+            raise
 
     def stopped(self) -> set[str]:
         """The names of this runner's projections stopped on an event (`projections.faults`)."""
@@ -434,20 +443,21 @@ class ProjectionRunner:
         position = 0
         done = 0
         dispatch = _dispatcher(builders)
-        while position < head:
-            batch = self.read(position, chunk, upto=head)
-            if not batch:
-                break
-            for notification_id, domain_event in batch:
-                for handler in dispatch(type(domain_event)):
-                    try:
-                        handler(domain_event)
-                    except Exception as error:
-                        raise ProjectionEventError(notification_id, domain_event) from error
-            position = batch[-1][0]
-            done += len(batch)
-            if progress:
-                progress(done, head)
+        with fewer_collections():  # the folded rows stay alive: see `fewer_collections`
+            while position < head:
+                batch = self.read(position, chunk, upto=head)
+                if not batch:
+                    break
+                for notification_id, domain_event in batch:
+                    for handler in dispatch(type(domain_event)):
+                        try:
+                            handler(domain_event)
+                        except Exception as error:
+                            raise ProjectionEventError(notification_id, domain_event) from error
+                position = batch[-1][0]
+                done += len(batch)
+                if progress:
+                    progress(done, head)
         with self.engine.begin() as conn:
             for builder in builders:
                 builder.flush(conn)

@@ -9,9 +9,10 @@ database transaction; the event pins the document by its SHA-256.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +24,14 @@ from domain.canonical import content_hash
 from domain.events import Context, event_type_name
 from domain.settlement import Settlement
 from projections.policy import Policy, PolicyNotFound, PolicyRegistry
-from projections.rewards import fold_log, reward_report, reward_report_of_fold
+from projections.policy.engine import RewardReport
+from projections.rewards import (
+    RewardQuery,
+    fold_log,
+    reward_page,
+    reward_report,
+    reward_report_of_fold,
+)
 from projections.runtime import engine_of
 
 KIND = "settlement"
@@ -43,6 +51,8 @@ CAUSES = frozenset(
         "reactivated",
     }
 )
+# Reports kept evaluated (a few years, a policy or two).
+REPORTS_KEPT = 4
 ROW_FIELDS = ("share", "funds_in_year", "status", "project_reward", "reward")
 
 
@@ -61,6 +71,11 @@ class SettlementService:
     read_models_position: Callable[[], int]
     # How long `figures` waits for the projection runner to reach the head of the log.
     wait_seconds: float = 60.0
+    # Evaluated reports by (policy, year): the read-model position and policy they are of.
+    _reports: dict[tuple[str, int], tuple[int, Policy, RewardReport]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+    _reports_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     # -- figures ----------------------------------------------------------------------------
 
@@ -70,13 +85,31 @@ class SettlementService:
         except PolicyNotFound as e:
             raise errors.NotFound(str(e), field="policy") from None
 
-    def figures(self, policy_id: str, year: int) -> dict[str, Any]:
+    def figures(
+        self, policy_id: str, year: int, query: RewardQuery | None = None
+    ) -> dict[str, Any]:
         """The year's figures from the read models, once they cover every event recorded
-        before this call (GET /rewards)."""
+        before this call (GET /rewards): every association, or the page `query` asks for."""
         policy = self.policy(policy_id)
         self._check_year(year)
         self.wait_for_read_models(self.wait_seconds)
-        return reward_report(engine_of(self.ledger), policy, year).as_dict()
+        return reward_page(self.report(policy, year), query or RewardQuery())
+
+    def report(self, policy: Policy, year: int) -> RewardReport:
+        """The year's evaluated figures from the read models, evaluated once per position of
+        the read models (the pages of one report are read one after another)."""
+        position = self.read_models_position()
+        key = (policy.id, year)
+        with self._reports_lock:
+            cached = self._reports.get(key)
+        if cached is not None and cached[0] == position and cached[1] is policy:
+            return cached[2]
+        report = reward_report(engine_of(self.ledger), policy, year)
+        with self._reports_lock:
+            self._reports[key] = (position, policy, report)
+            while len(self._reports) > REPORTS_KEPT:
+                self._reports.pop(next(iter(self._reports)))
+        return report
 
     def wait_for_read_models(self, timeout: float) -> None:
         """Wait for the one projection runner (DESIGN §6) to apply every event recorded before
