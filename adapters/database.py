@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder
-from sqlalchemy import Engine, event
+from eventsourcing_sqlalchemy.datastore import transactions as event_store_transactions
+from sqlalchemy import Connection, Engine, event
 
 from adapters.decoding import StateDecoder
 from domain.application import Ledger, utc_now
@@ -57,3 +59,24 @@ def use_compiled_decoder(ledger: Ledger) -> None:
     mapper = ledger.mapper
     assert isinstance(mapper, ChainedMapper) and isinstance(mapper.transcoder, JSONTranscoder)
     mapper.state_decoder = StateDecoder(mapper.transcoder).decode_topic
+
+
+@contextmanager
+def connection_for(engine: Engine, *, write: bool) -> Iterator[Connection]:
+    """A connection for a store beside the event store (users, sessions, throttle): inside an
+    open event-store transaction (a keyed, idempotent request) that transaction's own
+    connection, so the rows commit or roll back with the events and SQLite's one writer never
+    waits for itself; otherwise a transaction (`write`) or a connection of its own."""
+    try:
+        transaction = event_store_transactions.get()
+    except LookupError:
+        transaction = None
+    if transaction is not None and transaction.session.get_bind() is engine:
+        yield transaction.session.connection()
+        return
+    if write:
+        with engine.begin() as conn:
+            yield conn
+    else:
+        with engine.connect() as conn:
+            yield conn

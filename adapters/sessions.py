@@ -16,6 +16,8 @@ from datetime import datetime
 from sqlalchemy import Column, Engine, Float, Index, MetaData, String, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from adapters.database import connection_for
+
 IDLE_SECONDS = 8 * 3600
 ABSOLUTE_SECONDS = 7 * 24 * 3600
 # A request refreshes `last_seen_at` only when it is this old: not a write per request.
@@ -71,7 +73,7 @@ class SessionStore:
         session_id = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         moment = now.timestamp()
-        with self.engine.begin() as conn:
+        with connection_for(self.engine, write=True) as conn:
             conn.execute(
                 insert(sessions_table).values(
                     id_sha256=session_hash(session_id),
@@ -92,7 +94,7 @@ class SessionStore:
         self.ensure_table()
         key = session_hash(session_id)
         moment = now.timestamp()
-        with self.engine.connect() as conn:
+        with connection_for(self.engine, write=False) as conn:
             row = conn.execute(
                 select(sessions_table).where(sessions_table.c.id_sha256 == key)
             ).first()
@@ -106,7 +108,7 @@ class SessionStore:
         ):
             return None
         if moment - r["last_seen_at"] > TOUCH_SECONDS:
-            with self.engine.begin() as conn:
+            with connection_for(self.engine, write=True) as conn:
                 conn.execute(
                     update(sessions_table)
                     .where(sessions_table.c.id_sha256 == key)
@@ -117,7 +119,7 @@ class SessionStore:
     def end(self, key: str, now: datetime) -> bool:
         """End the session stored under `key`; False when it had already ended."""
         self.ensure_table()
-        with self.engine.begin() as conn:
+        with connection_for(self.engine, write=True) as conn:
             result = conn.execute(
                 update(sessions_table)
                 .where(sessions_table.c.id_sha256 == key, sessions_table.c.ended_at.is_(None))
@@ -131,7 +133,7 @@ class SessionStore:
         condition = [sessions_table.c.account_id == account_id, sessions_table.c.ended_at.is_(None)]
         if keep is not None:
             condition.append(sessions_table.c.id_sha256 != keep)
-        with self.engine.begin() as conn:
+        with connection_for(self.engine, write=True) as conn:
             result = conn.execute(
                 update(sessions_table).where(*condition).values(ended_at=now.timestamp())
             )

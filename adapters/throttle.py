@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from adapters.database import connection_for
+
 LIMIT = 10
 WINDOW_SECONDS = 600
 
@@ -77,7 +79,7 @@ class Throttle:
         moment = now.timestamp()
         since = moment - self.window
         wait = 0.0
-        with self.engine.connect() as conn:
+        with connection_for(self.engine, write=False) as conn:
             for key in keys:
                 count, oldest = conn.execute(
                     select(func.count(), func.min(failures_table.c.at)).where(
@@ -100,12 +102,12 @@ class Throttle:
         """Count a failure against every key (and forget failures older than the window)."""
         self.ensure_table()
         moment = now.timestamp()
-        with self.engine.begin() as conn:
+        with connection_for(self.engine, write=True) as conn:
             conn.execute(insert(failures_table), [{"key": k, "at": moment} for k in keys])
             conn.execute(delete(failures_table).where(failures_table.c.at <= moment - self.window))
 
     def clear(self, keys: Iterable[str]) -> None:
         """Forget the failures of `keys` (after a successful login from that address)."""
         self.ensure_table()
-        with self.engine.begin() as conn:
+        with connection_for(self.engine, write=True) as conn:
             conn.execute(delete(failures_table).where(failures_table.c.key.in_(list(keys))))

@@ -44,7 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from adapters.database import normalise_url
+from adapters.database import connection_for, normalise_url
 from api.auth import Principal
 from domain import errors
 from domain.application import utc_now
@@ -200,7 +200,7 @@ class UserStore:
         token_sha256, created_at), oldest first; none when there is no such table."""
         if not inspect(self.engine).has_table(legacy_users_table.name):
             return []
-        with self.engine.connect() as conn:
+        with connection_for(self.engine, write=False) as conn:
             rows = conn.execute(
                 select(legacy_users_table).order_by(legacy_users_table.c.created_at)
             ).mappings()
@@ -219,7 +219,7 @@ class UserStore:
         """Reserve a name for a new account (409 `account_exists` if taken)."""
         self.ensure_table()
         try:
-            with self.engine.begin() as conn:
+            with connection_for(self.engine, write=True) as conn:
                 conn.execute(
                     insert(accounts_table).values(
                         id=account_id,
@@ -240,13 +240,13 @@ class UserStore:
 
     def release(self, account_id: str) -> None:
         """Undo a claim whose account could not be recorded."""
-        with self.engine.begin() as conn:
+        with connection_for(self.engine, write=True) as conn:
             conn.execute(delete(accounts_table).where(accounts_table.c.id == account_id))
 
     def update_account(self, account_id: str, **values: Any) -> None:
         """Keep a row in step with its aggregate (role, association_id, active, …)."""
         self.ensure_table()
-        with self.engine.begin() as conn:
+        with connection_for(self.engine, write=True) as conn:
             conn.execute(
                 update(accounts_table).where(accounts_table.c.id == account_id).values(**values)
             )
@@ -258,7 +258,7 @@ class UserStore:
 
     def account(self, account_id: str) -> AccountRow | None:
         self.ensure_table()
-        with self.engine.connect() as conn:
+        with connection_for(self.engine, write=False) as conn:
             row = conn.execute(
                 select(accounts_table).where(accounts_table.c.id == str(account_id))
             ).first()
@@ -267,7 +267,7 @@ class UserStore:
     def account_named(self, name: str) -> tuple[AccountRow, str | None] | None:
         """The account of a login name (case-insensitive) with its password hash."""
         self.ensure_table()
-        with self.engine.connect() as conn:
+        with connection_for(self.engine, write=False) as conn:
             row = conn.execute(
                 select(accounts_table).where(accounts_table.c.name_key == name.casefold())
             ).first()
@@ -277,7 +277,7 @@ class UserStore:
 
     def password_hash(self, account_id: str) -> str | None:
         self.ensure_table()
-        with self.engine.connect() as conn:
+        with connection_for(self.engine, write=False) as conn:
             value = conn.execute(
                 select(accounts_table.c.password_hash).where(accounts_table.c.id == account_id)
             ).scalar()
@@ -285,7 +285,7 @@ class UserStore:
 
     def accounts(self) -> list[AccountRow]:
         self.ensure_table()
-        with self.engine.connect() as conn:
+        with connection_for(self.engine, write=False) as conn:
             rows = conn.execute(
                 select(accounts_table).order_by(accounts_table.c.created_at, accounts_table.c.name)
             ).all()
@@ -303,7 +303,7 @@ class UserStore:
         expires_at: datetime | None,
     ) -> None:
         self.ensure_table()
-        with self.engine.begin() as conn:
+        with connection_for(self.engine, write=True) as conn:
             conn.execute(
                 insert(tokens_table).values(
                     id=token_id,
@@ -317,7 +317,7 @@ class UserStore:
             )
 
     def revoke_token(self, token_id: str, at: datetime) -> None:
-        with self.engine.begin() as conn:
+        with connection_for(self.engine, write=True) as conn:
             conn.execute(
                 update(tokens_table)
                 .where(tokens_table.c.id == token_id, tokens_table.c.revoked_at.is_(None))
@@ -326,7 +326,7 @@ class UserStore:
 
     def tokens(self, account_id: str) -> list[TokenRow]:
         self.ensure_table()
-        with self.engine.connect() as conn:
+        with connection_for(self.engine, write=False) as conn:
             rows = conn.execute(
                 select(tokens_table)
                 .where(tokens_table.c.account_id == account_id)
@@ -351,7 +351,7 @@ class UserStore:
             return None
         self.ensure_table()
         now = epoch(self.clock())
-        with self.engine.connect() as conn:
+        with connection_for(self.engine, write=False) as conn:
             row = conn.execute(
                 select(accounts_table, tokens_table.c.id.label("token_id"))
                 .join(tokens_table, tokens_table.c.account_id == accounts_table.c.id)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import hashlib
+import inspect as python_inspect
 import json
 import re
 from collections.abc import Callable
@@ -331,6 +332,10 @@ def make_idempotent(router: APIRouter) -> None:
         endpoint = route.endpoint
         if getattr(endpoint, "_idempotent", False):  # the routers are shared by every app
             continue
+        if python_inspect.iscoroutinefunction(endpoint):
+            # The key row, the events and the answer share one transaction held by this
+            # thread: a keyed endpoint must be a plain function (its dependencies may await).
+            raise TypeError(f"POST {route.path}: an idempotent endpoint must not be async")
 
         @functools.wraps(endpoint)
         def idempotent(

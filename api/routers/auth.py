@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
 from adapters.sessions import ABSOLUTE_SECONDS
 from api.account_schemas import LoginIn, LoginOut
@@ -30,7 +29,7 @@ def invalid_credentials() -> ApiError:
     summary="Sign in: sets the session cookie `zs_session`",
     responses=error_responses(401, 429),
 )
-async def login(
+def login(
     body: LoginIn,
     request: Request,
     response: Response,
@@ -40,9 +39,7 @@ async def login(
     `invalid_credentials`, after the same work. 10 failures for a name from an address, or
     from an address, in 10 minutes: 429 `too_many_attempts` with `Retry-After`."""
     try:
-        done = await run_in_threadpool(
-            accounts.login, body.name, body.password, client_address(request)
-        )
+        done = accounts.login(body.name, body.password, client_address(request))
     except InvalidCredentials:
         raise invalid_credentials() from None
     except TooManyAttempts as e:
@@ -73,15 +70,13 @@ async def login(
     response_class=Response,
     responses=error_responses(403),
 )
-async def logout(
-    request: Request, accounts: Annotated[AccountService, Depends(get_users)]
-) -> Response:
+def logout(request: Request, accounts: Annotated[AccountService, Depends(get_users)]) -> Response:
     """Ends the session the cookie names (its CSRF token is needed, 403 `csrf_failed`) and
     clears the cookie. Without a live session (already ended, replayed) it changes nothing and
     still answers 204."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        found = await run_in_threadpool(accounts.session_user, cookie)
+        found = accounts.session_user(cookie)
         if found is not None:
             user, csrf = found
             if not csrf_matches(csrf, request.headers.get(CSRF_HEADER)):
@@ -92,7 +87,7 @@ async def logout(
                     field=CSRF_HEADER,
                 )
             assert user.session_key is not None
-            await run_in_threadpool(accounts.logout, user.session_key)
+            accounts.logout(user.session_key)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
 
 from api.account_schemas import (
@@ -93,7 +92,7 @@ def me(user: Annotated[Principal, Depends(current_user)]) -> UserOut:
     summary="Change one's own password (ends one's other sessions)",
     responses=error_responses(429),
 )
-async def change_own_password(
+def change_own_password(
     body: OwnPasswordIn,
     request: Request,
     user: Annotated[Principal, Depends(current_user)],
@@ -102,8 +101,7 @@ async def change_own_password(
     """A wrong `current_password` is 422 `invalid_credentials` and counts towards the throttle;
     a weak new one 422 `weak_password`."""
     try:
-        version = await run_in_threadpool(
-            accounts.change_own_password,
+        version = accounts.change_own_password(
             user,
             body.current_password,
             body.new_password,
