@@ -20,11 +20,12 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Protocol
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api.errors import BodyLimitMiddleware, document_errors, install_error_handlers
 from api.health import HealthOut, health_report
 from api.idempotency import IdempotencyMiddleware, document_header, make_idempotent
+from api.query_params import refuse_unknown_query_parameters
 from api.routers import routers
 from domain.application import Ledger
 from services.bootstrap import Services, bootstrap
@@ -90,6 +91,7 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(refuse_unknown_query_parameters)],
     )
     app.state.services = the_services
     app.state.settings = settings

@@ -104,7 +104,9 @@ def extract(root: Path = ROOT) -> Found:
                 for statement in node.body:
                     if (
                         isinstance(statement, ast.Assign)
-                        and any(isinstance(t, ast.Name) and t.id == "code" for t in statement.targets)
+                        and any(
+                            isinstance(t, ast.Name) and t.id == "code" for t in statement.targets
+                        )
                         and isinstance(statement.value, ast.Constant)
                         and isinstance(statement.value.value, str)
                     ):
@@ -162,7 +164,7 @@ def update_catalogue(lang: str = ZH) -> int:
         if catalog.get(text) is None:
             catalog.add(text, "", locations=[(p.split(":")[0], 0) for p in places[:1]])
             added += 1
-    for code, places in found.codes.items():
+    for code in found.codes:
         if catalog.get(code, context="error") is None:
             catalog.add(code, "", context="error")
             added += 1

@@ -57,9 +57,8 @@ def _catalogue(lang: str) -> tuple[dict[tuple[str | None, str], str], tuple[Temp
         catalog = read_po(po, locale=CATALOGUE_LOCALES[lang])
     strings: dict[tuple[str | None, str], str] = {}
     for message in catalog:
-        if message.id and isinstance(message.id, str) and isinstance(message.string, str):
-            if message.string:
-                strings[(message.context, message.id)] = message.string
+        if isinstance(message.id, str) and isinstance(message.string, str) and message.string:
+            strings[(message.context, message.id)] = message.string
     templates = sorted(
         (compile_template(msgid) for (ctx, msgid) in strings if ctx is None and "{" in msgid),
         key=lambda t: -t.literal_length,
@@ -80,9 +79,12 @@ def translate_text(text: str, lang: str, context: str | None = None) -> str | No
         values: dict[str, str] = {}
         for placeholder, value in zip(template.placeholders, found.groups(), strict=True):
             values.setdefault(placeholder, strings.get((None, value), value))
-        translated = strings[(None, template.msgid)]
-        return PLACEHOLDER.sub(lambda m: values.get(m.group(0), m.group(0)), translated)
+        return _fill(strings[(None, template.msgid)], values)
     return None
+
+
+def _fill(template: str, values: Mapping[str, str]) -> str:
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(0), m.group(0)), template)
 
 
 def localise_error(code: str, message: str, lang: str) -> str:
@@ -103,8 +105,11 @@ def localise_error(code: str, message: str, lang: str) -> str:
     return (fallback or message).replace("{code}", code)
 
 
-def localise_validation(kind: str, message: str, context: Mapping[str, Any], lang: str) -> str:
-    """A pydantic message (`Input should be a valid integer`) by its error type."""
+def localise_validation(
+    kind: str, code: str, message: str, context: Mapping[str, Any], lang: str
+) -> str:
+    """A pydantic message (`Input should be a valid integer`) by its error type; a message of
+    our own schema validators (type `invalid_amount`…) like any refusal of code `code`."""
     from i18n import normalise_language
 
     lang = normalise_language(lang)
@@ -112,5 +117,5 @@ def localise_validation(kind: str, message: str, context: Mapping[str, Any], lan
         return message
     found = translate_text(kind, lang, VALIDATION_CONTEXT)
     if found is None:
-        return localise_error("validation_error", message, lang)
+        return localise_error(code, message, lang)
     return PLACEHOLDER.sub(lambda m: str(context.get(m.group(0)[1:-1], m.group(0))), found)

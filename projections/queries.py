@@ -19,6 +19,7 @@ from domain.periods import quarter_months
 from projections.figures import CITY_TOTAL, FiguresProjection
 from projections.ledger import LedgerProjection
 from projections.runtime import Projection, projections_table
+from projections.search import SearchProjection, normalise, search_condition, search_rank
 
 ACTIVITY_INDICATORS = ("promotion", "service", "talent", "technology")
 
@@ -60,6 +61,7 @@ class ReadModels:
         self.engine = engine
         self._ledger = LedgerProjection()
         self._figures = FiguresProjection()
+        self._search = SearchProjection()
 
     def _registered(self, column: str, name: str) -> Any:
         """A projection's `column` in the registry; None if it is not registered, or if no
@@ -100,7 +102,10 @@ class ReadModels:
         page: int = 1,
         size: int = 50,
         association_scope: str | None = None,
+        q: str | None = None,
     ) -> Page:
+        """A page of the ledger, newest referral first; with `q`, only the projects whose name,
+        investor or association matches it (text, pinyin or initials), best matches first."""
         tables = self._bound(self._ledger).tables
         projects, links, years = tables["projects"], tables["links"], tables["years"]
         conditions = []
@@ -128,10 +133,19 @@ class ReadModels:
                     ),
                 )
             )
-        where = and_(*conditions) if conditions else None
         columns = [c for c in projects.c if c.name != "doc"]
-        query = select(*columns).order_by(projects.c.referred_on.desc(), projects.c.project_id)
-        count = select(func.count()).select_from(projects)
+        order: list[Any] = [projects.c.referred_on.desc(), projects.c.project_id]
+        source: Any = projects
+        wanted = normalise(q or "")
+        if wanted:
+            search = self._bound(self._search)
+            found = search.tables["projects"]
+            source = projects.join(found, found.c.project_id == projects.c.project_id)
+            conditions.append(search_condition(self.engine.dialect.name, search, wanted))
+            order.insert(0, search_rank(search, wanted))
+        where = and_(*conditions) if conditions else None
+        query = select(*columns).select_from(source).order_by(*order)
+        count = select(func.count()).select_from(source)
         if where is not None:
             query, count = query.where(where), count.where(where)
         query = query.limit(size).offset((page - 1) * size)

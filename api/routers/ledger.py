@@ -14,9 +14,8 @@ from api.deps import get_ledger, require
 from api.exports import ExportColumn, Sheet, check_format, export
 from api.read_models import get_read_models, get_services, not_ready
 from api.report_schemas import FollowUpsDueOut, LedgerExportOut, VerifyOut, documented
-from domain import errors
 from domain.application import Ledger
-from domain.project import STAGE_LABELS, STAGES
+from domain.project import STAGE_LABELS
 from domain.values import (
     CITIES,
     INDUSTRIES,
@@ -25,6 +24,9 @@ from domain.values import (
     business_date,
     check_year,
     from_fen,
+    parse_city,
+    parse_code,
+    parse_industry,
 )
 from projections.integrity import verify_project
 from projections.queries import ReadModels
@@ -133,43 +135,69 @@ def _scope(user: Principal) -> str | None:
     return None if user.can(P.READ) else (user.association_id or "none")
 
 
-def _filters(stage: str | None, city: str | None, industry: str | None, status: str | None) -> None:
-    for value, allowed, field in (
-        (stage, STAGES, "stage"),
-        (city, CITIES, "city"),
-        (industry, INDUSTRIES, "industry"),
-        (status, ("active", "stalled", "withdrawn"), "status"),
-    ):
-        if value is not None and value not in allowed:
-            raise errors.UnknownCode(f"{value!r} is not a known {field}", field=field)
+# A project's status as the ledger lists it (the labels people filter by; 正常 means active).
+LEDGER_STATUSES = {"active": "推进中", "stalled": "停滞", "withdrawn": "已撤销"}
+_STATUS_ALIASES = {"正常": "active", "在办": "active", "撤销": "withdrawn", "已停滞": "stalled"}
+
+
+class Filters(BaseModel):
+    stage: str | None
+    city: str | None
+    industry: str | None
+    status: str | None
+
+
+def _filters(
+    stage: str | None, city: str | None, industry: str | None, status: str | None
+) -> Filters:
+    """The filters as codes: each given as its code or its Chinese label (`已投产`, `长沙`,
+    `制造业`, `正常`); an unknown value is 422 listing the valid ones."""
+    return Filters(
+        stage=None if stage is None else parse_code(stage, STAGE_LABELS, "stage"),
+        city=None if city is None else parse_city(city),
+        industry=None if industry is None else parse_industry(industry),
+        status=None
+        if status is None
+        else parse_code(status, LEDGER_STATUSES, "status", _STATUS_ALIASES),
+    )
 
 
 @router.get("/projects", response_model=LedgerPageOut)
 def list_projects(
     user: Reader,
     read: Read,
-    stage: str | None = None,
-    city: str | None = None,
+    stage: Annotated[str | None, Query(description="a stage code or label (`已投产`)")] = None,
+    city: Annotated[str | None, Query(description="`changsha`, `长沙市` or `长沙`")] = None,
     association_id: str | None = None,
-    industry: str | None = None,
-    status: str | None = None,
+    industry: Annotated[str | None, Query(description="a letter (`C`) or name")] = None,
+    status: Annotated[str | None, Query(description="`active` (正常), `stalled`…")] = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 50,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="project name, investor or association name: Chinese substring, "
+            "pinyin or initials (`lxkg`); best matches first",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
-    """The ledger, newest referral first; a liaison sees only its association's projects."""
-    _filters(stage, city, industry, status)
+    """The ledger, newest referral first (with `q`, best matches first); a liaison sees only
+    its association's projects."""
+    f = _filters(stage, city, industry, status)
     try:
         result = read.ledger_page(
-            stage=stage,
-            city=city,
+            stage=f.stage,
+            city=f.city,
             association_id=association_id,
-            industry=industry,
+            industry=f.industry,
             year=year,
-            status=status,
+            status=f.status,
             page=page,
             size=size,
             association_scope=_scope(user),
+            q=q,
         )
     except LookupError as e:
         raise not_ready(e) from e
@@ -222,17 +250,17 @@ def export_projects(
 ) -> Response:
     """The whole ledger (with the same filters) as JSON, CSV or XLSX with Chinese headers."""
     fmt = check_format(format)
-    _filters(stage, city, industry, None)
+    f = _filters(stage, city, industry, None)
     try:
         names = read.association_names()
         rows: list[dict[str, Any]] = []
         page = 1
         while True:
             result = read.ledger_page(
-                stage=stage,
-                city=city,
+                stage=f.stage,
+                city=f.city,
                 association_id=association_id,
-                industry=industry,
+                industry=f.industry,
                 year=year,
                 page=page,
                 size=500,
