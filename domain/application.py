@@ -28,6 +28,7 @@ from eventsourcing.persistence import (
 
 from domain import errors
 from domain.association import Association
+from domain.duplicates import DuplicateFinder
 from domain.events import SYSTEM, Actor, Context, EnvelopedEvent, event_type_name
 from domain.integrity import GENESIS, PREV_HASH, ChainedMapper, stored_event_hash
 from domain.project import Project
@@ -122,6 +123,9 @@ class Ledger(Application[UUID]):
         super().__init__(env)
         self.clock = clock
         self.new_id = new_id
+        # Where to look for an association or project already recorded (the read models, set by
+        # the composition root); None looks nowhere.
+        self.duplicates: DuplicateFinder | None = None
         assert isinstance(self.mapper, ChainedMapper)
         self.mapper.recorder = self.recorder  # type: ignore[assignment]
 
@@ -236,7 +240,18 @@ class Ledger(Application[UUID]):
     # ---- association commands -----------------------------------------------------------
 
     def register_association(self, ctx: Context, **fields: Any) -> tuple[UUID, int]:
+        """Register an association; the same name in the same city again is 409
+        `duplicate_name` (two associations of one name are told apart by their city)."""
         association = Association.register(ctx, association_id=self.new_id(), **fields)
+        if self.duplicates is not None:
+            name, based_in = association.name, association.based_in
+            existing = self.duplicates.associations_named(name, based_in)
+            if existing:
+                raise errors.DuplicateName(
+                    f"an association named {name!r} in {based_in} is already registered "
+                    f"({existing[0]})",
+                    field="name",
+                )
         self.save_or_conflict(association)
         return association.id, association.version
 
@@ -290,9 +305,22 @@ class Ledger(Application[UUID]):
 
     # ---- project commands ---------------------------------------------------------------
 
-    def refer_project(self, ctx: Context, **fields: Any) -> tuple[UUID, int]:
+    def refer_project(
+        self, ctx: Context, *, confirm: bool = False, **fields: Any
+    ) -> tuple[UUID, int]:
+        """Refer a project; one with the same name, investor and city as a project already
+        recorded is 409 `possible_duplicate` unless `confirm` says it is another."""
         project = Project.refer(ctx, project_id=self.new_id(), **fields)
         self._check_associations(fields.get("referrals"))
+        if self.duplicates is not None and not confirm:
+            name, investor, city = project.name, project.investor, project.city
+            existing = self.duplicates.projects_like(name, investor, city)
+            if existing:
+                raise errors.PossibleDuplicate(
+                    f"a project named {name!r} of {investor!r} in {city} is already recorded "
+                    f"({existing[0]}); send confirm: true to refer this one as another",
+                    field="name",
+                )
         self.save_or_conflict(project)
         return project.id, project.version
 

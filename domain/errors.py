@@ -151,3 +151,16 @@ class InvalidKey(InvalidInput):
     """A signing or verification key that cannot be read as an Ed25519 key."""
 
     code = "invalid_key"
+
+
+class DuplicateName(Conflict):
+    """An association with the same name and city is already registered."""
+
+    code = "duplicate_name"
+
+
+class PossibleDuplicate(Conflict):
+    """A project with the same name, investor and city is already recorded; the caller may
+    confirm that this one is another."""
+
+    code = "possible_duplicate"

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy.exc
 from sqlalchemy import Engine, and_, func, inspect, or_, select
 
+from domain.duplicates import comparable
 from domain.periods import quarter_months
 from projections.figures import CITY_TOTAL, FiguresProjection
 from projections.ledger import LedgerProjection
@@ -284,6 +285,38 @@ class ReadModels:
             ]
         found = [date.fromisoformat(d) for d in days if d]
         return min(found) if found else None
+
+    # -- duplicates (domain.duplicates.DuplicateFinder) --------------------------------------
+
+    def associations_named(self, name: str, based_in: str) -> list[str]:
+        try:
+            table = self._bound(self._ledger).tables["associations"]
+        except LookupError:
+            return []  # no read models yet: nothing recorded to compare with
+        query = select(table.c.association_id, table.c.name, table.c.based_in)
+        wanted = (comparable(name), comparable(based_in))
+        with self.engine.connect() as conn:
+            return [
+                r.association_id
+                for r in conn.execute(query)
+                if (comparable(r.name or ""), comparable(r.based_in or "")) == wanted
+            ]
+
+    def projects_like(self, name: str, investor: str, city: str) -> list[str]:
+        try:
+            projects = self._bound(self._ledger).tables["projects"]
+        except LookupError:
+            return []
+        query = select(projects.c.project_id, projects.c.name, projects.c.investor).where(
+            projects.c.city == city
+        )
+        wanted = (comparable(name), comparable(investor))
+        with self.engine.connect() as conn:
+            return [
+                r.project_id
+                for r in conn.execute(query)
+                if (comparable(r.name or ""), comparable(r.investor or "")) == wanted
+            ]
 
     def association_names(self) -> dict[str, str]:
         return {a["association_id"]: a["name"] for a in self.associations()}
