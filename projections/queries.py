@@ -139,7 +139,8 @@ class ReadModels:
         source: Any = projects
         wanted = normalise(q or "")
         if wanted:
-            search = self._bound(self._search)
+            self._bound(self._search)
+            search = self._search
             found = search.tables["projects"]
             source = projects.join(found, found.c.project_id == projects.c.project_id)
             conditions.append(search_condition(self.engine.dialect.name, search, wanted))
@@ -317,6 +318,11 @@ class ReadModels:
                 for r in conn.execute(query)
                 if (comparable(r.name or ""), comparable(r.investor or "")) == wanted
             ]
+
+    def project_names(self) -> dict[str, str]:
+        projects = self._bound(self._ledger).tables["projects"]
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(projects.c.project_id, projects.c.name)).tuples().all())
 
     def association_names(self) -> dict[str, str]:
         return {a["association_id"]: a["name"] for a in self.associations()}

@@ -269,7 +269,7 @@ def search_condition(dialect: str, projection: SearchProjection, query: str) -> 
     if dialect == "sqlite":
         fts = bare_table(projection.fts_name())
         phrase = '"' + query.replace('"', '""') + '"'
-        matching = (
+        matching: Any = (
             select(literal_column("rowid"))
             .select_from(fts)
             .where(text(f"{projection.fts_name()} MATCH :phrase").bindparams(phrase=phrase))

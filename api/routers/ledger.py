@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from api.auth import Permission, Principal
 from api.deps import get_ledger, require
-from api.exports import ExportColumn, Sheet, check_format, export
+from api.exports import ExportColumn, Sheet, association_labels, check_format, export
 from api.read_models import get_read_models, get_services, not_ready
 from api.report_schemas import FollowUpsDueOut, LedgerExportOut, VerifyOut, documented
 from domain.application import Ledger
@@ -221,14 +221,14 @@ LEDGER_COLUMNS = [
     ExportColumn("park", "园区"),
     ExportColumn("associations", "引荐商协会（占比%）"),
     ExportColumn("stage_label", "项目阶段"),
-    ExportColumn("status", "状态"),
-    ExportColumn("referred_on", "引荐日期"),
-    ExportColumn("signed_on", "签约日期"),
+    ExportColumn("status_label", "状态"),
+    ExportColumn("referred_on", "引荐日期", kind="date"),
+    ExportColumn("signed_on", "签约日期", kind="date"),
     ExportColumn("contract_amount", "合同投资额（元）", money=True),
     ExportColumn("funds_total_cny", "累计到位资金（元）", money=True),
-    ExportColumn("production_started_on", "投产日期"),
-    ExportColumn("capacity_reached_on", "达产日期"),
-    ExportColumn("last_follow_up_on", "最近回访日期"),
+    ExportColumn("production_started_on", "投产日期", kind="date"),
+    ExportColumn("capacity_reached_on", "达产日期", kind="date"),
+    ExportColumn("last_follow_up_on", "最近回访日期", kind="date"),
     ExportColumn("open_issues", "未办结问题诉求"),
 ]
 
@@ -252,7 +252,7 @@ def export_projects(
     fmt = check_format(format)
     f = _filters(stage, city, industry, None)
     try:
-        names = read.association_names()
+        names = association_labels(read.associations())
         rows: list[dict[str, Any]] = []
         page = 1
         while True:
@@ -278,6 +278,7 @@ def export_projects(
         row["origin_label"] = ORIGINS.get(row["origin"], row["origin"])
         row["city_label"] = CITIES.get(row["city"], row["city"])
         row["stage_label"] = STAGE_LABELS.get(row["stage"], row["stage"])
+        row["status_label"] = LEDGER_STATUSES.get(row["status"], row["status"])
         row["associations"] = [
             f"{names.get(r['association_id'], r['association_id'])}（{r['share']}）"
             for r in row["referrals"]

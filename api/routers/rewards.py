@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 from api.auth import Permission, Principal
 from api.deps import get_ledger, get_write_lock, require
 from api.errors import error_responses
-from api.exports import ExportColumn, Sheet, check_format, export
+from api.exports import ExportColumn, Sheet, association_labels, check_format, export
 from api.read_models import get_services, get_settlements
 from api.report_schemas import (
     PoliciesOut,
@@ -22,6 +22,7 @@ from api.report_schemas import (
 )
 from api.schemas import Day, In, VersionOut, WriteIn, YearPath
 from domain.application import Ledger
+from projections.policy.explain import STATUS_LABELS
 from services.bootstrap import Services
 from services.settlements import SettlementService
 
@@ -89,13 +90,13 @@ def policies(user: Reader, services: Annotated[Services, Depends(get_services)])
 
 
 REWARD_COLUMNS = [
-    ExportColumn("association_id", "商协会编号"),
+    ExportColumn("association_name", "商协会"),
     ExportColumn("association_total", "商协会奖励合计（元）", money=True),
     ExportColumn("capped", "是否封顶"),
-    ExportColumn("project_id", "项目编号"),
-    ExportColumn("share", "引荐占比（%）"),
+    ExportColumn("project_name", "项目名称"),
+    ExportColumn("share", "引荐占比（%）", kind="number"),
     ExportColumn("funds_in_year", "当年实际到位资金（元）", money=True),
-    ExportColumn("status", "资格状态"),
+    ExportColumn("status_label", "资格状态"),
     ExportColumn("project_reward", "项目奖励（元）", money=True),
     ExportColumn("reward", "本会所得（元）", money=True),
 ]
@@ -113,25 +114,41 @@ def rewards(
     year: YearPath,
     user: Reader,
     service: Settlements,
+    services: Annotated[Services, Depends(get_services)],
     policy: str = "hunan-2022",
     format: str = "json",
 ) -> Response | dict[str, Any]:
-    """A year's reward figures per association and project, each with its explanation."""
+    """A year's reward figures per association and project, each with its explanation; the
+    workbook names associations (with their city where two share a name) and projects."""
     fmt = check_format(format)
     body = service.figures(policy, year)
     if fmt == "json":
         return body
+    try:
+        names = association_labels(services.read_models.associations())
+        project_names = services.read_models.project_names()
+    except LookupError:  # no read models yet: the ids stand in for the names
+        names, project_names = {}, {}
     rows = [
         {
             "association_id": a["association_id"],
+            "association_name": names.get(a["association_id"], a["association_id"]),
             "association_total": a["total"],
             "capped": "是" if a["capped"] else "否",
             **project,
+            "project_name": project_names.get(project["project_id"], project["project_id"]),
+            "status_label": STATUS_LABELS.get(project["status"], (project["status"],))[0],
         }
         for a in body["associations"]
         for project in a["projects"]
     ]
-    sheets = [Sheet("奖励测算", REWARD_COLUMNS, rows)]
+    # Ids stay in the workbook, after the names, so a row can be traced back.
+    columns = [
+        *REWARD_COLUMNS,
+        ExportColumn("association_id", "商协会编号"),
+        ExportColumn("project_id", "项目编号"),
+    ]
+    sheets = [Sheet("奖励测算", columns, rows)]
     return export(fmt, f"奖励测算-{policy}-{year}", sheets, body, f"rewards-{policy}-{year}")
 
 
