@@ -36,6 +36,8 @@ from domain.service_contract import ServiceContract, parse_year, service_contrac
 from domain.settlement import Settlement, settlement_id
 from domain.values import (
     ASSOCIATION_DESIGNATIONS,
+    PRODUCTION_MILESTONES,
+    code_for,
     end_of_business_day,
     parse_amount,
     parse_code,
@@ -405,6 +407,7 @@ class Ledger(Application[UUID]):
         occurred_on: Any,
         expected_version: int | None = None,
     ) -> int:
+        milestone = code_for(milestone, PRODUCTION_MILESTONES) or milestone  # 投产 / 达产 too
         if milestone == "started":
             return self._project(
                 project_id, lambda p: p.start_production(ctx, occurred_on), expected_version

@@ -87,7 +87,9 @@ def test_currencies_and_operating_statuses_take_chinese_labels(api: Api) -> None
         },
     )
     assert r.status_code == 201, r.text
-    r = api.post(f"/projects/{project}/production", {"occurred_on": "2023-03-01"})
+    r = api.post(
+        f"/projects/{project}/production", {"occurred_on": "2023-03-01", "milestone": "投产"}
+    )
     assert r.status_code == 201, r.text
     r = api.post(
         f"/projects/{project}/follow-ups",
@@ -170,7 +172,7 @@ def test_a_second_association_of_one_name_and_city_is_409(api: Api) -> None:
     elsewhere = api.post("/associations", {**body, "based_in": "广州"})
     assert elsewhere.status_code == 201, elsewhere.text
     project_read_models(api)
-    names = [a["name"] for a in api.get("/associations").json()]
+    names = [a["name"] for a in api.get("/associations").json()["items"]]
     assert names.count("深圳湖南商会") == 2
 
 
@@ -232,7 +234,7 @@ def test_search_by_chinese_pinyin_and_initials(
 ) -> None:
     found = _found(searchable, q)
     assert sorted(found) == sorted(expected)
-    if expected:
+    if expected and not q.isascii():  # pinyin matches rank alike, newest referral first
         assert found[0] == expected[0]
 
 
@@ -257,7 +259,7 @@ def test_search_ranks_exact_then_prefix_then_substring_then_pinyin(searchable: A
 
 def test_search_keeps_to_a_liaison_s_own_projects(searchable: Api) -> None:
     api = searchable
-    mine = api.get("/associations").json()
+    mine = api.get("/associations").json()["items"]
     lianxin = next(a["id"] for a in mine if a["name"] == "联新控股商会")
     r = api.get("/projects", role="liaison", association_id=lianxin, params={"q": "物流"})
     assert [i["name"] for i in r.json()["items"]] == ["岳阳港物流"]
