@@ -265,3 +265,32 @@ def test_search_keeps_to_a_liaison_s_own_projects(searchable: Api) -> None:
     assert [i["name"] for i in r.json()["items"]] == ["岳阳港物流"]
     r = api.get("/projects", role="liaison", association_id=lianxin, params={"q": "芯片"})
     assert r.json()["items"] == []
+
+
+def test_the_ledger_workbook_has_names_labels_and_dates(sqlite_api: Api) -> None:
+    import io
+    from datetime import datetime
+
+    from openpyxl import load_workbook
+
+    api = sqlite_api
+    body = {"name": "湖南商会", "kind": "domestic_chamber"}
+    beijing = api.post("/associations", {**body, "based_in": "北京"}).json()["id"]
+    project_read_models(api)
+    shanghai = api.post("/associations", {**body, "based_in": "上海"}).json()["id"]
+    api.project(beijing, shanghai)
+    project_read_models(api)
+    r = api.get("/projects/export", params={"format": "xlsx"})
+    assert r.status_code == 200, r.text
+    sheet = load_workbook(io.BytesIO(r.content))["项目台账"]
+    header, row = (list(values) for values in sheet.iter_rows(values_only=True))
+    line = dict(zip(header, row, strict=True))
+    assert set(line["引荐商协会（占比%）"].split("；")) == {
+        "湖南商会（北京）（60）",
+        "湖南商会（上海）（40）",
+    }
+    assert line["状态"] == "推进中" and line["项目阶段"] == "已引荐"
+    assert (
+        isinstance(line["引荐日期"], datetime)
+        and line["引荐日期"].date().isoformat() == "2022-06-01"
+    )
