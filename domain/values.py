@@ -336,9 +336,9 @@ def parse_code(
 
 
 def parse_industry(value: Any, field: str = "industry") -> str:
-    """A GB/T 4754-2017 section, by letter (`C`, `c`) or by name (`制造业`)."""
-    letter = isinstance(value, str) and len(value.strip()) == 1
-    code = code_for(value.strip().upper() if letter else value, INDUSTRIES)
+    """A GB/T 4754-2017 section, by letter (`C`, upper case as the standard writes it) or by
+    name (`制造业`)."""
+    code = code_for(value, INDUSTRIES)
     if code is None:
         raise errors.UnknownIndustry(
             f"{value!r} is not a GB/T 4754-2017 section (A–T): {describe_choices(INDUSTRIES)}",
