@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Protocol
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -30,6 +30,7 @@ from api.health import HealthOut, health_report
 from api.idempotency import IdempotencyMiddleware, document_header, make_idempotent
 from api.pages import install_pages
 from api.pages.assets import asset_url
+from api.query_params import refuse_unknown_query_parameters
 from api.routers import routers
 from domain.application import Ledger
 from services.bootstrap import Services, bootstrap
@@ -100,6 +101,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served below with the app's own assets: no CDN on an intranet
         redoc_url=None,
+        dependencies=[Depends(refuse_unknown_query_parameters)],
     )
     app.state.services = the_services
     app.state.settings = settings

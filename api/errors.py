@@ -14,6 +14,10 @@ Every error leaves the API as `{"error": {"code", "message", "field"}}` (DESIGN 
 - the database being unreachable or locked → 503 `unavailable` (retry later);
 - anything else is a bug: logged with its traceback and answered 500 `internal_error`.
 
+Messages are in zh-CN unless `Accept-Language` prefers English (`i18n.language_from_request`):
+the code writes them in English and `i18n.localise_error` translates them here, at the edge;
+codes and fields never change with the language.
+
 `document_errors` declares these refusals in OpenAPI, with `ErrorOut` as their body.
 """
 
@@ -33,6 +37,8 @@ from sqlalchemy.exc import OperationalError as SQLOperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain import errors as domain_errors
+from i18n import language_from_request, localise_error
+from i18n.messages import localise_validation
 
 log = logging.getLogger("zhaoshang.api")
 
@@ -228,8 +234,18 @@ def field_path(loc: Sequence[int | str]) -> str | None:
     return path or None
 
 
-def validation_error(exc: RequestValidationError) -> tuple[str, str, str | None]:
-    """The (code, message, field) of the first problem pydantic found."""
+def validation_error(exc: RequestValidationError, lang: str = "en") -> tuple[str, str, str | None]:
+    """The (code, message, field) of the first problem pydantic found, the message in `lang`."""
+    code, message, field = _validation_error(exc)
+    problems = exc.errors()
+    if problems and message == str(problems[0].get("msg", "")):
+        first = problems[0]
+        kind, context = str(first.get("type", "")), first.get("ctx") or {}
+        return code, localise_validation(kind, code, message, context, lang), field
+    return code, localise_error(code, message, lang), field
+
+
+def _validation_error(exc: RequestValidationError) -> tuple[str, str, str | None]:
     problems = exc.errors()
     if not problems:
         return "validation_error", "the request is invalid", None
@@ -258,36 +274,54 @@ def validation_error(exc: RequestValidationError) -> tuple[str, str, str | None]
 def install_error_handlers(app: FastAPI) -> None:
     """Map every error the API can meet to the one error shape."""
 
+    def answer(
+        request: Request,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> JSONResponse:
+        lang = language_from_request(request)
+        response = error_response(status, code, localise_error(code, message, lang), field, headers)
+        response.headers["Content-Language"] = "zh-CN" if lang == "zh" else lang
+        return response
+
     async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, domain_errors.DomainError)
-        return error_response(status_for(exc), exc.code, exc.message, exc.field)
+        return answer(request, status_for(exc), exc.code, exc.message, exc.field)
 
     async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers)
+        return answer(request, exc.status, exc.code, exc.message, exc.field, exc.headers)
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        code, message, field = validation_error(exc)
-        return error_response(422, code, message, field)
+        lang = language_from_request(request)
+        code, message, field = validation_error(exc, lang)
+        response = error_response(422, code, message, field)
+        response.headers["Content-Language"] = "zh-CN" if lang == "zh" else lang
+        return response
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
             # FastAPI's answer to a body it cannot even decode (not UTF-8): as invalid as
             # malformed JSON, which is 422 (DESIGN §11).
-            return error_response(
-                422, "validation_error", "the body is not valid JSON (or not UTF-8)", None
+            return answer(
+                request, 422, "validation_error", "the body is not valid JSON (or not UTF-8)"
             )
         code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         if exc.status_code == 404 and message == "Not Found":
-            message = f"no such resource: {request.method} {request.url.path}"
-        return error_response(exc.status_code, code, message, None, exc.headers)
+            method, path = request.method, request.url.path
+            message = f"no such resource: {method} {path}"
+        return answer(request, exc.status_code, code, message, None, exc.headers)
 
     async def on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return error_response(
+        return answer(
+            request,
             503,
             "unavailable",
             "the database is busy or unreachable; try again",
@@ -296,7 +330,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_bug(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return error_response(500, "internal_error", "an internal error occurred; it was logged")
+        return answer(request, 500, "internal_error", "an internal error occurred; it was logged")
 
     app.add_exception_handler(domain_errors.DomainError, on_domain_error)
     app.add_exception_handler(ApiError, on_api_error)
@@ -353,8 +387,13 @@ class BodyLimitMiddleware:
 
     async def _refuse(self, scope: Any, receive: Any, send: Any) -> None:
         error = payload_too_large(self.limit)
+        lang = language_from_request(Request(scope))
         response = error_response(
-            error.status, error.code, error.message, None, {"Connection": "close"}
+            error.status,
+            error.code,
+            localise_error(error.code, error.message, lang),
+            None,
+            {"Connection": "close"},
         )
         await response(scope, receive, send)
 

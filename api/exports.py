@@ -1,5 +1,6 @@
 """Tabular exports: JSON, CSV (UTF-8 with BOM, so Excel opens it) and XLSX (openpyxl), with
-Chinese column headers and amounts as numbers with two decimals."""
+Chinese column headers and amounts as numbers with two decimals; in XLSX, dates are dates and
+shares are numbers (`ExportColumn.kind`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
@@ -29,6 +31,7 @@ class ExportColumn:
     key: str
     label: str  # the Chinese header
     money: bool = False  # a Decimal amount in yuan, shown with two decimals
+    kind: str = "text"  # "date" (ISO text, a date cell in XLSX) or "number" (e.g. a share)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,34 @@ def _cell(value: Any, money: bool) -> Any:
     return value
 
 
+XLSX_FORMATS = {"date": "yyyy-mm-dd", "number": "0.00"}
+
+
+def _typed(value: Any, kind: str) -> Any:
+    """A date cell for ISO date text, a number for decimal text; anything else as it was."""
+    try:
+        if kind == "date" and isinstance(value, str):
+            return date.fromisoformat(value)
+        if kind == "number" and isinstance(value, str | int | float | Decimal):
+            return float(Decimal(str(value)))
+    except (ValueError, InvalidOperation):
+        pass
+    return value
+
+
+def association_labels(associations: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Association id → its name, with its city where two associations share the name."""
+    counts: dict[str, int] = {}
+    for a in associations:
+        counts[a["name"]] = counts.get(a["name"], 0) + 1
+    return {
+        a["association_id"]: a["name"]
+        if counts[a["name"]] == 1
+        else f"{a['name']}（{a.get('based_in') or ''}）"
+        for a in associations
+    }
+
+
 def csv_bytes(sheet: Sheet) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -76,7 +107,11 @@ def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
             for column in sheet.columns:
                 value = _cell(row.get(column.key), column.money)
                 # XLSX stores numbers as binary floating point; two decimals show the fen.
-                values.append(float(value) if column.money and value != "" else value)
+                if column.money and value != "":
+                    value = float(value)
+                elif column.kind != "text" and value != "":
+                    value = _typed(value, column.kind)
+                values.append(value)
             ws.append(values)
             for cell in ws[ws.max_row]:
                 if is_formula_text(cell.value):
@@ -84,9 +119,10 @@ def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
         for index, column in enumerate(sheet.columns, start=1):
             letter = ws.cell(row=1, column=index).column_letter
             ws.column_dimensions[letter].width = max(10, min(40, len(column.label) * 2 + 4))
-            if column.money:
+            number_format = "#,##0.00" if column.money else XLSX_FORMATS.get(column.kind)
+            if number_format:
                 for (cell,) in ws.iter_rows(min_row=2, min_col=index, max_col=index):
-                    cell.number_format = "#,##0.00"
+                    cell.number_format = number_format
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

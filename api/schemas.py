@@ -548,6 +548,11 @@ class ProjectIn(WriteIn):
     referrals: list[ReferralIn] = Field(max_length=50, description="shares summing to 100")
     occurred_on: Day
     designations: list[InvestorDesignation] | None = Field(default=None, max_length=20)
+    confirm: bool = Field(
+        default=False,
+        description="refer it although a project of the same name, investor and city is "
+        "recorded (otherwise 409 `possible_duplicate`)",
+    )
 
 
 class VisitIn(WriteIn):

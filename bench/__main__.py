@@ -149,6 +149,7 @@ class Bench:
         self.record("dispatch_one_quarter", **self.run_child("dispatch"))
         rewards = self.run_child("rewards")
         self.record("rewards_one_year", **rewards)
+        self.record("search_projects_q", **self.run_child("search"))
         for workers in (1, 2):
             for name, values in api_load(self.url, workers, seconds=self.load_seconds).items():
                 self.record(f"api_{name}_{workers}w", **values)
@@ -485,6 +486,7 @@ EXPECTED_PHASES = (
         for s in ("writes", "project", "history", "rewards", "rewards_page")
     ),
     "rewards_page",
+    "search_projects_q",
 )
 
 

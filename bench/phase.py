@@ -142,7 +142,57 @@ def rewards(url: str) -> dict[str, Any]:
     }
 
 
+def search(url: str, queries: int = 400) -> dict[str, Any]:
+    """`GET /projects?q=` as the endpoint runs it (`ReadModels.ledger_page(q=…)`, first page
+    of 50 with its total), over queries drawn from the recorded names: one and two Chinese
+    characters (substring scan), three and four (trigram index), full pinyin and initials."""
+    import random
+
+    from sqlalchemy import select
+
+    from projections.queries import ReadModels
+    from projections.search import pinyin_of
+
+    ledger = open_ledger(url)
+    ProjectionRunner(ledger, all_projections()).run_once()
+    read = ReadModels(engine_of(ledger))
+    projects = read._bound(read._ledger).tables["projects"]
+    with read.engine.connect() as conn:
+        rows = conn.execute(select(projects.c.name, projects.c.investor)).all()
+    names = [text for row in rows for text in row if text]
+    rng = random.Random(16)  # the same queries every run
+    asked: list[str] = []
+    for i in range(queries):
+        name = rng.choice(names)
+        kind = i % 6
+        if kind < 4:
+            length = kind + 1
+            start = rng.randrange(max(1, len(name) - length))
+            asked.append(name[start : start + length])
+        else:
+            full, initials = pinyin_of(name[:4])
+            asked.append(full[:8] if kind == 4 else initials)
+    times = []
+    matched = 0
+    for q in asked:
+        started = time.perf_counter()
+        page = read.ledger_page(q=q, size=50)
+        times.append((time.perf_counter() - started) * 1000)
+        matched += page.total
+    times.sort()
+    return {
+        "projects": len(rows),
+        "queries": len(asked),
+        "median_ms": times[len(times) // 2],
+        "p95_ms": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))],
+        "max_ms": times[-1],
+        "mean_matches": matched / len(asked),
+        "peak_rss_mib": _peak(),
+    }
+
+
 PHASES = {
+    "search": search,
     "library_read": library_read,
     "library_mapper_read": library_mapper_read,
     "rebuild": rebuild,

@@ -315,6 +315,9 @@ def _associations(
 ) -> list[Association]:
     kinds = ["domestic_chamber", "overseas_chamber", "alumni"]
     result = []
+    # Every name is distinct (DESIGN §16: a name alone says which association is meant): the
+    # second association of a place is its 第2分会, and so on.
+    seen: dict[str, int] = {}
     for i in range(size.associations):
         kind = kinds[i % 3]
         if kind == "domestic_chamber":
@@ -326,8 +329,9 @@ def _associations(
         else:
             place = UNIVERSITIES[i % len(UNIVERSITIES)]
             name, based_in = f"{place}校友会", "长沙"
-        if i >= 60:
-            name = f"{name}（第{i // 60 + 1}分会）"
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            name = f"{name}（第{seen[name]}分会）"
         registered = date(2022, 1, 1) + timedelta(days=rng.randrange(200))
         ctx = clock.ctx(STAFF, registered)
         association = Association.register(

@@ -29,6 +29,7 @@ from eventsourcing.persistence import (
 from domain import errors
 from domain.account import Account
 from domain.association import Association
+from domain.duplicates import DuplicateFinder
 from domain.events import SYSTEM, Actor, Context, EnvelopedEvent, event_type_name
 from domain.inputs import Day, Issues, Money, Rate, Referrals, Text
 from domain.integrity import GENESIS, PREV_HASH, ChainedMapper, stored_event_hash
@@ -37,6 +38,8 @@ from domain.service_contract import ServiceContract, parse_year, service_contrac
 from domain.settlement import Settlement, settlement_id
 from domain.values import (
     ASSOCIATION_DESIGNATIONS,
+    PRODUCTION_MILESTONES,
+    code_for,
     end_of_business_day,
     parse_amount,
     parse_code,
@@ -125,6 +128,9 @@ class Ledger(Application[UUID]):
         super().__init__(env)
         self.clock = clock
         self.new_id = new_id
+        # Where to look for an association or project already recorded (the read models, set by
+        # the composition root); None looks nowhere.
+        self.duplicates: DuplicateFinder | None = None
         assert isinstance(self.mapper, ChainedMapper)
         self.mapper.recorder = self.recorder  # type: ignore[assignment]
 
@@ -256,6 +262,8 @@ class Ledger(Application[UUID]):
         contact: Text | None = None,
         occurred_on: Day | None = None,
     ) -> tuple[UUID, int]:
+        """Register an association; the same name in the same city again is 409
+        `duplicate_name` (two associations of one name are told apart by their city)."""
         association = Association.register(
             ctx,
             association_id=self.new_id(),
@@ -265,6 +273,15 @@ class Ledger(Application[UUID]):
             contact=contact,
             occurred_on=occurred_on,
         )
+        if self.duplicates is not None:
+            name, based_in = association.name, association.based_in
+            existing = self.duplicates.associations_named(name, based_in)
+            if existing:
+                raise errors.DuplicateName(
+                    f"an association named {name!r} in {based_in} is already registered "
+                    f"({existing[0]})",
+                    field="name",
+                )
         self.save_or_conflict(association)
         return association.id, association.version
 
@@ -353,7 +370,10 @@ class Ledger(Application[UUID]):
         county: Text | None = None,
         park: Text | None = None,
         designations: Sequence[str] | None = None,
+        confirm: bool = False,
     ) -> tuple[UUID, int]:
+        """Refer a project; one with the same name, investor and city as a project already
+        recorded is 409 `possible_duplicate` unless `confirm` says it is another."""
         project = Project.refer(
             ctx,
             project_id=self.new_id(),
@@ -371,6 +391,15 @@ class Ledger(Application[UUID]):
             designations=designations,
         )
         self._check_associations(referrals)
+        if self.duplicates is not None and not confirm:
+            name, investor, city = project.name, project.investor, project.city
+            existing = self.duplicates.projects_like(name, investor, city)
+            if existing:
+                raise errors.PossibleDuplicate(
+                    f"a project named {name!r} of {investor!r} in {city} is already recorded "
+                    f"({existing[0]}); send confirm: true to refer this one as another",
+                    field="name",
+                )
         self.save_or_conflict(project)
         return project.id, project.version
 
@@ -543,6 +572,7 @@ class Ledger(Application[UUID]):
         occurred_on: Day,
         expected_version: int | None = None,
     ) -> int:
+        milestone = code_for(milestone, PRODUCTION_MILESTONES) or milestone  # 投产 / 达产 too
         if milestone == "started":
             return self._project(
                 project_id, lambda p: p.start_production(ctx, occurred_on), expected_version

@@ -201,3 +201,16 @@ class OfficerAlreadyAssigned(Conflict):
 
 class OfficerNotAssigned(Conflict):
     code = "officer_not_assigned"
+
+
+class DuplicateName(Conflict):
+    """An association with the same name and city is already registered."""
+
+    code = "duplicate_name"
+
+
+class PossibleDuplicate(Conflict):
+    """A project with the same name, investor and city is already recorded; the caller may
+    confirm that this one is another."""
+
+    code = "possible_duplicate"

@@ -24,6 +24,7 @@ from domain.values import (
     MAX_YUAN,
     OPERATING_STATUSES,
     ORIGINS,
+    PROJECT_STATUSES,
     PROJECT_TYPES,
     check_at_most,
     cny_value,
@@ -927,7 +928,7 @@ class Project(Aggregate):
         )
 
     def change_status(self, ctx: Context, occurred_on: Any, status: Any, reason: Any) -> None:
-        new_status = parse_code(status, {"stalled": "", "withdrawn": "", "active": ""}, "status")
+        new_status = parse_code(status, PROJECT_STATUSES, "status")
         reason_text = parse_text(reason, "reason")
         day = not_future(ctx, occurred_on)
         if new_status == "active":

@@ -86,7 +86,11 @@ CITIES: dict[str, str] = {
     "loudi": "娄底市",
     "xiangxi": "湘西土家族苗族自治州",
 }
-_CITY_BY_LABEL = {label: code for code, label in CITIES.items()}
+# What people write for a city: its name, with or without 市 (or 州), and the short names.
+_CITY_BY_LABEL = {label: code for code, label in CITIES.items()} | {
+    label.removesuffix("市"): code for code, label in CITIES.items() if label.endswith("市")
+}
+_CITY_BY_LABEL |= {"湘西": "xiangxi", "湘西州": "xiangxi", "湘西自治州": "xiangxi"}
 
 PROJECT_TYPES = {"ordinary": "一般项目", "large_infrastructure": "大型基础设施项目"}
 ORIGINS = {"overseas": "境外", "other_province": "省外", "in_province": "省内"}
@@ -118,6 +122,35 @@ OPERATING_STATUSES = {"normal": "正常", "difficult": "困难", "suspended": "�
 ATTESTATION_KINDS = {"positive_local_impact": "对地方经济社会发展有积极作用"}
 PRODUCTION_MILESTONES = {"started": "投产", "capacity_reached": "达产"}
 PROJECT_STATUSES = {"stalled": "停滞", "withdrawn": "撤销", "active": "恢复"}
+
+# The Chinese names of the currencies investors commonly bring (accepted beside the codes).
+CURRENCY_LABELS = {
+    "CNY": "人民币",
+    "USD": "美元",
+    "EUR": "欧元",
+    "HKD": "港元",
+    "MOP": "澳门元",
+    "TWD": "新台币",
+    "JPY": "日元",
+    "KRW": "韩元",
+    "GBP": "英镑",
+    "SGD": "新加坡元",
+    "AUD": "澳元",
+    "CAD": "加元",
+    "CHF": "瑞士法郎",
+    "MYR": "马来西亚林吉特",
+    "THB": "泰铢",
+    "VND": "越南盾",
+    "AED": "阿联酋迪拉姆",
+    "RUB": "卢布",
+}
+_CURRENCY_BY_LABEL = {label: code for code, label in CURRENCY_LABELS.items()} | {
+    "港币": "HKD",
+    "人民币元": "CNY",
+    "美金": "USD",
+    "台币": "TWD",
+    "新元": "SGD",
+}
 
 # Active ISO 4217 codes (2024), funds and precious metals left out.
 CURRENCIES = frozenset(
@@ -211,9 +244,14 @@ def cny_value(amount: Decimal, rate: Decimal, field: str = "amount") -> Decimal:
 
 
 def parse_currency(value: Any, field: str = "currency") -> str:
+    """An ISO 4217 code (upper case), or a currency's Chinese name (人民币, 美元, 港币…)."""
+    if isinstance(value, str) and value.strip() in _CURRENCY_BY_LABEL:
+        return _CURRENCY_BY_LABEL[value.strip()]
     if not isinstance(value, str) or value.upper() != value or value not in CURRENCIES:
         raise errors.InvalidCurrency(
-            f"{value!r} is not an ISO 4217 currency code (upper case, e.g. CNY, USD)", field=field
+            f"{value!r} is not an ISO 4217 currency code (upper case, e.g. CNY, USD) "
+            f"nor one of: {describe_choices(CURRENCY_LABELS)}",
+            field=field,
         )
     return value
 
@@ -264,27 +302,57 @@ def from_fen(fen: int) -> Decimal:
     return (Decimal(fen) / 100).quantize(FEN)
 
 
-def parse_code(value: Any, allowed: Mapping[str, str], field: str) -> str:
-    if not isinstance(value, str) or value not in allowed:
+def describe_choices(allowed: Mapping[str, str]) -> str:
+    """The valid values of a closed list, as a refusal lists them: `code (label), …`."""
+    return ", ".join(f"{code} ({label})" if label else code for code, label in allowed.items())
+
+
+def code_for(
+    value: Any, allowed: Mapping[str, str], aliases: Mapping[str, str] | None = None
+) -> str | None:
+    """The code `value` names in a closed list: the code itself, its Chinese label or an alias
+    (surrounding spaces ignored); None when it names none."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text in allowed:
+        return text
+    for code, label in allowed.items():
+        if label and label == text:
+            return code
+    return (aliases or {}).get(text)
+
+
+def parse_code(
+    value: Any, allowed: Mapping[str, str], field: str, aliases: Mapping[str, str] | None = None
+) -> str:
+    """A code of a closed list, given as the code or as its Chinese label (`正常` → `normal`)."""
+    code = code_for(value, allowed, aliases)
+    if code is None:
         raise errors.UnknownCode(
-            f"{value!r} is not one of: {', '.join(sorted(allowed))}", field=field
+            f"{value!r} is not one of: {describe_choices(allowed)}", field=field
         )
-    return value
+    return code
 
 
 def parse_industry(value: Any, field: str = "industry") -> str:
-    if not isinstance(value, str) or value not in INDUSTRIES:
+    """A GB/T 4754-2017 section, by letter (`C`, upper case as the standard writes it) or by
+    name (`制造业`)."""
+    code = code_for(value, INDUSTRIES)
+    if code is None:
         raise errors.UnknownIndustry(
-            f"{value!r} is not a GB/T 4754-2017 section letter (A–T)", field=field
+            f"{value!r} is not a GB/T 4754-2017 section (A–T): {describe_choices(INDUSTRIES)}",
+            field=field,
         )
-    return value
+    return code
 
 
 def parse_city(value: Any, field: str = "city") -> str:
-    """A city code; the Chinese name is accepted too and normalised to the code."""
-    if isinstance(value, str) and value in _CITY_BY_LABEL:
-        return _CITY_BY_LABEL[value]
-    return parse_code(value, CITIES, field)
+    """A city code, or its Chinese name with or without 市 (`长沙市`, `长沙`, `changsha`),
+    normalised to the code."""
+    if isinstance(value, str) and value.strip().lower() in CITIES:
+        return value.strip().lower()
+    return parse_code(value, CITIES, field, _CITY_BY_LABEL)
 
 
 def parse_date(value: Any, field: str) -> date:

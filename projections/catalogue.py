@@ -6,7 +6,8 @@ from projections.figures import FiguresProjection
 from projections.ledger import LedgerProjection
 from projections.rewards import RewardFactsProjection
 from projections.runtime import Projection
+from projections.search import SearchProjection
 
 
 def all_projections() -> list[Projection]:
-    return [LedgerProjection(), FiguresProjection(), RewardFactsProjection()]
+    return [LedgerProjection(), FiguresProjection(), RewardFactsProjection(), SearchProjection()]

@@ -8,7 +8,9 @@ event-type labels live here; code lists and stage labels come from the domain.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -30,6 +32,7 @@ from domain.values import (
     end_of_business_day,
     parse_date,
 )
+from i18n import localise_error
 from projections.integrity import ProjectVerification, verify_project
 
 LANGS = ("zh", "en")
@@ -294,6 +297,8 @@ class HistoryView:
     links_ok: dict[int, bool]  # version → its prev_hash matches its predecessor's hash
     state: Project
     verification: ProjectVerification
+    # association id → "name（city）", so the printout names them instead of showing ids
+    association_names: dict[str, str] = dataclass_field(default_factory=dict)
 
 
 def history_view(
@@ -336,6 +341,15 @@ def history_view(
         mode, point = "known_on", day.isoformat()
     else:
         state = ledger.get_project(project_id)
+    ids = {str(r.get("association_id")) for e in entries for r in e.data.get("referrals") or []}
+    ids |= {str(a) for a in state.association_ids()}
+    names = {}
+    for association_id in sorted(ids):
+        try:
+            association = ledger.get_association(association_id)
+        except Exception:  # an id that names no association is printed as it is
+            continue
+        names[association_id] = f"{association.name}（{association.based_in}）"
     return HistoryView(
         project_id=str(project_id),
         mode=mode,
@@ -344,12 +358,19 @@ def history_view(
         links_ok=links,
         state=state,
         verification=verify_project(ledger, project_id),
+        association_names=names,
     )
 
 
 def event_label(type_name: str, lang: str = "zh") -> str:
     labels = EVENT_TYPE_LABELS_EN if lang == "en" else EVENT_TYPE_LABELS
     return labels.get(type_name, type_name)
+
+
+# The names of the printout being rendered (set by `render_history`).
+_ASSOCIATION_NAMES: ContextVar[Mapping[str, str] | None] = ContextVar(
+    "association_names", default=None
+)
 
 
 def _fmt(value: Any, lang: str, name: str = "") -> str:
@@ -372,7 +393,8 @@ def _fmt(value: Any, lang: str, name: str = "") -> str:
         return f"{value} {label}" if name == "industry" else label
     if name in ("referrals",) and isinstance(value, list):
         return "; ".join(
-            f"{r.get('association_id')} {_fmt(r.get('share'), lang)}%"
+            f"{(_ASSOCIATION_NAMES.get() or {}).get(str(r.get('association_id')), r.get('association_id'))}"
+            f" {_fmt(r.get('share'), lang)}%"
             for r in value
             if isinstance(r, dict)
         )
@@ -513,6 +535,7 @@ def render_history(view: HistoryView, lang: str = "zh") -> list[str]:
     """The whole printout: title and view, the events, the state, the chain's verdict."""
     if lang not in LANGS:
         raise ValueError(f"lang is one of {LANGS}")
+    _ASSOCIATION_NAMES.set(view.association_names)
     w = _WORDS[lang]
     what = {
         "all": w["view_all"],
@@ -533,7 +556,8 @@ def render_history(view: HistoryView, lang: str = "zh") -> list[str]:
         verdict = w["chain_ok"].format(n=v["events"], v=v["version"], h=v["hash"][:HASH_PREFIX])
     else:
         b = v["broken_at"]
-        verdict = w["chain_bad"].format(v=b["version"], reason=b["reason"], code=b["code"])
+        reason = localise_error(b["code"], b["reason"], lang)  # no English in a Chinese printout
+        verdict = w["chain_bad"].format(v=b["version"], reason=reason, code=b["code"])
     lines.append(f"{w['chain']}: {verdict}")
     return lines
 

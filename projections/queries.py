@@ -16,10 +16,12 @@ import msgspec
 import sqlalchemy.exc
 from sqlalchemy import Engine, and_, func, inspect, or_, select
 
+from domain.duplicates import comparable
 from domain.periods import quarter_months
 from projections.figures import CITY_TOTAL, FiguresProjection
 from projections.ledger import LedgerProjection
 from projections.runtime import Projection, projections_table
+from projections.search import SearchProjection, normalise, search_condition, search_rank
 
 ACTIVITY_INDICATORS = ("promotion", "service", "talent", "technology")
 
@@ -71,6 +73,7 @@ class ReadModels:
         self.engine = engine
         self._ledger = LedgerProjection()
         self._figures = FiguresProjection()
+        self._search = SearchProjection()
 
     def _registered(self, column: str, name: str) -> Any:
         """A projection's `column` in the registry; None if it is not registered, or if no
@@ -112,7 +115,10 @@ class ReadModels:
         size: int = 50,
         association_scope: str | None = None,
         officer_id: str | None = None,
+        q: str | None = None,
     ) -> Page:
+        """A page of the ledger, newest referral first; with `q`, only the projects whose name,
+        investor or association matches it (text, pinyin or initials), best matches first."""
         tables = self._bound(self._ledger).tables
         projects, links, years = tables["projects"], tables["links"], tables["years"]
         conditions = []
@@ -147,10 +153,20 @@ class ReadModels:
                     select(officers.c.project_id).where(officers.c.officer_id == officer_id)
                 )
             )
-        where = and_(*conditions) if conditions else None
         columns = [c for c in projects.c if c.name != "doc"]
-        query = select(*columns).order_by(projects.c.referred_on.desc(), projects.c.project_id)
-        count = select(func.count()).select_from(projects)
+        order: list[Any] = [projects.c.referred_on.desc(), projects.c.project_id]
+        source: Any = projects
+        wanted = normalise(q or "")
+        if wanted:
+            self._bound(self._search)
+            search = self._search
+            found = search.tables["projects"]
+            source = projects.join(found, found.c.project_id == projects.c.project_id)
+            conditions.append(search_condition(self.engine.dialect.name, search, wanted))
+            order.insert(0, search_rank(search, wanted))
+        where = and_(*conditions) if conditions else None
+        query = select(*columns).select_from(source).order_by(*order)
+        count = select(func.count()).select_from(source)
         if where is not None:
             query, count = query.where(where), count.where(where)
         query = query.limit(size).offset((page - 1) * size)
@@ -318,6 +334,43 @@ class ReadModels:
             ]
         found = [date.fromisoformat(d) for d in days if d]
         return min(found) if found else None
+
+    # -- duplicates (domain.duplicates.DuplicateFinder) --------------------------------------
+
+    def associations_named(self, name: str, based_in: str) -> list[str]:
+        try:
+            table = self._bound(self._ledger).tables["associations"]
+        except LookupError:
+            return []  # no read models yet: nothing recorded to compare with
+        query = select(table.c.association_id, table.c.name, table.c.based_in)
+        wanted = (comparable(name), comparable(based_in))
+        with self.engine.connect() as conn:
+            return [
+                r.association_id
+                for r in conn.execute(query)
+                if (comparable(r.name or ""), comparable(r.based_in or "")) == wanted
+            ]
+
+    def projects_like(self, name: str, investor: str, city: str) -> list[str]:
+        try:
+            projects = self._bound(self._ledger).tables["projects"]
+        except LookupError:
+            return []
+        query = select(projects.c.project_id, projects.c.name, projects.c.investor).where(
+            projects.c.city == city
+        )
+        wanted = (comparable(name), comparable(investor))
+        with self.engine.connect() as conn:
+            return [
+                r.project_id
+                for r in conn.execute(query)
+                if (comparable(r.name or ""), comparable(r.investor or "")) == wanted
+            ]
+
+    def project_names(self) -> dict[str, str]:
+        projects = self._bound(self._ledger).tables["projects"]
+        with self.engine.connect() as conn:
+            return dict(conn.execute(select(projects.c.project_id, projects.c.name)).tuples().all())
 
     def association_names(self) -> dict[str, str]:
         return {a["association_id"]: a["name"] for a in self.associations()}

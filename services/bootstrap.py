@@ -64,11 +64,16 @@ class Services:
         self._owns_ledger = ledger is None
         if ledger is not None:
             self.__dict__["ledger"] = ledger
+            ledger.duplicates = self.read_models
 
     @cached_property
     def ledger(self) -> Ledger:
-        """The application (commands and queries) on the event store."""
-        return open_ledger(self.settings.database_url, self.clock)
+        """The application (commands and queries) on the event store; it looks for duplicates
+        in the read models."""
+        ledger = open_ledger(self.settings.database_url, self.clock)
+        self.__dict__["ledger"] = ledger
+        ledger.duplicates = self.read_models
+        return ledger
 
     @cached_property
     def engine(self) -> Engine:

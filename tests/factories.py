@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 from uuid import UUID
 
 from domain.application import Ledger
 from tests.conftest import OFFICER, STAFF
 
+_numbers = itertools.count(2)
+
 
 def association(
     app: Ledger,
-    name: str = "北京湖南商会",
+    name: str | None = None,
     kind: str = "domestic_chamber",
     occurred_on: str = "2022-01-01",
 ) -> str:
+    if name is None:
+        # A name and city are registered once (`duplicate_name`) where the ledger looks for
+        # duplicates: the default name is numbered after its first use.
+        number = next(_numbers) if app.duplicates is not None else 1
+        name = "北京湖南商会" if number == 1 else f"北京湖南商会{number}"
     association_id, _ = app.register_association(
         app.context(STAFF), name=name, kind=kind, based_in="北京", occurred_on=occurred_on
     )
@@ -34,6 +42,7 @@ def project(app: Ledger, *association_ids: str, **overrides: Any) -> UUID:
         "planned_investment": "100000000.00",
         "referrals": [{"association_id": a, "share": s} for a, s in zip(ids, shares, strict=True)],
         "occurred_on": "2022-06-01",
+        "confirm": True,  # the same project again is on purpose in these histories
     }
     fields.update(overrides)
     project_id, _ = app.refer_project(app.context(STAFF), **fields)

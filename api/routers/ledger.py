@@ -11,12 +11,11 @@ from pydantic import BaseModel, ConfigDict
 
 from api.auth import Permission, Principal
 from api.deps import get_ledger, require
-from api.exports import ExportColumn, Sheet, check_format, export
+from api.exports import ExportColumn, Sheet, association_labels, check_format, export
 from api.read_models import get_read_models, get_services, not_ready
 from api.report_schemas import FollowUpsDueOut, LedgerExportOut, VerifyOut, documented
-from domain import errors
 from domain.application import Ledger
-from domain.project import STAGE_LABELS, STAGES
+from domain.project import STAGE_LABELS
 from domain.values import (
     CITIES,
     INDUSTRIES,
@@ -25,6 +24,9 @@ from domain.values import (
     business_date,
     check_year,
     from_fen,
+    parse_city,
+    parse_code,
+    parse_industry,
 )
 from projections.integrity import verify_project
 from projections.queries import ReadModels
@@ -133,26 +135,42 @@ def _scope(user: Principal) -> str | None:
     return None if user.can(P.READ) else (user.association_id or "none")
 
 
-def _filters(stage: str | None, city: str | None, industry: str | None, status: str | None) -> None:
-    for value, allowed, field in (
-        (stage, STAGES, "stage"),
-        (city, CITIES, "city"),
-        (industry, INDUSTRIES, "industry"),
-        (status, ("active", "stalled", "withdrawn"), "status"),
-    ):
-        if value is not None and value not in allowed:
-            raise errors.UnknownCode(f"{value!r} is not a known {field}", field=field)
+# A project's status as the ledger lists it (the labels people filter by; 正常 means active).
+LEDGER_STATUSES = {"active": "推进中", "stalled": "停滞", "withdrawn": "已撤销"}
+_STATUS_ALIASES = {"正常": "active", "在办": "active", "撤销": "withdrawn", "已停滞": "stalled"}
+
+
+class Filters(BaseModel):
+    stage: str | None
+    city: str | None
+    industry: str | None
+    status: str | None
+
+
+def _filters(
+    stage: str | None, city: str | None, industry: str | None, status: str | None
+) -> Filters:
+    """The filters as codes: each given as its code or its Chinese label (`已投产`, `长沙`,
+    `制造业`, `正常`); an unknown value is 422 listing the valid ones."""
+    return Filters(
+        stage=None if stage is None else parse_code(stage, STAGE_LABELS, "stage"),
+        city=None if city is None else parse_city(city),
+        industry=None if industry is None else parse_industry(industry),
+        status=None
+        if status is None
+        else parse_code(status, LEDGER_STATUSES, "status", _STATUS_ALIASES),
+    )
 
 
 @router.get("/projects", response_model=LedgerPageOut)
 def list_projects(
     user: Reader,
     read: Read,
-    stage: str | None = None,
-    city: str | None = None,
+    stage: Annotated[str | None, Query(description="a stage code or label (`已投产`)")] = None,
+    city: Annotated[str | None, Query(description="`changsha`, `长沙市` or `长沙`")] = None,
     association_id: str | None = None,
-    industry: str | None = None,
-    status: str | None = None,
+    industry: Annotated[str | None, Query(description="a letter (`C`) or name")] = None,
+    status: Annotated[str | None, Query(description="`active` (正常), `stalled`…")] = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -163,21 +181,31 @@ def list_projects(
             description="`me` or an officer's account id: the projects they are assigned to follow",
         ),
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=100,
+            description="project name, investor or association name: Chinese substring, "
+            "pinyin or initials (`lxkg`); best matches first",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
-    """The ledger, newest referral first; a liaison sees only its association's projects."""
-    _filters(stage, city, industry, status)
+    """The ledger, newest referral first (with `q`, best matches first); a liaison sees only
+    its association's projects."""
+    f = _filters(stage, city, industry, status)
     try:
         result = read.ledger_page(
-            stage=stage,
-            city=city,
+            stage=f.stage,
+            city=f.city,
             association_id=association_id,
-            industry=industry,
+            industry=f.industry,
             year=year,
-            status=status,
+            status=f.status,
             page=page,
             size=size,
             association_scope=_scope(user),
             officer_id=user.id if officer == "me" else officer,
+            q=q,
         )
     except LookupError as e:
         raise not_ready(e) from e
@@ -201,14 +229,14 @@ LEDGER_COLUMNS = [
     ExportColumn("park", "园区"),
     ExportColumn("associations", "引荐商协会（占比%）"),
     ExportColumn("stage_label", "项目阶段"),
-    ExportColumn("status", "状态"),
-    ExportColumn("referred_on", "引荐日期"),
-    ExportColumn("signed_on", "签约日期"),
+    ExportColumn("status_label", "状态"),
+    ExportColumn("referred_on", "引荐日期", kind="date"),
+    ExportColumn("signed_on", "签约日期", kind="date"),
     ExportColumn("contract_amount", "合同投资额（元）", money=True),
     ExportColumn("funds_total_cny", "累计到位资金（元）", money=True),
-    ExportColumn("production_started_on", "投产日期"),
-    ExportColumn("capacity_reached_on", "达产日期"),
-    ExportColumn("last_follow_up_on", "最近回访日期"),
+    ExportColumn("production_started_on", "投产日期", kind="date"),
+    ExportColumn("capacity_reached_on", "达产日期", kind="date"),
+    ExportColumn("last_follow_up_on", "最近回访日期", kind="date"),
     ExportColumn("open_issues", "未办结问题诉求"),
 ]
 
@@ -230,17 +258,17 @@ def export_projects(
 ) -> Response:
     """The whole ledger (with the same filters) as JSON, CSV or XLSX with Chinese headers."""
     fmt = check_format(format)
-    _filters(stage, city, industry, None)
+    f = _filters(stage, city, industry, None)
     try:
-        names = read.association_names()
+        names = association_labels(read.associations())
         rows: list[dict[str, Any]] = []
         page = 1
         while True:
             result = read.ledger_page(
-                stage=stage,
-                city=city,
+                stage=f.stage,
+                city=f.city,
                 association_id=association_id,
-                industry=industry,
+                industry=f.industry,
                 year=year,
                 page=page,
                 size=500,
@@ -258,6 +286,7 @@ def export_projects(
         row["origin_label"] = ORIGINS.get(row["origin"], row["origin"])
         row["city_label"] = CITIES.get(row["city"], row["city"])
         row["stage_label"] = STAGE_LABELS.get(row["stage"], row["stage"])
+        row["status_label"] = LEDGER_STATUSES.get(row["status"], row["status"])
         row["associations"] = [
             f"{names.get(r['association_id'], r['association_id'])}（{r['share']}）"
             for r in row["referrals"]

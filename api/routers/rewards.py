@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field
 from api.auth import Permission, Principal
 from api.deps import get_ledger, get_write_lock, require
 from api.errors import error_responses
-from api.exports import ExportColumn, Sheet, check_format, export
+from api.exports import ExportColumn, Sheet, association_labels, check_format, export
 from api.read_models import get_services, get_settlements
 from api.report_schemas import (
     PoliciesOut,
@@ -23,6 +23,7 @@ from api.report_schemas import (
 )
 from api.schemas import Day, In, VersionOut, WriteIn, YearPath
 from domain.application import Ledger
+from projections.policy.explain import STATUS_LABELS
 from projections.rewards import RewardQuery
 from services.bootstrap import Services
 from services.settlements import SettlementService
@@ -100,13 +101,13 @@ def reload_policies(
 
 
 REWARD_COLUMNS = [
-    ExportColumn("association_id", "商协会编号"),
+    ExportColumn("association_name", "商协会"),
     ExportColumn("association_total", "商协会奖励合计（元）", money=True),
     ExportColumn("capped", "是否封顶"),
-    ExportColumn("project_id", "项目编号"),
-    ExportColumn("share", "引荐占比（%）"),
+    ExportColumn("project_name", "项目名称"),
+    ExportColumn("share", "引荐占比（%）", kind="number"),
     ExportColumn("funds_in_year", "当年实际到位资金（元）", money=True),
-    ExportColumn("status", "资格状态"),
+    ExportColumn("status_label", "资格状态"),
     ExportColumn("project_reward", "项目奖励（元）", money=True),
     ExportColumn("reward", "本会所得（元）", money=True),
 ]
@@ -124,6 +125,7 @@ def rewards(
     year: YearPath,
     user: Reader,
     service: Settlements,
+    services: Annotated[Services, Depends(get_services)],
     policy: str = "hunan-2022",
     format: str = "json",
     page: Annotated[
@@ -141,7 +143,8 @@ def rewards(
     ] = None,
 ) -> Response | dict[str, Any]:
     """A year's reward figures per association and project, each with its explanation; with
-    `page`, that page of associations and `total`, `page`, `size`."""
+    `page`, that page of associations and `total`, `page`, `size`. The workbook names
+    associations (with their city where two share a name) and projects."""
     fmt = check_format(format)
     query = RewardQuery(page, size, association_id, status, explain, lang)
     body = service.figures(policy, year, query)
@@ -149,17 +152,31 @@ def rewards(
         # Encoded once here: FastAPI's generic encoder walks every value of a province's
         # figures (seconds), msgspec writes the same JSON in milliseconds.
         return Response(msgspec.json.encode(body), media_type="application/json")
+    try:
+        names = association_labels(services.read_models.associations())
+        project_names = services.read_models.project_names()
+    except LookupError:  # no read models yet: the ids stand in for the names
+        names, project_names = {}, {}
     rows = [
         {
             "association_id": a["association_id"],
+            "association_name": names.get(a["association_id"], a["association_id"]),
             "association_total": a["total"],
             "capped": "是" if a["capped"] else "否",
             **project,
+            "project_name": project_names.get(project["project_id"], project["project_id"]),
+            "status_label": STATUS_LABELS.get(project["status"], (project["status"],))[0],
         }
         for a in body["associations"]
         for project in a["projects"]
     ]
-    sheets = [Sheet("奖励测算", REWARD_COLUMNS, rows)]
+    # Ids stay in the workbook, after the names, so a row can be traced back.
+    columns = [
+        *REWARD_COLUMNS,
+        ExportColumn("association_id", "商协会编号"),
+        ExportColumn("project_id", "项目编号"),
+    ]
+    sheets = [Sheet("奖励测算", columns, rows)]
     return export(fmt, f"奖励测算-{policy}-{year}", sheets, body, f"rewards-{policy}-{year}")
 
 

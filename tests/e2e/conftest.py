@@ -39,6 +39,7 @@ class Api:
         self.clock = clock
         self.database_url = database_url
         self._tokens: dict[tuple[str, str | None], str] = {}
+        self._names: dict[str, int] = {}
 
     def token(self, role: str, association_id: str | None = None) -> str:
         key = (role, association_id)
@@ -82,6 +83,10 @@ class Api:
     # ---- builders -----------------------------------------------------------------------
 
     def association(self, name: str = "北京湖南商会", kind: str = "domestic_chamber") -> str:
+        # A name and city are registered once (`duplicate_name`): the second of a name is "…2".
+        self._names[name] = self._names.get(name, 0) + 1
+        if self._names[name] > 1:
+            name = f"{name}{self._names[name]}"
         r = self.post(
             "/associations",
             {"name": name, "kind": kind, "based_in": "北京", "occurred_on": "2022-01-01"},
@@ -104,6 +109,7 @@ class Api:
                 {"association_id": a, "share": s} for a, s in zip(ids, shares, strict=True)
             ],
             "occurred_on": "2022-06-01",
+            "confirm": True,  # the same name and investor again is on purpose here
         }
         body.update(overrides)
         r = self.post("/projects", body)

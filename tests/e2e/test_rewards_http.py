@@ -185,15 +185,17 @@ def test_settling_an_unknown_policy_is_404(sqlite_api: Api) -> None:
 
 
 HEADERS = [
-    "商协会编号",
+    "商协会",
     "商协会奖励合计（元）",
     "是否封顶",
-    "项目编号",
+    "项目名称",
     "引荐占比（%）",
     "当年实际到位资金（元）",
     "资格状态",
     "项目奖励（元）",
     "本会所得（元）",
+    "商协会编号",
+    "项目编号",
 ]
 
 
@@ -221,14 +223,16 @@ def test_reward_figures_as_csv_and_xlsx(sqlite_api: Api) -> None:
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert rows[0] == HEADERS
     assert len(rows) == 1 + len(expected_rows)
+    names = {a["id"]: a["name"] for a in api.get("/associations").json()["items"]}
     for row in rows[1:]:
-        association, project = expected_rows[(row[0], row[3])]
+        association, project = expected_rows[(row[9], row[10])]
+        assert row[0] == names[row[9]]  # names, not ids, first
         assert row[1] == association["total"]
         assert row[2] == ("是" if association["capped"] else "否")
-        assert row[5] == project["funds_in_year"] and row[6] == project["status"]
+        assert row[5] == project["funds_in_year"]
         assert row[7] == project["project_reward"] and row[8] == project["reward"]
-    x_on_p = next(row for row in rows[1:] if row[0] == ids["X"] and row[3] == ids["P"])
-    assert x_on_p[5:9] == ["25000000.00", "eligible", "25000.00", "25000.00"]
+    x_on_p = next(row for row in rows[1:] if row[9] == ids["X"] and row[10] == ids["P"])
+    assert x_on_p[5:9] == ["25000000.00", "符合奖励条件", "25000.00", "25000.00"]
 
     # XLSX: openpyxl reads it; amounts are numbers shown with two decimals.
     r = api.get("/rewards/2023", params={"format": "xlsx"}, role="auditor")
@@ -243,7 +247,8 @@ def test_reward_figures_as_csv_and_xlsx(sqlite_api: Api) -> None:
     assert len(values) == 1 + len(expected_rows)
     money_columns = [i for i, h in enumerate(HEADERS) if "（元）" in h]
     for excel_row, row in zip(sheet.iter_rows(min_row=2), values[1:], strict=True):
-        association, project = expected_rows[(row[0], row[3])]
+        association, project = expected_rows[(row[9], row[10])]
+        assert isinstance(row[4], int | float)  # the share is a number
         for index in money_columns:
             cell = excel_row[index]
             assert isinstance(cell.value, int | float), (HEADERS[index], cell.value)

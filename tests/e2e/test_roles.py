@@ -397,12 +397,12 @@ def test_a_liaison_of_another_association_is_refused_what_is_not_its_own(
         assert hidden.status_code == missing.status_code == 404, hidden.text
         assert hidden.json()["error"]["code"] == "not_found"
         assert hidden.json() == {
-            "error": {**missing.json()["error"], "message": f"no project {ids['P']}"}
+            "error": {**missing.json()["error"], "message": f"不存在项目 {ids['P']}"}
         }
         assert set(hidden.headers) - {"content-length"} == set(missing.headers) - {"content-length"}
     assert api.client.get(f"/projects/{ids['Q']}", headers=other).status_code == 200
     r = api.client.post("/projects", json=referral(ids["A"]), headers=other)
-    assert r.status_code == 403 and "own association" in r.json()["error"]["message"]
+    assert r.status_code == 403 and "本商协会" in r.json()["error"]["message"]
 
 
 def test_every_write_records_its_actor(world: tuple[Api, dict[str, str]]) -> None:

@@ -471,6 +471,9 @@ class TestHistoryCommand:
         code, out, _ = cli("history", str(project_id), "--lang", "en")
         assert code == 0
         assert "Hash chain: broken at version 3" in out and "[link broken]" in out
+        code, out, _ = cli("history", str(project_id))
+        verdict = next(line for line in out.splitlines() if line.startswith("哈希链"))
+        assert "第 3 版" in verdict and "事件被篡改" in verdict and "[event_altered]" in verdict
         code, _, err = cli("history", str(UUID(int=7)))
         assert code == 2 and "not_found" in err
 

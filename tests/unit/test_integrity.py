@@ -338,6 +338,14 @@ class TestHistoryLabels:
         assert "v3 · Funds arrived (funds_arrived)" in en and "stage: signed (signed)" in en
         assert "industry: C Manufacturing" in en and "Hash chain: intact (6 events" in en
 
+    def test_history_names_the_associations_with_their_city(self, memory_ledger: Ledger) -> None:
+        project_id = _busy_project(memory_ledger)
+        association = memory_ledger.get_project(project_id).association_ids()[0]
+        named = memory_ledger.get_association(association)
+        zh = "\n".join(render_history(history_view(memory_ledger, project_id)))
+        assert f"{named.name}（{named.based_in}） 100%" in zh
+        assert str(association) not in zh.replace(str(project_id), "")
+
     def test_history_views_stop_at_a_version_a_date_or_a_day_known(
         self, memory_ledger: Ledger
     ) -> None:
