@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 
 from api.errors import ApiError, field_path, validation_error
 from domain import errors as domain_errors
+from i18n import localise_error
 
 T = TypeVar("T")
 
@@ -81,7 +82,11 @@ def form_values(form: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def submit(
-    schema: type[M], form: Mapping[str, Any], command: Callable[[M], T], state: FormState
+    schema: type[M],
+    form: Mapping[str, Any],
+    command: Callable[[M], T],
+    state: FormState,
+    lang: str = "zh",
 ) -> T | None:
     """Validate the form with the API's schema and run the command; on a refusal, fill `state`
     (the input kept, the message beside its field) and answer None."""
@@ -96,14 +101,14 @@ def submit(
     except ValidationError as exc:
         for problem in exc.errors():
             name = field_path(tuple(problem.get("loc", ()))) or ""
-            _, message, _ = validation_error(RequestValidationError([problem]))
+            _, message, _ = validation_error(RequestValidationError([problem]), lang)
             state.errors.setdefault(name, message)
         if "" in state.errors:
             state.message = state.errors.pop("")
     except domain_errors.DomainError as exc:
-        _refused(state, exc.field, exc.message)
+        _refused(state, exc.field, localise_error(exc.code, exc.message, lang))
     except ApiError as exc:
-        _refused(state, exc.field, exc.message)
+        _refused(state, exc.field, localise_error(exc.code, exc.message, lang))
     return None
 
 

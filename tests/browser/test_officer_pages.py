@@ -119,7 +119,7 @@ def test_a_funds_arrival_a_refusal_beside_its_field_and_a_double_submit(
     page.select_option("select[name=currency]", "CNY")
     page.click("form.event-form button[type=submit]")
     error = page.locator("#e-occurred_on")
-    assert "2099-01-01" in error.inner_text()
+    assert "2099-01-01 晚于今天" in error.inner_text()  # the API's Chinese date_in_future
     assert page.input_value("input[name=amount]") == "25000000.00"  # the input is kept
     assert _version(live, project) == before  # nothing stored
     screenshot(page, "officer-funds-refused-desktop")
