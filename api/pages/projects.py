@@ -324,12 +324,7 @@ def _form_page(
 
 
 def _submitted(
-    request: Request,
-    user: Principal,
-    project_id: str,
-    schema: type[BaseModel],
-    form: Any,
-    command: Callable[[Any], Any],
+    schema: type[BaseModel], form: Any, command: Callable[[Any], Any]
 ) -> tuple[bool, FormState]:
     state = FormState()
     done = submit(schema, form, command, state)
@@ -366,9 +361,6 @@ def record_follow_up(
     project = _readable_project(request, user, project_id)
     w = page_writer(request, user, P.PROJECT_EVENTS)
     ok, state = _submitted(
-        request,
-        user,
-        project_id,
         FollowUpIn,
         form,
         lambda body: w.project(w.ledger.record_follow_up_visit, project_id, body),
@@ -406,9 +398,6 @@ def record_event(
     project = _readable_project(request, user, project_id)
     w = page_writer(request, user, P.PROJECT_EVENTS)
     ok, state = _submitted(
-        request,
-        user,
-        project_id,
         spec.schema,
         form,
         lambda body: w.project(spec.run(w.ledger), project_id, body),
@@ -523,9 +512,6 @@ def _subject_submit(
     project = _readable_project(request, user, project_id)
     w = page_writer(request, user, P.PROJECT_EVENTS)
     ok, state = _submitted(
-        request,
-        user,
-        project_id,
         spec.schema,
         form,
         lambda body: w.project(spec.run(w.ledger), project_id, body, **{spec.subject: subject_id}),

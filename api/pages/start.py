@@ -8,7 +8,8 @@ from fastapi.responses import RedirectResponse, Response
 from api.auth import Permission, Principal
 from api.pages.render import render
 from api.pages.session import PageUser
-from domain.values import business_date
+from domain.project import STAGE_LABELS
+from domain.values import CITIES, business_date
 from services.bootstrap import Services
 from services.todo import RULE_LABELS, Todo
 
@@ -63,5 +64,33 @@ def start(request: Request, user: PageUser) -> Response:
             "rule_labels": RULE_LABELS,
             "ready": ready,
             "total": len(items),
+        },
+    )
+
+
+@router.get("/app/search")
+def search(request: Request, user: PageUser, q: str = "", page: int = 1) -> Response:
+    """Projects by name, investor or association: Chinese substring, pinyin or initials (the
+    `GET /projects?q=` search), a liaison's own projects only."""
+    services: Services = request.app.state.services
+    text = q.strip()[:100]
+    rows: list[dict[str, object]] = []
+    total = 0
+    if text:
+        scope = None if user.can(P.READ) else (user.association_id or "-")
+        found = services.read_models.ledger_page(
+            q=text, association_scope=scope, page=max(page, 1), size=50
+        )
+        rows, total = found.items, found.total
+    return render(
+        request,
+        "app/search.html",
+        {
+            "page_title": "搜索",
+            "search_q": text,
+            "rows": rows,
+            "total": total,
+            "stage_labels": STAGE_LABELS,
+            "city_labels": CITIES,
         },
     )

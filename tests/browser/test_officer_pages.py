@@ -111,6 +111,11 @@ def test_a_funds_arrival_a_refusal_beside_its_field_and_a_double_submit(
 ) -> None:
     project = producing["project"]
     page = signed_in(browser, live, "officer", DESKTOP)
+    assert "联新控股" not in page.inner_text("main")  # not on this officer's 待办
+    page.fill("input[type=search]", "lxkg")  # pinyin initials of 联新控股
+    page.press("input[type=search]", "Enter")
+    page.click("text=联新控股新材料产业园")
+    assert page.url.endswith(f"/app/projects/{project}")
     page.goto(f"{live.base_url}/app/projects/{project}/funds/new")
     before = _version(live, project)
 

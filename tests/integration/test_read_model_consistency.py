@@ -38,7 +38,7 @@ class TestReadModelsAgainstTheLog:
         services.runner.run_once()
         report = verify_read_models(services.runner)
         assert report.ok, report.as_dict()
-        assert [c.name for c in report.checks] == ["ledger", "figures", "rewards"]
+        assert [c.name for c in report.checks] == ["ledger", "figures", "rewards", "search"]
         with services.engine.connect() as conn:  # the scratch tables are gone
             names = services.engine.dialect.get_table_names(conn)
         assert not [n for n in names if n.endswith("_g0")]
@@ -66,7 +66,7 @@ class TestReadModelsAgainstTheLog:
         rewards = next(c for c in report.checks if c.name == "rewards")
         assert not report.ok and rewards.status == "mismatch"
         assert rewards.differences[0].keys == [project_id]
-        assert [c.status for c in report.checks if c.name != "rewards"] == ["ok", "ok"]
+        assert {c.status for c in report.checks if c.name != "rewards"} == {"ok"}
 
         code = integrity._verify(
             Namespace(project=None, json=False, read_models=True),
