@@ -115,7 +115,11 @@ def create_app(
 
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware)  # inside the body limit: added first
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        page_limit=settings.max_upload_bytes + settings.max_body_bytes,
+    )
     proxies = settings.trusted_proxy_list()
     if proxies:
         # The client's address and scheme from X-Forwarded-For/-Proto, only from these.

@@ -355,16 +355,19 @@ class BodyLimitMiddleware:
     is replayed to the application, so the endpoint sees it unchanged.
     """
 
-    def __init__(self, app: Any, limit: int) -> None:
+    def __init__(self, app: Any, limit: int, page_limit: int | None = None) -> None:
         self.app = app
         self.limit = limit
+        # A page's form may carry a photo or a scan (the funds form): files' own limit there.
+        self.page_limit = limit if page_limit is None else page_limit
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope.get("path") in STREAMED_PATHS:
             await self.app(scope, receive, send)
             return
+        limit = self.page_limit if str(scope.get("path", "")).startswith("/app/") else self.limit
         declared = _content_length(scope)
-        if declared is not None and declared > self.limit:
+        if declared is not None and declared > limit:
             await self._refuse(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -376,7 +379,7 @@ class BodyLimitMiddleware:
                 return
             body = message.get("body", b"")
             size += len(body)
-            if size > self.limit:
+            if size > limit:
                 await self._refuse(scope, receive, send)
                 return
             chunks.append(body)

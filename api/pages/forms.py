@@ -35,7 +35,7 @@ async def read_form(request: Request) -> FormData:
 SubmittedForm = Annotated[FormData, Depends(read_form)]
 M = TypeVar("M", bound=BaseModel)
 
-_INDEXED = re.compile(r"^(?P<name>[a-z_]+)\[(?P<index>\d{1,3})\]\.(?P<key>[a-z_]+)$")
+_INDEXED = re.compile(r"^(?P<name>[a-z_]+)\[(?P<index>\d{1,3})\]\.(?P<key>[a-z_][a-z0-9_]*)$")
 
 
 @dataclass

@@ -16,7 +16,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
+from starlette.datastructures import UploadFile
 
+from adapters.files import FileTooLarge
 from api.auth import Permission, Principal
 from api.pages.forms import FormState, SubmittedForm, submit
 from api.pages.render import render
@@ -35,6 +37,7 @@ from api.schemas import (
     VisitIn,
     WriteIn,
 )
+from domain import errors
 from domain.application import Ledger
 from domain.project import STAGE_LABELS, STAGES, Project
 from domain.values import (
@@ -46,6 +49,7 @@ from domain.values import (
     PROJECT_TYPES,
     business_date,
 )
+from i18n import localise_error
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 P = Permission
@@ -96,6 +100,7 @@ class EventForm:
     schema: type[WriteIn]
     run: Callable[[Ledger], Callable[..., Any]]
     inputs: Sequence[Input]
+    takes_file: bool = False  # a photo or scan as the write's evidence
 
 
 EVENT_FORMS = {
@@ -178,6 +183,7 @@ EVENT_FORMS = {
                 *MONEY_INPUTS,
                 Input("source", "资金来源", "select", ORIGINS, hint="默认为项目来源"),
             ),
+            takes_file=True,
         ),
     )
 }
@@ -387,7 +393,15 @@ def event_form(request: Request, project_id: str, slug: str, user: PageUser) -> 
     project = _readable_project(request, user, project_id)
     page_writer(request, user, P.PROJECT_EVENTS)
     action = f"/app/projects/{project_id}/{slug}/new"
-    return _form_page(request, project, spec.title, action, spec.inputs, FormState())
+    return _form_page(
+        request,
+        project,
+        spec.title,
+        action,
+        spec.inputs,
+        FormState(),
+        extra={"takes_file": spec.takes_file},
+    )
 
 
 @router.post("/projects/{project_id}/{slug}/new")
@@ -397,20 +411,72 @@ def record_event(
     spec = _event_form(slug)
     project = _readable_project(request, user, project_id)
     w = page_writer(request, user, P.PROJECT_EVENTS)
+    values, refused = _with_evidence_file(request, user, form)
+    if refused is not None:
+        action = f"/app/projects/{project_id}/{slug}/new"
+        return _form_page(
+            request,
+            project,
+            spec.title,
+            action,
+            spec.inputs,
+            refused,
+            status=422,
+            extra={"takes_file": spec.takes_file},
+        )
     ok, state = _submitted(
         spec.schema,
-        form,
+        values,
         lambda body: w.project(spec.run(w.ledger), project_id, body),
     )
     if ok:
         return _back_to(project_id)
     action = f"/app/projects/{project_id}/{slug}/new"
-    return _form_page(request, project, spec.title, action, spec.inputs, state, status=422)
+    return _form_page(
+        request,
+        project,
+        spec.title,
+        action,
+        spec.inputs,
+        state,
+        status=422,
+        extra={"takes_file": spec.takes_file},
+    )
+
+
+EVIDENCE_FILE = "evidence_file"
+
+
+def _with_evidence_file(
+    request: Request, user: Principal, form: Any
+) -> tuple[dict[str, Any], FormState | None]:
+    """The form's values, with a photo or scan it carries kept in the file store and named as
+    the write's evidence (`evidence[0]`, as the API takes it); or the refusal of that file."""
+    values = {k: v for k, v in form.items() if isinstance(v, str)}
+    upload = form.get(EVIDENCE_FILE)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return values, None
+    files = request.app.state.services.files
+    incoming = files.receive()
+    try:
+        while chunk := upload.file.read(1 << 20):
+            incoming.write(chunk)
+        kept = files.keep(incoming, upload.filename, user.id)
+    except FileTooLarge as e:
+        incoming.discard()
+        return values, _file_refused(values, f"文件超过 {e.limit // (1 << 20)} MiB")
+    except errors.DomainError as e:
+        return values, _file_refused(values, localise_error(e.code, e.message, "zh"))
+    values["evidence[0].sha256"] = kept["sha256"]
+    values["evidence[0].name"] = kept["name"]
+    return values, None
+
+
+def _file_refused(values: dict[str, Any], message: str) -> FormState:
+    return FormState(values=values, errors={EVIDENCE_FILE: message})
 
 
 def _event_form(slug: str) -> EventForm:
-    from domain import errors
-
     spec = EVENT_FORMS.get(slug)
     if spec is None:
         raise errors.NotFound(f"no form {slug}", field="slug")

@@ -63,6 +63,7 @@ def page_writer(request: Request, user: Principal, *permissions: Permission) -> 
         user=user,
         if_match=None,
         lock=request.app.state.write_lock,
+        services=request.app.state.services,
     )
 
 

@@ -4,6 +4,8 @@ its field with nothing stored, a double submit recorded once, and a liaison kept
 
 from __future__ import annotations
 
+import struct
+import zlib
 from typing import Any
 
 import pytest
@@ -53,6 +55,23 @@ def producing(live: Live) -> dict[str, str]:
         assert r.status_code == 201, r.text
     live.wait_for_read_models()
     return {"association": association, "other": other, "project": project}
+
+
+def _png() -> bytes:
+    """A 1×1 PNG, as a phone's photo of a bank slip would be (smaller)."""
+    raw = b"\x00\xff\xff\xff"
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _version(live: Live, project: str) -> int:
@@ -130,6 +149,10 @@ def test_a_funds_arrival_a_refusal_beside_its_field_and_a_double_submit(
     screenshot(page, "officer-funds-refused-desktop")
 
     page.fill("input[name=occurred_on]", "2026-10-08")
+    page.set_input_files(
+        "input[name=evidence_file]",
+        files=[{"name": "回单.png", "mimeType": "image/png", "buffer": _png()}],
+    )
     page.dblclick("form.event-form button[type=submit]")  # a double tap
     page.wait_for_url(f"**/app/projects/{project}")
     live.wait_for_read_models()
@@ -137,6 +160,8 @@ def test_a_funds_arrival_a_refusal_beside_its_field_and_a_double_submit(
     assert state["version"] == before + 1
     assert [a["amount"] for a in state["arrivals"]] == ["25000000.00"]
     assert "25,000,000.00 CNY" in page.inner_text("#funds")
+    files = live.api("GET", f"/projects/{project}/files").json()
+    assert [(f["name"], f["media_type"]) for f in files] == [("回单.png", "image/png")]
     screenshot(page, "officer-project-desktop")
 
 
