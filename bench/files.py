@@ -39,7 +39,7 @@ def upload_and_verify(url: str, folder: Path, files: int = 40, mib: int = 2) -> 
     app = create_app(settings)
     services = app.state.services
     with TestClient(app) as client:
-        user, token = services.users.create(f"bench-{os.getpid()}", "officer")
+        user, token = services.accounts.create(f"bench-{os.getpid()}", "officer")
         headers = {"Authorization": f"Bearer {token}"}
         payloads = [b"%PDF-1.7\n" + os.urandom(mib * MIB - 9) for _ in range(files)]
         started = time.perf_counter()
