@@ -9,6 +9,7 @@ what changed.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 from collections.abc import Callable
@@ -137,6 +138,26 @@ class DocumentStore:
             query = query.where(t.c.kind == kind)
         with self.engine.connect() as conn:
             return [_document(r) for r in conn.execute(query)]
+
+    def summaries(self, kind: str, period: str | None = None) -> builtins.list[dict[str, Any]]:
+        """`Document.summary()` of each document of `kind` (one `period`'s when given), read
+        without their content (a listing need not parse every frozen document)."""
+        t = documents_table
+        columns = [c for c in t.c if c.name != "content"]
+        query = select(*columns).where(t.c.kind == kind)
+        if period is not None:
+            query = query.where(t.c.period == period)
+        query = query.order_by(t.c.period, t.c.revision)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            {
+                **{k: row[k] for k in ("id", "kind", "period", "revision", "content_hash")},
+                **{k: row[k] for k in ("position", "generated_at", "generated_by", "revises")},
+                "changes": json.loads(row["changes"]) if row["changes"] else None,
+            }
+            for row in rows
+        ]
 
     def periods(self, kind: str) -> set[str]:
         t = documents_table

@@ -531,11 +531,17 @@ def actor_text(entry: HistoryEntry, lang: str = "zh") -> str:
     return f"{entry.actor.get('id', '')} ({role_label})" if role else entry.actor.get("id", "")
 
 
+def name_associations(view: HistoryView) -> None:
+    """Let the rows rendered next (`state_rows`, `data_rows`, `render_history`) name the view's
+    associations instead of showing their ids."""
+    _ASSOCIATION_NAMES.set(view.association_names)
+
+
 def render_history(view: HistoryView, lang: str = "zh") -> list[str]:
     """The whole printout: title and view, the events, the state, the chain's verdict."""
     if lang not in LANGS:
         raise ValueError(f"lang is one of {LANGS}")
-    _ASSOCIATION_NAMES.set(view.association_names)
+    name_associations(view)
     w = _WORDS[lang]
     what = {
         "all": w["view_all"],

@@ -30,6 +30,7 @@ from projections.history import (
     data_rows,
     event_label,
     history_view,
+    name_associations,
     state_rows,
 )
 from projections.integrity import (
@@ -92,6 +93,7 @@ def history(request: Request, project_id: str, user: PageUser) -> Response:
     user.check_reads_project(current.association_ids(), project_id)
     point = _point(request)
     view = history_view(ledger, project_id, **point)
+    name_associations(view)
     changed = _changed(view.state, current) if point else []
     events = [
         {

@@ -92,7 +92,7 @@ def _document(request: Request, quarter: str, revision: int | None = None) -> Do
 @router.get("/dispatches")
 def dispatches(request: Request, user: PageUser) -> Response:
     need(user, P.READ)
-    items = [d.summary() for d in _store(request).list("dispatch")]
+    items = _store(request).summaries("dispatch")
     items.sort(key=lambda d: (d["period"], d["revision"]), reverse=True)
     return render(request, "app/dispatches.html", {"page_title": "季调度", "items": items})
 
@@ -107,9 +107,7 @@ def dispatch(
     names: dict[str, str] = content.get("association_names", {})
     quarter_figures = content["figures"]["quarter_figures"]
     ytd = content["figures"]["year_to_date"]
-    revisions = [
-        d.summary() for d in _store(request).list("dispatch") if d.period == document.period
-    ]
+    revisions = _store(request).summaries("dispatch", document.period)
     return render(
         request,
         "app/dispatch.html",

@@ -90,6 +90,7 @@ def test_history_points_in_time_and_verify(
     assert events.count() == 5
     assert page.locator("code.hash").count() == 10  # every event's hash and its predecessor's
     assert "哈希链完整" in page.inner_text("main")
+    assert "广州湖南商会（广州）" in page.inner_text("main")  # names, not ids
     headings = [h.inner_text() for h in page.locator("h1, h2").all()]
     assert headings[0] == "项目历史" and page.locator("h1").count() == 1  # headings in order
     for field in page.locator("input:not([type=hidden])").all():  # every input is labelled
