@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, DecimalException, localcontext
@@ -468,22 +468,43 @@ def parse_shares(referrals: Iterable[Mapping[str, Any]], field: str = "referrals
     return shares
 
 
+LARGER_SHARE_THEN_KEY = "larger_share_then_key"
+KEY_ONLY = "key_only"
+TIE_RULES = (LARGER_SHARE_THEN_KEY, KEY_ONLY)
+
+
 def largest_remainder(
-    total: int, weights: Sequence[int], tie: Callable[[int], Any] = lambda i: i
+    total: int,
+    weights: Sequence[int],
+    keys: Sequence[str],
+    *,
+    tie_rule: str = LARGER_SHARE_THEN_KEY,
 ) -> list[int]:
     """`total` whole units (fen) divided in proportion to `weights` so the parts add up exactly:
-    each part rounded down, the units left over one each to the largest remainders, equal
-    remainders ordered by `tie(index)` (smaller first). A negative total is split as its
-    opposite, so a correction's parts mirror the arrival's."""
+    each part rounded down, the units left over one each to the largest remainders.
+
+    The one split of the project (reward shares, funds figures, scaled-down caps and budgets).
+    Equal remainders go by `tie_rule`: `LARGER_SHARE_THEN_KEY` (the rule of the Hunan measures
+    and their worked cases: the larger weight first, then the smaller key) everywhere, except
+    where a policy file states `split.ties: [association_id]` (`KEY_ONLY`: the smaller key
+    first) — a format the loader accepted before, which must keep giving the same figures.
+    A negative total is split as its opposite, so a correction's parts mirror the arrival's."""
+    if tie_rule not in TIE_RULES:
+        raise ValueError(f"unknown tie rule {tie_rule!r}")
+    if len(keys) != len(weights):
+        raise ValueError("one key per weight")
     whole = sum(weights)
     if whole == 0:
         return [0] * len(weights)
     if total < 0:
-        return [-part for part in largest_remainder(-total, weights, tie)]
+        return [-part for part in largest_remainder(-total, weights, keys, tie_rule=tie_rule)]
     parts = [total * w // whole for w in weights]
     remainders = [total * w % whole for w in weights]
     left = total - sum(parts)
-    order = sorted(range(len(weights)), key=lambda i: (-remainders[i], tie(i)))
+    if tie_rule == LARGER_SHARE_THEN_KEY:
+        order = sorted(range(len(weights)), key=lambda i: (-remainders[i], -weights[i], keys[i]))
+    else:
+        order = sorted(range(len(weights)), key=lambda i: (-remainders[i], keys[i]))
     for i in order[:left]:
         parts[i] += 1
     return parts

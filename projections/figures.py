@@ -60,16 +60,17 @@ METRICS = (
 
 
 def split_fen(total: int, shares: Sequence[tuple[str, str]]) -> list[tuple[str, int]]:
-    """Split an amount by percentage shares so the parts add up exactly (largest remainder;
-    equal remainders by association id)."""
+    """Split an amount by percentage shares so the parts add up exactly (the project's one
+    largest-remainder split and tie rule: equal remainders to the larger share, then by
+    association id — as the reward split does)."""
     hundredths = [int(Decimal(s) * 100) for _, s in shares]
-    parts = largest_remainder(total, hundredths, tie=lambda i: shares[i][0])
+    parts = largest_remainder(total, hundredths, [a for a, _ in shares])
     return [(a, part) for (a, _), part in zip(shares, parts, strict=True)]
 
 
 class FiguresProjection(Projection):
     name = "figures"
-    schema_version = 2  # 2: counters as WholeNumberText
+    schema_version = 3  # 2: counters as WholeNumberText; 3: ties of the split by larger share
 
     def __init__(self) -> None:
         super().__init__()

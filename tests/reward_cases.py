@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 CASES_FILE = Path("cases") / "hunan-2022-rewards.yaml"
+BUNDLED_DIR = Path(__file__).resolve().parent  # tests/, holding the copy in tests/cases/
 DEFAULT_CLOCK = datetime(2025, 6, 30, 2, 0, tzinfo=UTC)  # after every case date
 
 # What a case may say about a project and an arrival; anything else fails the test loudly, so a
@@ -46,16 +47,19 @@ ARRIVAL_KEYS = {"date", "amount", "currency", "rate_to_cny", "id", "source"}
 
 
 def shared_dir() -> Path | None:
+    """The first folder holding the cases file: `ZHAOSHANG_SHARED_DIR`, a `shared/` folder
+    beside a parent of this file, else the copy kept in the repository (`tests/cases/`), so a
+    fresh clone plays the cases too and never reports them skipped."""
+    candidates: list[Path] = []
     configured = os.environ.get("ZHAOSHANG_SHARED_DIR")
     if configured:
-        return Path(configured)
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared"
-        if (candidate / "cases").is_dir():
+        candidates.append(Path(configured))
+    candidates.extend(parent / "shared" for parent in Path(__file__).resolve().parents)
+    candidates.append(BUNDLED_DIR)
+    for candidate in candidates:
+        if (candidate / CASES_FILE).is_file():
             return candidate
-    # The copy kept in the repository (`tests/cases/`), so a fresh clone plays the cases too.
-    bundled = Path(__file__).resolve().parent
-    return bundled if (bundled / CASES_FILE).is_file() else None
+    return None
 
 
 def _load() -> tuple[str, list[dict[str, Any]]] | None:

@@ -24,7 +24,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from domain.values import largest_remainder
+from domain.values import KEY_ONLY, LARGER_SHARE_THEN_KEY, largest_remainder
 from projections.policy.conditions import (
     Condition,
     Context,
@@ -757,7 +757,10 @@ class _YearPlan:
         else:
             floors = [fen * h // whole for h in hundredths]
             parts_fen = largest_remainder(
-                fen, hundredths, tie=lambda i: self._tie_key(i, shares, hundredths)
+                fen,
+                hundredths,
+                [association_id for association_id, _ in shares],
+                tie_rule=(LARGER_SHARE_THEN_KEY if "larger_share" in s.ties else KEY_ONLY),
             )
             extra = [p - f for p, f in zip(parts_fen, floors, strict=True)]
         method_text = (
@@ -792,17 +795,6 @@ class _YearPlan:
             )
             parts.append(Part(association_id, share, part, step))
         return tuple(parts)
-
-    def _tie_key(
-        self, i: int, shares: tuple[tuple[str, Decimal], ...], hundredths: list[int]
-    ) -> tuple[Any, ...]:
-        key: list[Any] = []
-        for tie in self.version.split.ties:
-            if tie == "larger_share":
-                key.append(-hundredths[i])
-            else:
-                key.append(shares[i][0])
-        return tuple(key)
 
     # ---- associations -----------------------------------------------------------------------
 
@@ -948,7 +940,7 @@ def _band_for(bands: tuple[Band, ...], x: Decimal) -> Band | None:
 def _pro_rata(weights: list[int], total: int, keys: list[str]) -> list[int]:
     """`total` fen divided in proportion to `weights` (fen): each part rounded down, the fens
     left over one each to the largest remainders (ties: the larger weight, then the key)."""
-    return largest_remainder(total, weights, tie=lambda i: (-weights[i], keys[i]))
+    return largest_remainder(total, weights, keys)
 
 
 # ---- the public entry points ---------------------------------------------------------------------
