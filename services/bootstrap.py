@@ -28,14 +28,14 @@ from adapters.throttle import Throttle
 from adapters.users import UserStore
 from domain.application import Ledger, utc_now
 from projections.catalogue import all_projections
-from projections.evaluation import (
+from projections.policy import PolicyRegistry
+from projections.policy.evaluation_rules import (
     DEFAULT_FOLLOW_UP_DAYS,
     EvaluationRegistry,
     EvaluationRules,
     EvaluationRulesError,
     EvaluationRulesNotFound,
 )
-from projections.policy import PolicyRegistry
 from projections.policy.registry import RulesRegistry, load_rules
 from projections.queries import ReadModels
 from projections.runtime import ProjectionRunner, engine_of

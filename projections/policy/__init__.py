@@ -2,7 +2,8 @@
 
 What the projection and HTTP layers call:
 
-- `load_policies(paths=None) -> PolicyRegistry` — the project's folder plus `ZHAOSHANG_POLICY_PATH`;
+- `load_rules(folders) -> RulesRegistry` (`projections.policy.registry`) — the one loader of reward
+  policies and evaluation rules; `load_policies(paths=None) -> PolicyRegistry` its policies;
   `registry.get(policy_id) -> Policy` (raises `PolicyNotFound`), `registry.listing()` for
   `GET /policies`.
 - `evaluate(policy, year, facts) -> RewardReport`; `report.as_dict()` is the `GET /rewards/{year}`
@@ -21,20 +22,22 @@ from projections.policy.engine import (
 )
 from projections.policy.explain import Parameter, Step
 from projections.policy.facts import ArrivalFact, AttestationFact, AttributionFact, ProjectFacts
-from projections.policy.fold import FactsFold, ProjectFactsState, UnhandledEvent, facts_from_events
-from projections.policy.loader import (
+from projections.policy.files import (
     BUILTIN_POLICY_DIR,
-    LoadedFile,
     PolicyError,
     PolicyFileError,
-    PolicyNotFound,
-    PolicyRegistry,
-    load_policies,
-    load_policy_file,
-    policy_from_data,
     policy_paths,
 )
+from projections.policy.fold import FactsFold, ProjectFactsState, UnhandledEvent, facts_from_events
+from projections.policy.loader import (
+    LoadedFile,
+    PolicyNotFound,
+    PolicyRegistry,
+    load_policy_file,
+    policy_from_data,
+)
 from projections.policy.model import Policy, PolicyVersion
+from projections.policy.registry import load_policies
 
 __all__ = [
     "BUILTIN_POLICY_DIR",

@@ -6,9 +6,9 @@ entry by entry through their `id`, `remove: true` dropping an entry). The date e
 is remembered, so explanations can give each parameter's effective date, and an error found in a
 merged version is reported at the version that wrote the faulty value.
 
-Files come from the project's own folder (`projections/policies/`) and from every folder named in
-`ZHAOSHANG_POLICY_PATH` (`:`-separated). A bad file never stops the others from loading: the
-registry lists every file with its validation result (for `GET /policies`).
+This module is the reward-policy validator of the one rules loader: finding, reading and parsing
+files, and the error type, are `projections.policy.files`; the registry of every file seen (a bad
+file never stops the others from loading) is `projections.policy.registry`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from domain.values import (
     CITIES,
@@ -41,6 +39,13 @@ from projections.policy.conditions import (
     figure_unit,
     known_figure,
 )
+from projections.policy.files import (
+    PolicyError,
+    PolicyFileError,
+    read_rules_file,
+    unknown_key,
+)
+from projections.policy.files import parse_yaml as parse_yaml  # the loader's name for tests
 from projections.policy.model import (
     ROUNDING_MODES,
     Adjustment,
@@ -63,8 +68,6 @@ from projections.policy.model import (
     normalise_place,
 )
 
-BUILTIN_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
-
 PathT = tuple[str, ...]
 
 ID_LISTS = ("conditions", "adjustments", "project_caps", "association_caps")
@@ -77,73 +80,10 @@ MAX_FACTOR = Decimal(10)
 ZERO_FEN = Decimal("0.00")
 
 
-@dataclass(frozen=True)
-class PolicyError:
-    """One reason a policy file was rejected: which file, where in it, and why."""
-
-    file: str
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.path}: {self.reason}"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"file": self.file, "path": self.path, "reason": self.reason}
-
-
-class PolicyFileError(ValueError):
-    """A policy file that did not validate; `errors` holds every reason found."""
-
-    def __init__(self, errors: Iterable[PolicyError]) -> None:
-        self.errors = tuple(errors)
-        super().__init__("\n".join(str(e) for e in self.errors))
-
-
 class PolicyNotFound(LookupError):
     def __init__(self, policy_id: str, reason: str = "") -> None:
         self.policy_id = policy_id
         super().__init__(reason or f"no policy {policy_id!r} is loaded")
-
-
-# ---- YAML: decimals, not floats; duplicate keys refused -----------------------------------------
-
-
-class _PolicyYAMLLoader(yaml.SafeLoader):
-    """`yaml.SafeLoader` (nothing but plain data) where a number with a point is a Decimal.
-
-    A float would turn 0.001 or 12345678901234567.89 into something else; a duplicate key would
-    silently keep only the last value.
-    """
-
-
-def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal | float:
-    text = str(loader.construct_scalar(node)).replace("_", "")
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        return float(loader.construct_yaml_float(node))
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    result: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in result:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        result[key] = loader.construct_object(value_node, deep=True)
-    return result
-
-
-_PolicyYAMLLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
-_PolicyYAMLLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-
-
-def parse_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_PolicyYAMLLoader)
 
 
 # ---- paths -------------------------------------------------------------------------------------
@@ -303,10 +243,7 @@ class _Checker:
         allowed = set(required) | set(optional)
         for key in value:
             if key not in allowed:
-                self.fail(
-                    (*path, str(key)),
-                    f"unknown key {key!r}; allowed here: {', '.join(sorted(allowed))}",
-                )
+                self.fail((*path, str(key)), unknown_key(key, allowed))
         for key in required:
             if key not in value:
                 self.fail(path, f"missing {key!r}")
@@ -1367,19 +1304,8 @@ def _jurisdiction(check: _Checker, value: Any) -> Jurisdiction:
 
 def load_policy_file(path: str | Path) -> Policy:
     """Load and validate one file; raise `PolicyFileError` (file, path, reason) if it is bad."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise PolicyFileError([PolicyError(str(file), "(file)", f"cannot read: {e}")]) from e
-    try:
-        data = parse_yaml(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        problem = getattr(e, "problem", None) or str(e)
-        raise PolicyFileError([PolicyError(str(file), where, f"not valid YAML: {problem}")]) from e
-    return policy_from_data(data, str(file), file)
+    file = read_rules_file(path)
+    return policy_from_data(file.parsed(), str(file.file), file.file)
 
 
 # ---- the registry ------------------------------------------------------------------------------
@@ -1447,81 +1373,3 @@ class PolicyRegistry:
     def listing(self) -> list[dict[str, Any]]:
         """Every file seen, valid or not, for `GET /policies`."""
         return [f.as_dict() for f in self.files]
-
-
-def policy_paths(value: str = "") -> list[Path]:
-    """The project's own folder, then each folder of `value` (the `ZHAOSHANG_POLICY_PATH`
-    setting, `:`-separated)."""
-    return [BUILTIN_POLICY_DIR] + [Path(p) for p in value.split(":") if p.strip()]
-
-
-def _raw_id(path: Path) -> str | None:
-    try:
-        data = parse_yaml(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
-    value = data.get("id") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def load_policies(
-    paths: Iterable[str | Path] | None = None, *, include_builtin: bool = True
-) -> PolicyRegistry:
-    """Load every `*.yaml`/`*.yml` file from the project's folder and the folders given.
-
-    Without `paths`, only the project's folder (the composition root passes the folders of
-    the `ZHAOSHANG_POLICY_PATH` setting). Folders are read in order,
-    files by name; a file whose id was already loaded is reported as a duplicate, not loaded.
-    A path may also name a single file.
-    """
-    folders = policy_paths() if paths is None else [Path(p) for p in paths]
-    if paths is not None and include_builtin:
-        folders = [BUILTIN_POLICY_DIR, *folders]
-    if paths is None and not include_builtin:
-        folders = folders[1:]
-    seen_dirs: set[Path] = set()
-    loaded: list[LoadedFile] = []
-    by_id: dict[str, Path] = {}
-    for folder in folders:
-        resolved = folder.resolve()
-        if resolved in seen_dirs:
-            continue
-        seen_dirs.add(resolved)
-        if folder.is_file():
-            files = [folder]
-        elif folder.is_dir():
-            files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))
-        else:
-            loaded.append(
-                LoadedFile(folder, None, (PolicyError(str(folder), "(folder)", "not found"),))
-            )
-            continue
-        for file in files:
-            if _is_evaluation_rules(file):
-                continue  # scoring rules of the evaluation (projections.evaluation) live here too
-            try:
-                policy = load_policy_file(file)
-            except PolicyFileError as e:
-                loaded.append(LoadedFile(file, None, e.errors, _raw_id(file)))
-                continue
-            if policy.id in by_id:
-                error = PolicyError(
-                    str(file),
-                    "id",
-                    f"policy {policy.id!r} is already loaded from {by_id[policy.id]}",
-                )
-                loaded.append(LoadedFile(file, None, (error,), policy.id))
-                continue
-            by_id[policy.id] = file
-            loaded.append(LoadedFile(file, policy, (), policy.id))
-    return PolicyRegistry(loaded)
-
-
-def _is_evaluation_rules(file: Path) -> bool:
-    """Evaluation rules files (`kind: evaluation`) share the policy folders; they are read by
-    `projections.evaluation`, not by this loader."""
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return False
-    return isinstance(data, dict) and data.get("kind") == "evaluation"
