@@ -97,7 +97,9 @@ class Context:
 
     __slots__ = (
         "_arrivals",
+        "_attributes",
         "base",
+        "checked",
         "end",
         "facts",
         "funds",
@@ -119,6 +121,7 @@ class Context:
         items: int,
         p: Callable[[Rule, str, Any], Parameter],
         shared: dict[Any, Step] | None = None,
+        checked: dict[Any, tuple[bool, tuple[Step, ...]]] | None = None,
     ) -> None:
         self.facts = facts
         self.year = year
@@ -129,7 +132,10 @@ class Context:
         self.items = items
         self.p = p
         self.shared: dict[Any, Step] = {} if shared is None else shared  # steps made once
+        # Outcomes of conditions that depend on few distinct inputs, by condition and input.
+        self.checked: dict[Any, tuple[bool, tuple[Step, ...]]] = {} if checked is None else checked
         self._arrivals: tuple[Any, ...] | None = None
+        self._attributes: dict[str, tuple[str, ...]] = {}
 
     def arrivals(self) -> tuple[Any, ...]:
         """The year's arrivals inside the counting window (any source)."""
@@ -166,6 +172,13 @@ class Context:
         )
 
     def attribute(self, name: str) -> tuple[str, ...]:
+        """The attribute's values (asked by memo keys, conditions and rate tables: made once)."""
+        known = self._attributes.get(name)
+        if known is None:
+            known = self._attributes[name] = self._attribute(name)
+        return known
+
+    def _attribute(self, name: str) -> tuple[str, ...]:
         facts = self.facts
         if name == "designations":
             return tuple(facts.designations)
@@ -222,6 +235,12 @@ class Condition(Rule):
     def evaluate(self, ctx: Context) -> Outcome:
         raise NotImplementedError
 
+    def memo_key(self, ctx: Context) -> Any:
+        """What the outcome and steps depend on, when that is a few distinct values (an
+        industry, the designations): `check` then evaluates the condition once per distinct
+        value in a year's evaluation. None (the default): evaluated for every project."""
+        return None
+
     @property
     def kind(self) -> str:
         return self.KIND
@@ -247,6 +266,19 @@ def check(
     condition: Condition, ctx: Context, shared: dict[Any, Step]
 ) -> tuple[bool, tuple[Step, ...]]:
     """Evaluate `condition`: whether it is met, and its steps (nested ones first)."""
+    memo = condition.memo_key(ctx)
+    if memo is not None:
+        key = (id(condition), memo)  # the condition object of one version, alive all year
+        known = ctx.checked.get(key)
+        if known is None:
+            known = ctx.checked[key] = _check(condition, ctx, shared)
+        return known
+    return _check(condition, ctx, shared)
+
+
+def _check(
+    condition: Condition, ctx: Context, shared: dict[Any, Step]
+) -> tuple[bool, tuple[Step, ...]]:
     result = condition.evaluate(ctx)
     outcome = result.outcome or ("met" if result.met else "not_met")
     notes = (*condition.notes(), *result.notes)
@@ -318,6 +350,10 @@ class ExclusionCondition(Condition):
         if not any(k in m for k in cls.OPTIONAL):
             c.fail(path, "an exclusion names industries, project_types or origins")
         return cls(**common, industries=industries, project_types=types, origins=origins)
+
+    def memo_key(self, ctx: Context) -> Any:
+        f = ctx.facts
+        return (f.industry, f.project_type, f.origin)
 
     def evaluate(self, ctx: Context) -> Outcome:
         f = ctx.facts
@@ -671,6 +707,9 @@ class AttributeCondition(Condition):
                 c.fail((*path, "in"), f"name at least one {what}")
         return cls(**common, attribute=attribute, values=values)
 
+    def memo_key(self, ctx: Context) -> Any:
+        return ctx.attribute(self.attribute)
+
     def evaluate(self, ctx: Context) -> Outcome:
         actual = ctx.attribute(self.attribute)
         return Outcome(
@@ -702,6 +741,15 @@ class LogicCondition(Condition):
 
     def combine(self, results: list[bool]) -> bool:
         raise NotImplementedError
+
+    def memo_key(self, ctx: Context) -> Any:
+        keys = []
+        for child in self.conditions:
+            key = child.memo_key(ctx)
+            if key is None:
+                return None  # a branch depends on an amount: evaluated for every project
+            keys.append(key)
+        return tuple(keys)
 
     def evaluate(self, ctx: Context) -> Outcome:
         before: list[Step] = []
