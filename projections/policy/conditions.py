@@ -104,6 +104,7 @@ class Context:
         "facts",
         "funds",
         "items",
+        "memo",
         "p",
         "shared",
         "window",
@@ -122,6 +123,7 @@ class Context:
         p: Callable[[Rule, str, Any], Parameter],
         shared: dict[Any, Step] | None = None,
         checked: dict[Any, tuple[bool, tuple[Step, ...]]] | None = None,
+        memo: Callable[[Parameter], Parameter] | None = None,
     ) -> None:
         self.facts = facts
         self.year = year
@@ -131,6 +133,8 @@ class Context:
         self.funds = funds
         self.items = items
         self.p = p
+        # A parameter made elsewhere (dated by a table entry), kept once per year's evaluation.
+        self.memo: Callable[[Parameter], Parameter] = memo or (lambda parameter: parameter)
         self.shared: dict[Any, Step] = {} if shared is None else shared  # steps made once
         # Outcomes of conditions that depend on few distinct inputs, by condition and input.
         self.checked: dict[Any, tuple[bool, tuple[Step, ...]]] = {} if checked is None else checked

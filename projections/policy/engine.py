@@ -36,12 +36,12 @@ from projections.policy.facts import ProjectFacts
 from projections.policy.model import (
     PLACES_TEXT,
     ROUNDING_TEXT,
-    AmountRule,
     Band,
     Policy,
     PolicyVersion,
     Rule,
     compare,
+    exact,
     money,
     round_to,
 )
@@ -50,13 +50,6 @@ ZERO = Decimal("0.00")
 FEN = Decimal("0.01")
 HUNDRED = Decimal(100)
 EXACT = Decimal("0.000001")
-
-
-def exact(amount: Decimal) -> Decimal:
-    """An unrounded amount as it is, without trailing zeros beyond the fen (20000.00500 →
-    20000.005, 85200.000000 → 85200.00)."""
-    to_fen = amount.quantize(FEN)
-    return to_fen if to_fen == amount else amount.normalize()
 
 
 @contextmanager
@@ -393,6 +386,7 @@ class _YearPlan:
             self.p,
             self._steps,
             self._checked,
+            self.memo,
         )
         for condition in v.conditions:
             met, condition_steps = check(condition, ctx, self._steps)
@@ -539,222 +533,12 @@ class _YearPlan:
                     portion,
                 )
             )
-        return self._raw_amount(a, ctx, portion, steps)
+        return a.evaluate(ctx, portion, steps)
 
     def _adjust(self, v: PolicyVersion, ctx: Context, raw: Decimal, steps: list[Step]) -> Decimal:
         """The adjustments of version `v`, once on the project's unrounded amount."""
-        held = set(ctx.facts.designations)
-        for adj in v.adjustments:
-            matched = () if adj.designations is None else tuple(sorted(held & adj.designations))
-            designated = adj.designations is None or bool(matched)
-            when_met: list[str] = []
-            when_failed: list[str] = []
-            for condition in adj.when:
-                met, condition_steps = check(condition, ctx, self._steps)
-                steps.extend(condition_steps)
-                (when_met if met else when_failed).append(condition.id)
-            applies = designated and not when_failed
-            before = raw
-            designations = "—" if adj.designations is None else adj.designations
-            if adj.kind == "multiplier":
-                assert adj.factor is not None
-                if applies:
-                    raw = raw * adj.factor
-                params: tuple[Parameter, ...] = (
-                    self.p(adj, "designations", designations),
-                    self.p(adj, "factor", adj.factor),
-                )
-            else:
-                assert adj.bonus is not None
-                if applies:
-                    raw = raw + adj.bonus.cny
-                params = (
-                    self.p(adj, "designations", designations),
-                    self.p(adj, "amount", adj.bonus.describe()),
-                )
-            inputs: tuple[tuple[str, Any], ...] = (("matched", matched), ("before", exact(before)))
-            if adj.bonus:
-                inputs += (("bonus", adj.bonus.cny),)
-            outcome = "applied" if applies else "not_applied"
-            if adj.when:
-                params += (self.p(adj, "when", tuple(c.id for c in adj.when)),)
-                inputs += (("when_met", tuple(when_met)), ("when_failed", tuple(when_failed)))
-                outcome += "_if"
-            steps.append(
-                Step(
-                    f"adjustment.{adj.kind}",
-                    adj.id,
-                    adj.clause,
-                    inputs,
-                    params,
-                    exact(raw),
-                    outcome,
-                )
-            )
-        return raw
-
-    def _raw_amount(
-        self, a: AmountRule, ctx: Context, portion: Decimal, steps: list[Step]
-    ) -> Decimal:
-        if a.kind == "flat_rate":
-            assert a.rate is not None
-            raw = portion * a.rate
-            steps.append(
-                Step(
-                    "amount.flat_rate",
-                    a.id,
-                    a.clause,
-                    (("portion_amount", portion),),
-                    (self.p(a, "rate", a.rate), self.p(a, "portion", a.portion)),
-                    exact(raw),
-                )
-            )
-            return raw
-        facts = ctx.facts
-        if a.kind == "rate_by_industry":
-            rate = a.rates.get(facts.industry, a.default_rate)
-            source = f"rates.{facts.industry}" if facts.industry in a.rates else "default_rate"
-            raw = portion * (rate or ZERO)
-            steps.append(
-                Step(
-                    "amount.rate_by_industry",
-                    a.id,
-                    a.clause,
-                    (("portion_amount", portion), ("industry", facts.industry)),
-                    (self.memo(Parameter("rate", rate, a.since.get(source, a.created))),),
-                    exact(raw),
-                )
-            )
-            return raw
-        if a.kind == "rate_table":
-            value = ctx.attribute(a.key)[0]
-            hit = value in a.rates
-            rate = a.rates[value] if hit else a.default_rate
-            assert rate is not None  # the loader requires a default rate
-            source = f"rates.{value}" if hit else "default_rate"
-            raw = portion * rate
-            steps.append(
-                Step(
-                    "amount.rate_table",
-                    a.id,
-                    a.clause,
-                    (("portion_amount", portion), ("key", a.key), ("value", value)),
-                    (
-                        self.memo(Parameter("rate", rate, a.since.get(source, a.created))),
-                        self.memo(Parameter("row", source, a.since.get(source, a.created))),
-                    ),
-                    exact(raw),
-                )
-            )
-            return raw
-        if a.kind == "decision_table":
-            skipped: list[str] = []
-            for row in a.table:
-                row_steps: list[Step] = []
-                fired = True
-                for condition in row.when:
-                    met, condition_steps = check(condition, ctx, self._steps)
-                    row_steps.extend(condition_steps)
-                    if not met:
-                        fired = False
-                        break  # hit policy FIRST: a row fails at its first unmet condition
-                if fired:
-                    steps.extend(row_steps)
-                    chosen, row_id = row.rule, row.id
-                    break
-                skipped.append(row.id)
-            else:
-                assert a.default is not None  # the loader requires a default row
-                chosen, row_id = a.default, "default"
-            key = ("decision_table", a.id, row_id, tuple(skipped))
-            table_step = self._steps.get(key)
-            if table_step is None:  # few distinct outcomes: one shared step each
-                table_step = self._steps[key] = Step(
-                    "amount.decision_table",
-                    a.id,
-                    a.clause,
-                    (("row", row_id), ("skipped", tuple(skipped))),
-                    (self.p(a, "hit_policy", "first"),),
-                    row_id,
-                    "default" if row_id == "default" else "row",
-                ).shared()
-            steps.append(table_step)
-            return self._raw_amount(chosen, ctx, portion, steps)
-        since = a.since.get("bands", a.created)
-        if a.mode == "whole" and a.selected_by is not None:
-            selector = ctx.figure(a.selected_by)
-            band = _band_for(a.bands, selector)
-            if band is None:
-                raw, value = ZERO, "none"
-            elif band.rate is not None:
-                raw, value = portion * band.rate, f"× {band.rate}"
-            else:
-                assert band.amount is not None
-                raw, value = band.amount, f"{band.amount}"
-            names = figure_label(a.selected_by)
-            steps.append(
-                Step(
-                    "amount.bands_selected",
-                    a.id,
-                    a.clause,
-                    (("portion_amount", portion), ("selector", selector)),
-                    (
-                        self.p(a, "selected_by", a.selected_by),
-                        self.p(a, "edges", a.edges or "CNY"),
-                        self.memo(
-                            Parameter("band", "none" if band is None else band.label(), since)
-                        ),
-                        self.memo(Parameter("band_value", value, since)),
-                    ),
-                    exact(raw),
-                    notes=(("selector_name_zh", names[0]), ("selector_name_en", names[1])),
-                )
-            )
-            return raw
-        if a.mode == "whole":
-            band = _band_for(a.bands, portion)
-            if band is None:
-                raw, value = ZERO, "none"
-            elif band.rate is not None:
-                raw, value = portion * band.rate, f"× {band.rate}"
-            else:
-                assert band.amount is not None
-                raw, value = band.amount, f"{band.amount}"
-            steps.append(
-                Step(
-                    "amount.bands_whole",
-                    a.id,
-                    a.clause,
-                    (("portion_amount", portion),),
-                    (
-                        self.memo(
-                            Parameter("band", "none" if band is None else band.label(), since)
-                        ),
-                        self.memo(Parameter("band_value", value, since)),
-                    ),
-                    exact(raw),
-                )
-            )
-            return raw
-        raw = ZERO
-        pieces: list[str] = []
-        for band in a.bands:
-            part = band.portion(portion)
-            if part <= 0:
-                continue
-            assert band.rate is not None
-            raw += part * band.rate
-            pieces.append(f"{band.label()}: {part} × {band.rate} = {exact(part * band.rate)}")
-        steps.append(
-            Step(
-                "amount.bands_progressive",
-                a.id,
-                a.clause,
-                (("portion_amount", portion), ("pieces", "; ".join(pieces) or "—")),
-                (self.memo(Parameter("bands", tuple(b.label() for b in a.bands), since)),),
-                exact(raw),
-            )
-        )
+        for adjustment in v.adjustments:
+            raw = adjustment.evaluate(ctx, raw, steps)
         return raw
 
     # ---- the split --------------------------------------------------------------------------

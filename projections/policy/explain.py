@@ -235,61 +235,9 @@ TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
         "状态：{status_label}，奖励0.00元",
         "Status: {status_label}; reward 0.00 yuan",
     ),
-    ("amount.flat_rate", ""): (
-        "奖励额 = {portion_amount}元 × {rate} = {result}元",
-        "Reward = {portion_amount} yuan × {rate} = {result} yuan",
-    ),
-    ("amount.rate_by_industry", ""): (
-        "行业{industry}的比例为{rate}：{portion_amount}元 × {rate} = {result}元",
-        "The rate for industry {industry} is {rate}: {portion_amount} yuan × {rate} = "
-        "{result} yuan",
-    ),
-    ("amount.bands_whole", ""): (
-        "{portion_amount}元落在档次{band}，按该档{band_value}计：{result}元",
-        "{portion_amount} yuan falls in band {band}, which gives {band_value}: {result} yuan",
-    ),
-    ("amount.bands_progressive", ""): (
-        "{portion_amount}元按超额累进计算：{pieces}，合计{result}元",
-        "{portion_amount} yuan by progressive bands: {pieces}; total {result} yuan",
-    ),
     ("amount.portion", ""): (
         "计奖基数为超过门槛的部分：{base}元 − {threshold}元 = {result}元",
         "The rate applies to the part above the threshold: {base} − {threshold} = {result} yuan",
-    ),
-    ("adjustment.multiplier", "applied"): (
-        "投资方称号{matched}：奖励 × {factor}，{before}元 → {result}元",
-        "Investor designation {matched}: reward × {factor}, {before} → {result} yuan",
-    ),
-    ("adjustment.multiplier", "not_applied"): (
-        "投资方无{designations}称号，不调整",
-        "No {designations} designation: no multiplier",
-    ),
-    ("adjustment.bonus", "applied"): (
-        "投资方称号{matched}：另加{bonus}元，{before}元 → {result}元",
-        "Investor designation {matched}: bonus {bonus} yuan, {before} → {result} yuan",
-    ),
-    ("adjustment.bonus", "not_applied"): (
-        "投资方无{designations}称号，不加奖",
-        "No {designations} designation: no bonus",
-    ),
-    ("amount.rate_table", ""): (
-        "按{key}取比例：{value}适用{row}，比例{rate}：{portion_amount}元 × {rate} = {result}元",
-        "Rate by {key}: {value} takes {row}, rate {rate}: {portion_amount} yuan × {rate} = "
-        "{result} yuan",
-    ),
-    ("amount.decision_table", "row"): (
-        "决策表（首条命中）：命中行{row}（未命中的在先行：{skipped}）",
-        "Decision table (first hit): row {row} fired (earlier rows not matched: {skipped})",
-    ),
-    ("amount.decision_table", "default"): (
-        "决策表（首条命中）：各行均未命中（{skipped}），采用默认行",
-        "Decision table (first hit): no row matched ({skipped}); the default row applies",
-    ),
-    ("amount.bands_selected", ""): (
-        "按{selector_name}{selector}确定档次（档界：{edges}）：落在档次{band}，按该档{band_value}"
-        "计{portion_amount}元：{result}元",
-        "The band is chosen by {selector_name} {selector} (edges: {edges}): band {band}, which "
-        "gives {band_value} on {portion_amount} yuan: {result} yuan",
     ),
     ("amount.version_segment", ""): (
         "{effective_from}起施行的版本下计入的{counted}笔到位资金：{amount}元",
@@ -299,28 +247,6 @@ TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
     ("amount.segments_total", ""): (
         "各版本分段计算的奖励合计（{segments}段）：{result}元",
         "The rewards of the {segments} version segment(s) add up to {result} yuan",
-    ),
-    ("adjustment.multiplier", "applied_if"): (
-        "条件（{when}）均满足（称号要求：{designations}）：奖励 × {factor}，{before}元 → {result}元",
-        "Conditions ({when}) all hold (designations required: {designations}): reward × "
-        "{factor}, {before} → {result} yuan",
-    ),
-    ("adjustment.multiplier", "not_applied_if"): (
-        "条件（{when}）未全部满足（未满足：{when_failed}；称号要求：{designations}，具备：{matched}），"
-        "不调整",
-        "Conditions ({when}) do not all hold (not met: {when_failed}; designations required: "
-        "{designations}, held: {matched}): no multiplier",
-    ),
-    ("adjustment.bonus", "applied_if"): (
-        "条件（{when}）均满足（称号要求：{designations}）：另加{bonus}元，{before}元 → {result}元",
-        "Conditions ({when}) all hold (designations required: {designations}): bonus {bonus} "
-        "yuan, {before} → {result} yuan",
-    ),
-    ("adjustment.bonus", "not_applied_if"): (
-        "条件（{when}）未全部满足（未满足：{when_failed}；称号要求：{designations}，具备：{matched}），"
-        "不加奖",
-        "Conditions ({when}) do not all hold (not met: {when_failed}; designations required: "
-        "{designations}, held: {matched}): no bonus",
     ),
     ("rounding", ""): (
         "项目奖励 {before}元 按{mode}取到{places_text}：{result}元",

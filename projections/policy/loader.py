@@ -17,7 +17,7 @@ import copy
 import itertools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -26,17 +26,21 @@ from typing import Any
 from domain.values import (
     CITIES,
     CURRENCIES,
-    DESIGNATIONS,
     ORIGINS,
     round_fen,
 )
+from projections.policy.amounts import (
+    ADJUSTMENT_KINDS,
+    AMOUNT_KINDS,
+    Adjustment,
+    AmountRule,
+    parse_adjustment,
+)
 from projections.policy.conditions import (
-    ATTRIBUTES,
     CONDITION_KINDS,
     FIGURE_HELP,
     Condition,
     ThresholdCondition,
-    figure_unit,
     known_figure,
 )
 from projections.policy.files import (
@@ -48,8 +52,6 @@ from projections.policy.files import (
 from projections.policy.files import parse_yaml as parse_yaml  # the loader's name for tests
 from projections.policy.model import (
     ROUNDING_MODES,
-    Adjustment,
-    AmountRule,
     AssociationCap,
     Band,
     BaseRule,
@@ -64,8 +66,6 @@ from projections.policy.model import (
     ProjectCap,
     RowsRule,
     SplitRule,
-    TableRow,
-    normalise_place,
 )
 
 PathT = tuple[str, ...]
@@ -76,7 +76,6 @@ IDENT = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
 MONTH_DAY = re.compile(r"^(\d\d)-(\d\d)$")
 MAX_RATE = Decimal(1)
-MAX_FACTOR = Decimal(10)
 ZERO_FEN = Decimal("0.00")
 
 
@@ -738,175 +737,50 @@ class _VersionBuilder:
             self.c.fail((*path, "[0]"), "progressive bands start at 0")
         return tuple(result)
 
+    def rule_fields(self, m: Mapping[str, Any], path: PathT, default_id: str) -> dict[str, Any]:
+        """A rule's id (unique in the version), clause and parameter dates, for kind classes."""
+        return self._rule(m, path, default_id)
+
     def amount(
         self, value: Any, path: PathT = ("amount",), row: dict[str, Any] | None = None
     ) -> AmountRule | None:
-        """The amount rule; `row` (its rule fields) for the rule of a decision-table row, which
-        takes portion, rounding and places from the table."""
+        """The amount rule, of a kind registered in `amounts.AMOUNT_KINDS`; `row` (its rule
+        fields) for the rule of a decision-table row, which takes portion, rounding and places
+        from the table."""
         kind = value.get("kind") if isinstance(value, dict) else None
-        kinds = dict(AMOUNT_KINDS)
-        if row is not None:
-            del kinds["decision_table"]  # a row's rule is a flat rate, a rate table or bands
+        kinds = {name: cls for name, cls in AMOUNT_KINDS.items() if row is None or cls.IN_TABLE_ROW}
         if kind not in kinds:
             self.c.fail((*path, "kind"), f"{kind!r} is not one of: {', '.join(kinds)}")
             return None
-        required, optional = kinds[str(kind)]
+        cls = kinds[str(kind)]
         if row is None:
             m = self.c.mapping(
                 value,
                 path,
-                ("clause", "kind", "portion", "rounding", "places", *required),
-                ("id", *optional),
+                ("clause", "kind", "portion", "rounding", "places", *cls.REQUIRED),
+                ("id", *cls.OPTIONAL),
             )
         else:
-            m = self.c.mapping(value, path, ("kind", *required), optional)
+            m = self.c.mapping(value, path, ("kind", *cls.REQUIRED), cls.OPTIONAL)
         if m is None:
             return None
-        fields: dict[str, Any] = {}
-        if kind == "flat_rate":
-            fields["rate"] = self.c.rate(m, "rate", path)
-        elif kind == "rate_by_industry":
-            fields["rates"] = self._rates(m, path, "industry")
-            if "default_rate" in m and m["default_rate"] is not None:
-                fields["default_rate"] = self.c.rate(m, "default_rate", path)
-        elif kind == "rate_table":
-            key = self.c.choice(m, "key", path, SINGLE_ATTRIBUTES, "industry")
-            fields["key"] = key
-            fields["rates"] = self._rates(m, path, key)
-            fields["default_rate"] = self.c.rate(m, "default_rate", path)
-        elif kind == "decision_table":
-            fields.update(self._decision_table(m, path))
-        else:
-            fields.update(self._amount_bands(m, path))
+        fields = cls.parse(self, m, path)
         if row is not None:
-            return AmountRule(**row, kind=str(kind), **fields)
+            return cls(**row, **fields)
         places = m.get("places", 2)
         if places not in (0, 1, 2) or isinstance(places, bool):
             self.c.fail((*path, "places"), "places is 2 (fen), 1 (jiao) or 0 (yuan)")
             places = 2
-        return AmountRule(
+        return cls(
             **self._rule(m, path, "amount"),
-            kind=str(kind),
             portion=self.c.choice(m, "portion", path, ("whole", "above_threshold"), "whole"),
             rounding=self.c.choice(m, "rounding", path, tuple(ROUNDING_MODES), "half_up"),
             places=int(places),
             **fields,
         )
 
-    def _rates(self, m: Mapping[str, Any], path: PathT, key: str) -> dict[str, Decimal]:
-        what, allowed, _ = ATTRIBUTES[key]
-        rates: dict[str, Decimal] = {}
-        rm = m.get("rates", {})
-        if not isinstance(rm, dict) or not rm:
-            self.c.fail((*path, "rates"), f"expected a mapping of {what} codes to rates")
-            return rates
-        known = None if allowed is None else set(allowed)
-        for code, rate in rm.items():
-            if known is not None and code not in known:
-                self.c.fail(
-                    (*path, "rates", str(code)),
-                    f"unknown {what} {code!r}; known: {', '.join(sorted(known))}",
-                )
-                continue
-            name = normalise_place(str(code)) if known is None else str(code)
-            rates[name] = self.c.rate({"r": rate}, "r", (*path, "rates", str(code)))
-        return rates
-
-    def _amount_bands(self, m: Mapping[str, Any], path: PathT) -> dict[str, Any]:
-        mode = self.c.choice(m, "mode", path, ("whole", "progressive"), "whole")
-        bands = self.bands(
-            m.get("bands"),
-            (*path, "bands"),
-            value_key="rate_or_amount" if mode == "whole" else "rate",
-            contiguous=mode == "progressive",
-        )
-        selected_by = None
-        if "selected_by" in m:
-            selected_by = self.figure(m, "selected_by", path)
-            if mode != "whole":
-                self.c.fail(
-                    (*path, "selected_by"), "only whole-amount bands are selected by a figure"
-                )
-        unit = figure_unit(selected_by or "base")
-        edges_currency = self.c.text(m, "edges_currency", path, unit)
-        edges = ""
-        if edges_currency not in CURRENCIES:
-            self.c.fail((*path, "edges_currency"), f"{edges_currency!r} is not an ISO 4217 code")
-        elif edges_currency == unit:
-            edges = "" if unit == "CNY" else f"{unit} (original currency)"
-            if "edges_rate_to_cny" in m:
-                self.c.fail(
-                    (*path, "edges_rate_to_cny"),
-                    f"the edges are compared in {unit} itself: no rate is used",
-                )
-        elif unit != "CNY":
-            self.c.fail(
-                (*path, "edges_currency"),
-                f"bands chosen by a {unit} figure have {unit} edges, not {edges_currency}",
-            )
-        elif "edges_rate_to_cny" not in m:
-            self.c.fail(path, f"{edges_currency} band edges need the file's `edges_rate_to_cny`")
-        else:
-            rate = self.c.decimal(
-                m,
-                "edges_rate_to_cny",
-                path,
-                low=Decimal(0),
-                low_inclusive=False,
-                places=6,
-                what="rate",
-            )
-            edges = f"{edges_currency} × {rate}"
-            bands = tuple(
-                replace(
-                    band,
-                    lower=None if band.lower is None else round_fen(band.lower * rate),
-                    upper=None if band.upper is None else round_fen(band.upper * rate),
-                )
-                for band in bands
-            )
-        return {"mode": mode, "bands": bands, "selected_by": selected_by, "edges": edges}
-
-    def _decision_table(self, m: Mapping[str, Any], path: PathT) -> dict[str, Any]:
-        self.c.choice(m, "hit_policy", path, ("first",), "first")
-        table_id = self.c.text(m, "id", path, "amount")
-        clause = self.c.clause(m, path)
-        rows_raw = m.get("rows")
-        rows: list[TableRow] = []
-        if not isinstance(rows_raw, list) or not rows_raw:
-            self.c.fail((*path, "rows"), "expected a non-empty list of rows")
-            rows_raw = []
-        for index, item in enumerate(rows_raw):
-            label = item.get("id") if isinstance(item, dict) and item.get("id") else index
-            rpath = (*path, "rows", f"[{label}]")
-            rm = self.c.mapping(item, rpath, ("id", "when", "rule"), ("clause",))
-            if rm is None:
-                continue
-            row_rule = self._rule(rm, rpath, "")
-            row_rule["clause"] = row_rule["clause"] or clause
-            when = self.nested_conditions(rm.get("when"), (*rpath, "when"), row_rule["clause"])
-            if rm.get("when") == []:
-                self.c.fail(
-                    (*rpath, "when"), "a row names at least one condition (or use the default)"
-                )
-            rule = self.amount(rm.get("rule"), (*rpath, "rule"), row_rule)
-            if rule is not None:
-                rows.append(TableRow(id=row_rule["id"], when=when, rule=rule))
-        default = None
-        dpath = (*path, "default")
-        dm = self.c.mapping(m.get("default"), dpath, ("rule",), ("clause",))
-        if dm is not None:
-            since, created = self.c.rule_since(dpath)
-            fields = {
-                "id": f"{table_id}.default",
-                "clause": self.c.clause(dm, dpath) or clause,
-                "since": since,
-                "created": created,
-            }
-            default = self.amount(dm.get("rule"), (*dpath, "rule"), fields)
-        return {"table": tuple(rows), "default": default}
-
     def adjustments(self, value: Any) -> tuple[Adjustment, ...]:
+        """The adjustments, each of a kind registered in `amounts.ADJUSTMENT_KINDS`."""
         path: PathT = ("adjustments",)
         if not isinstance(value, list):
             self.c.fail(path, f"expected a list, found {_kind(value)}")
@@ -915,49 +789,17 @@ class _VersionBuilder:
         for item in value:
             ipath = (*path, f"[{item.get('id') if isinstance(item, dict) else '?'}]")
             kind = item.get("kind") if isinstance(item, dict) else None
-            if kind not in ("multiplier", "bonus"):
-                self.c.fail((*ipath, "kind"), f"{kind!r} is not one of: multiplier, bonus")
-                continue
-            extra = "factor" if kind == "multiplier" else "amount"
-            m = self.c.mapping(
-                item, ipath, ("id", "clause", "kind", extra), ("designations", "when")
-            )
-            if m is None:
-                continue
-            if "designations" not in m and "when" not in m:
+            if kind not in ADJUSTMENT_KINDS:
                 self.c.fail(
-                    ipath, "an adjustment names its designations, its `when` conditions, or both"
+                    (*ipath, "kind"), f"{kind!r} is not one of: {', '.join(ADJUSTMENT_KINDS)}"
                 )
-            designations = self.c.codes(m, "designations", ipath, DESIGNATIONS, "designation")
-            if m.get("designations") == []:
-                self.c.fail((*ipath, "designations"), "name at least one designation")
-            rule = self._rule(m, ipath, "")
-            when: tuple[Condition, ...] = ()
-            if "when" in m:
-                when = self.nested_conditions(m["when"], (*ipath, "when"), rule["clause"])
-                if m["when"] == []:
-                    self.c.fail((*ipath, "when"), "name at least one condition")
-            built.append(
-                Adjustment(
-                    **rule,
-                    kind=str(kind),
-                    designations=designations,
-                    when=when,
-                    factor=self.c.decimal(
-                        m,
-                        "factor",
-                        ipath,
-                        low=Decimal(0),
-                        low_inclusive=False,
-                        high=MAX_FACTOR,
-                        places=6,
-                        what="factor",
-                    )
-                    if kind == "multiplier"
-                    else None,
-                    bonus=self.c.money(m, "amount", ipath) if kind == "bonus" else None,
-                )
+                continue
+            cls = ADJUSTMENT_KINDS[str(kind)]
+            m = self.c.mapping(
+                item, ipath, ("id", "clause", "kind", cls.VALUE_KEY), ("designations", "when")
             )
+            if m is not None:
+                built.append(parse_adjustment(self, m, ipath, str(kind)))
         return tuple(built)
 
     def project_caps(self, value: Any) -> tuple[ProjectCap, ...]:
@@ -1067,16 +909,6 @@ class _VersionBuilder:
             **self._rule(m, path, "rows"),
             after_caps=self.c.choice(m, "after_caps", path, ("keep_uncapped", "pro_rata")),
         )
-
-
-AMOUNT_KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "flat_rate": (("rate",), ()),
-    "rate_by_industry": (("rates",), ("default_rate",)),
-    "rate_table": (("key", "rates", "default_rate"), ()),
-    "bands": (("mode", "bands"), ("selected_by", "edges_currency", "edges_rate_to_cny")),
-    "decision_table": (("hit_policy", "rows", "default"), ()),
-}
-SINGLE_ATTRIBUTES = tuple(name for name, (_, _, multi) in ATTRIBUTES.items() if not multi)
 
 
 PARAMETER_KEYS = (

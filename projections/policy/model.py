@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from projections.policy.explain import Parameter
 
-if TYPE_CHECKING:  # the condition kinds build on `Rule` here (projections.policy.conditions)
+if TYPE_CHECKING:  # the condition, amount and adjustment kinds build on `Rule` here
+    from projections.policy.amounts import Adjustment, AmountRule
     from projections.policy.conditions import Condition, ThresholdCondition
 
 FEN = Decimal("0.01")
@@ -62,6 +63,13 @@ def round_to(amount: Decimal, mode: str, places: int = 2) -> Decimal:
 def money(amount: Decimal) -> Decimal:
     """Exactly two places (an amount already in fen)."""
     return amount.quantize(FEN)
+
+
+def exact(amount: Decimal) -> Decimal:
+    """An unrounded amount as it is, without trailing zeros beyond the fen (20000.00500 →
+    20000.005, 85200.000000 → 85200.00)."""
+    to_fen = amount.quantize(FEN)
+    return to_fen if to_fen == amount else amount.normalize()
 
 
 @dataclass(frozen=True)
@@ -170,42 +178,6 @@ class ListingRule(Rule):
     associations: str  # referrers (at the split date)
     order: tuple[str, ...]
     within_jurisdiction: bool
-
-
-@dataclass(frozen=True, kw_only=True)
-class AmountRule(Rule):
-    kind: str  # flat_rate | rate_by_industry | rate_table | bands | decision_table
-    rate: Decimal | None = None
-    rates: Mapping[str, Decimal] = field(default_factory=dict)
-    default_rate: Decimal | None = None
-    key: str = "industry"  # rate_table: the attribute the rates are keyed by
-    mode: str = "whole"  # bands: whole | progressive
-    bands: tuple[Band, ...] = ()
-    selected_by: str | None = None  # bands: the figure choosing the band (None: the portion)
-    edges: str = ""  # how the band edges were stated (a foreign currency and its rate)
-    table: tuple[TableRow, ...] = ()  # decision_table: rows in order, hit policy FIRST
-    default: AmountRule | None = None  # decision_table: the rule when no row matches
-    portion: str = "whole"  # whole | above_threshold
-    rounding: str = "half_up"
-    places: int = 2
-
-
-@dataclass(frozen=True, kw_only=True)
-class TableRow:
-    """A decision-table row: when every condition holds (and no earlier row did), `rule`."""
-
-    id: str
-    when: tuple[Condition, ...]
-    rule: AmountRule
-
-
-@dataclass(frozen=True, kw_only=True)
-class Adjustment(Rule):
-    kind: str  # multiplier | bonus
-    designations: frozenset[str] | None  # None: no designation test (only `when`)
-    factor: Decimal | None = None
-    bonus: Money | None = None
-    when: tuple[Condition, ...] = ()  # further conditions, all of which must hold
 
 
 @dataclass(frozen=True, kw_only=True)
