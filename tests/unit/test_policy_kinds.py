@@ -15,13 +15,14 @@ from projections.policy import evaluate, policy_from_data
 from projections.policy.amounts import (
     ADJUSTMENT_KINDS,
     AMOUNT_KINDS,
+    Adjustment,
     AmountRule,
     Bonus,
     FlatRate,
     Multiplier,
 )
 from projections.policy.conditions import Context
-from projections.policy.explain import TEMPLATES, Step, add_templates
+from projections.policy.explain import TEMPLATES, Parameter, Step, add_templates
 from projections.policy.files import BUILTIN_POLICY_DIR, PolicyFileError, parse_yaml
 from projections.policy.model import exact
 from tests.unit.policy_support import arrival, facts
@@ -117,3 +118,59 @@ def test_a_kind_not_registered_is_refused_naming_the_registered_ones() -> None:
     [error] = caught.value.errors
     assert error.path == "versions[0].parameters.amount.kind"
     assert error.reason.startswith("'per_project' is not one of: flat_rate, rate_by_industry")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Floor(Adjustment):
+    """A test adjustment: the amount raised to at least `minimum` when it applies."""
+
+    minimum: Decimal
+
+    KIND = "floor"
+    VALUE_KEY = "minimum"
+    TEMPLATES = {
+        "applied": (
+            "投资方称号{matched}：奖励不低于{minimum}元，{before}元 → {result}元",
+            "Investor designation {matched}: at least {minimum} yuan, {before} → {result} yuan",
+        ),
+        "not_applied": ("投资方无{designations}称号，不调整", "No {designations}: no floor"),
+    }
+
+    @classmethod
+    def parse(cls, b: _VersionBuilder, m: Mapping[str, Any], path: PathT) -> dict[str, Any]:
+        return {"minimum": b.c.decimal(m, "minimum", path, low=Decimal(0), places=2, what="amount")}
+
+    def apply(self, raw: Decimal) -> Decimal:
+        return max(raw, self.minimum)
+
+    def parameters(self, ctx: Context) -> tuple[Parameter, ...]:
+        return (ctx.p(self, "minimum", self.minimum),)
+
+    def inputs(self) -> tuple[tuple[str, Any], ...]:
+        return (("minimum", self.minimum),)
+
+
+def test_a_new_adjustment_kind_is_one_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(ADJUSTMENT_KINDS, Floor.KIND, Floor)
+    add_templates("adjustment.floor", Floor.TEMPLATES)
+    data = copy.deepcopy(HUNAN)
+    data["versions"][0]["parameters"]["adjustments"] = [
+        {
+            "id": "fortune_floor",
+            "clause": "四(二)3",
+            "kind": "floor",
+            "minimum": "80000.00",
+            "designations": ["fortune_global_500"],
+        }
+    ]
+    policy = policy_from_data(data)
+    funds = [arrival("2023-05-01", "30000000.00")]
+    held = facts("p1", arrivals=funds, designations=["fortune_global_500"])
+    plain = facts("p2", arrivals=funds)
+    report = evaluate(policy, 2023, [held, plain])
+    # 30,000,000.00 × 0.001 = 30,000.00; raised to the 80,000.00 floor for the designated
+    # investor only.
+    assert report.projects["p1"].project_reward == Decimal("80000.00")
+    assert report.projects["p2"].project_reward == Decimal("30000.00")
+    texts = [s.text("en") for s in report.projects["p1"].steps]
+    assert any("at least 80,000.00 yuan, 30,000.00 → 80,000.00 yuan" in t for t in texts)
