@@ -441,17 +441,25 @@ def find_layout(grid: Grid) -> Layout:
 
 
 def _columns(row: Sequence[Any], above: Sequence[Any]) -> dict[str, Column]:
+    """The fields a header row names, read with the row above it: a group header over this
+    row's sub-headers, or a header standing over an empty cell of this row (two header rows
+    without merged cells). Empty when this row itself names no field (a data row)."""
     columns: dict[str, Column] = {}
-    for index, cell in enumerate(row):
-        header = _text(cell)
+    own = 0
+    for index in range(max(len(row), len(above))):
+        header = _text(row[index]) if index < len(row) else None
         group = _text(above[index]) if index < len(above) else None
         found = _field_of(header, group)
+        if found is not None:
+            own += 1
+        elif header is None:
+            found = _field_of(group, None)
         if found is None:
             continue
         name, multiplier, shown = found
         if name not in columns:
             columns[name] = Column(index, shown, multiplier)
-    return columns
+    return columns if own else {}
 
 
 def _field_of(header: str | None, group: str | None) -> tuple[str, Decimal, str] | None:
@@ -467,7 +475,7 @@ def _field_of(header: str | None, group: str | None) -> tuple[str, Decimal, str]
     if name is None and group:
         group_clean = "".join(group.split())
         for (prefix, suffix), grouped in _GROUPED.items():
-            if group_clean.startswith(prefix) and clean == suffix:
+            if prefix in group_clean and clean == suffix:
                 name = grouped
                 break
     if name is None:
