@@ -131,3 +131,47 @@ def test_the_template_has_the_chinese_headers_and_the_valid_labels(api: Api) -> 
     # the template, filled in, imports
     filled = workbook([row(1)])
     assert post(api, filled).json()["rows_fine"] == 1
+
+
+def test_the_page_uploads_previews_and_confirms(sqlite_api: Api) -> None:
+    api = sqlite_api
+    api.association("北京湖南商会")
+    project_read_models(api)
+    page = api.get("/app/imports", role="staff")
+    assert page.status_code == 200 and "上传台账" in page.text and "尚无导入记录" in page.text
+    assert 'href="/app/imports"' in api.get("/app/", role="staff").text
+    assert 'href="/app/imports"' not in api.get("/app/", role="officer").text
+    assert api.get("/app/imports", role="officer").status_code == 403
+
+    data = workbook([row(1), row(2, **{"落地市州": "<b>广州</b>"})])
+    preview = api.request(
+        "POST", "/app/imports?idempotency_key=k1", "staff",
+        files={"file": ("台账.xlsx", data, XLSX)},
+    )
+    assert preview.status_code == 200, preview.text
+    assert "预览（尚未导入）" in preview.text and "有问题" in preview.text
+    assert "&lt;b&gt;广州&lt;/b&gt;" in preview.text and "<b>广州" not in preview.text
+    assert 'name="file_data"' in preview.text and "只导入可导入的 1 行" in preview.text
+    assert api.get("/imports").json()["total"] == 0
+    import base64
+    carried = {"file_data": base64.b64encode(data).decode(), "file_name": "台账.xlsx"}
+
+    problems = api.request("POST", "/app/imports/problems", "staff", data=carried)
+    assert problems.status_code == 200 and problems.headers["content-type"] == XLSX
+
+    refused = api.request("POST", "/app/imports/confirm?idempotency_key=k2", "staff", data=carried)
+    assert "有问题行，未导入任何行" in refused.text
+    confirmed = api.request(
+        "POST", "/app/imports/confirm?idempotency_key=k3", "staff",
+        data={**carried, "fine_rows_only": "true"},
+    )
+    assert confirmed.status_code == 200 and "已导入" in confirmed.text
+    assert "/app/projects/" in confirmed.text
+    listed = api.get("/app/imports", role="staff").text
+    assert "台账.xlsx" in listed and "尚无导入记录" not in listed
+
+    bad = api.request(
+        "POST", "/app/imports?idempotency_key=k4", "staff",
+        files={"file": ("x.pdf", b"%PDF-1.7\n\x00", "application/pdf")},
+    )
+    assert bad.status_code == 422 and "只接受 .xlsx、.xls、.csv 文件" in bad.text
