@@ -57,8 +57,7 @@ def _read_workbook(data: bytes) -> Grid:
         merged = sheet.merged_cell_ranges or []
     except (CalamineError, ValueError, OSError) as e:
         raise UnsupportedMediaType(
-            f"the file cannot be read as a spreadsheet ({type(e).__name__}) "
-            "(无法作为电子表格读取)",
+            f"the file cannot be read as a spreadsheet ({type(e).__name__}) (无法作为电子表格读取)",
             field="file",
         ) from None
     for (top, left), (bottom, right) in merged:

@@ -18,7 +18,6 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.utils import get_topic
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
@@ -27,11 +26,13 @@ from eventsourcing.persistence import (
     StoredEvent,
     Transcoding,
 )
+from eventsourcing.utils import get_topic
 
 from domain import errors
 from domain.account import Account
 from domain.association import Association
 from domain.duplicates import DuplicateFinder
+from domain.events import SYSTEM, Actor, Context, EnvelopedEvent, event_type_name
 from domain.import_batch import (
     ImportBatch,
     ImportOutcome,
@@ -44,7 +45,6 @@ from domain.import_batch import (
     import_source,
     project_id_for_number,
 )
-from domain.events import SYSTEM, Actor, Context, EnvelopedEvent, event_type_name
 from domain.inputs import Day, Issues, Money, Rate, Referrals, Text
 from domain.integrity import GENESIS, PREV_HASH, ChainedMapper, stored_event_hash
 from domain.project import Project
@@ -1155,7 +1155,6 @@ class Ledger(Application[UUID]):
             expected_version,
         )
 
-
     # ==== ledger imports (DESIGN §19, issue 21) ==========================================
     #
     # The importer (`services/imports.py`) reads the file and types each row's cells; this
@@ -1205,9 +1204,7 @@ class Ledger(Application[UUID]):
         count as problems). With `record` false nothing is stored: the outcome is the preview.
         A batch already recorded is 409 `already_imported`."""
         if self.find_import_batch(batch_id) is not None:
-            raise errors.AlreadyImported(
-                f"the batch {batch_id} was already imported", field="file"
-            )
+            raise errors.AlreadyImported(f"the batch {batch_id} was already imported", field="file")
         the_ctx = dataclasses.replace(ctx, source=import_source(batch_id))
         outcome = ImportOutcome()
         refused = set(refused_rows)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
-from uuid import UUID, NAMESPACE_URL, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
@@ -116,7 +116,6 @@ class ImportBatch(Aggregate):
         )
 
 
-
 def batch_summary(event: ImportBatch.Imported) -> dict[str, Any]:
     """A batch as `GET /imports` lists it: who, when, which file, rows recorded and refused."""
     return {
@@ -183,10 +182,8 @@ _REFERRAL_FIELDS = {"occurred_on": "referred_on", "referrals": "association_id"}
 
 def build_project(ctx: Context, project_id: UUID, row: LedgerRow) -> Project:
     """The project a row describes, with its pending events; a refusal is a `RowRefused`."""
-    row_ctx = (
-        dataclasses.replace(ctx, evidence=(f"项目编号 {row.number}",)) if row.number else ctx
-    )
-    project = _step(
+    row_ctx = dataclasses.replace(ctx, evidence=(f"项目编号 {row.number}",)) if row.number else ctx
+    project: Project = _step(
         "referred_on",
         _REFERRAL_FIELDS,
         lambda: Project.refer(
@@ -209,9 +206,7 @@ def build_project(ctx: Context, project_id: UUID, row: LedgerRow) -> Project:
         if row.signed_on is None:
             raise RowRefused(
                 "signed_on",
-                errors.InvalidInput(
-                    "a contract amount needs its signing date", field="signed_on"
-                ),
+                errors.InvalidInput("a contract amount needs its signing date", field="signed_on"),
             )
         if row.contract_amount is None:
             raise RowRefused(

@@ -376,7 +376,7 @@ class ReadModels:
             return []
         query = select(projects.c.project_id, projects.c.name, projects.c.investor, projects.c.city)
         with self.engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(query).tuples()]  # type: ignore[misc]
+            return [(str(a), str(b), str(c), str(d)) for a, b, c, d in conn.execute(query)]
 
     def project_names(self) -> dict[str, str]:
         projects = self._bound(self._ledger).tables["projects"]

@@ -14,6 +14,7 @@ SHA-256 of the file's SHA-256 and the column mapping, so the same file again rec
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -92,7 +93,9 @@ _GROUPED = {
 }
 _BY_HEADER = {header: name for name, headers in HEADERS.items() for header in headers}
 UNITS = {"元": Decimal(1), "万元": Decimal(10_000), "亿元": Decimal(100_000_000)}
-_UNIT_IN_HEADER = re.compile(r"^(?P<head>.*?)[（(\[【/]?(?:单位[:：])?(?P<unit>亿元|万元|元)[）)\]】]?$")
+_UNIT_IN_HEADER = re.compile(
+    r"^(?P<head>.*?)[（(\[【/]?(?:单位[:：])?(?P<unit>亿元|万元|元)[）)\]】]?$"
+)
 _UNIT_LINE = re.compile(r"单位[:：]\s*(?P<unit>亿元|万元|元)")
 _TOTALS = ("合计", "小计", "总计")
 _TEXT_DATE = re.compile(
@@ -154,7 +157,12 @@ class Problem:
     message: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"column": self.column, "value": self.value, "code": self.code, "message": self.message}
+        return {
+            "column": self.column,
+            "value": self.value,
+            "code": self.code,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -480,9 +488,11 @@ def _field_of(header: str | None, group: str | None) -> tuple[str, Decimal, str]
                 break
     if name is None:
         return None
-    shown = f"{''.join(group.split())}/{''.join(header.split())}" if group and _BY_HEADER.get(
-        clean
-    ) is None else "".join(header.split())
+    shown = (
+        f"{''.join(group.split())}/{''.join(header.split())}"
+        if group and _BY_HEADER.get(clean) is None
+        else "".join(header.split())
+    )
     return name, unit, shown
 
 
@@ -559,9 +569,9 @@ def read_date(cell: Any, field_name: str) -> date | None:
         return cell.date()
     if isinstance(cell, date):
         return cell
-    if isinstance(cell, (int, float)) and not isinstance(cell, bool):
-        if 1 <= cell < 2958466:  # an Excel serial; a time of day is dropped
-            return EXCEL_EPOCH + timedelta(days=int(cell))
+    number = isinstance(cell, int | float) and not isinstance(cell, bool)
+    if number and 1 <= cell < 2958466:  # an Excel serial; a time of day is dropped
+        return EXCEL_EPOCH + timedelta(days=int(cell))
     text = _text(cell)
     if text is None:
         return None
@@ -765,10 +775,8 @@ class _KnownProjects:
     @staticmethod
     def _key(values: Mapping[str, Any]) -> tuple[str, str, str]:
         city = values.get("city") or ""
-        try:
+        with contextlib.suppress(errors.DomainError):
             city = parse_city(city)
-        except errors.DomainError:
-            pass
         return (
             comparable(str(values.get("name") or "")),
             comparable(str(values.get("investor") or "")),

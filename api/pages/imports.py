@@ -88,7 +88,9 @@ def preview(request: Request, user: PageUser, form: SubmittedForm) -> Response:
     need(user, P.IMPORT, P.IMPORT_OWN)
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return _page(request, user, message="请选择要导入的台账文件（.xlsx、.xls、.csv）", status=422)
+        return _page(
+            request, user, message="请选择要导入的台账文件（.xlsx、.xls、.csv）", status=422
+        )
     data = upload.file.read()
     return _run(request, user, data, upload.filename, dry_run=True)
 
@@ -166,9 +168,7 @@ def _run(
     fine_rows_only: bool = False,
 ) -> Response:
     try:
-        report = _command(
-            request, user, data, name, dry_run=dry_run, fine_rows_only=fine_rows_only
-        )
+        report = _command(request, user, data, name, dry_run=dry_run, fine_rows_only=fine_rows_only)
     except (errors.DomainError, ApiError) as e:
         return _page(request, user, message=_refusal(e), status=422)
     carried = base64.b64encode(data).decode("ascii") if report.status == "preview" else ""

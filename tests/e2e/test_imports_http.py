@@ -74,7 +74,10 @@ def test_a_bad_row_records_nothing_and_its_problems_come_as_a_workbook(api: Api)
     assert problem["problems"][0]["column"] == "行业"
     assert problem["problems"][0]["value"] == "造船"
     assert problem["problems"][0]["code"] == "unknown_industry"
-    assert "GB/T 4754" in problem["problems"][0]["message"] or "行业" in problem["problems"][0]["message"]
+    assert (
+        "GB/T 4754" in problem["problems"][0]["message"]
+        or "行业" in problem["problems"][0]["message"]
+    )
 
     sheet = post(api, data, format="xlsx", name="台账.csv")
     assert sheet.status_code == 200 and sheet.headers["content-type"] == XLSX
@@ -145,7 +148,9 @@ def test_the_page_uploads_previews_and_confirms(sqlite_api: Api) -> None:
 
     data = workbook([row(1), row(2, **{"落地市州": "<b>广州</b>"})])
     preview = api.request(
-        "POST", "/app/imports?idempotency_key=k1", "staff",
+        "POST",
+        "/app/imports?idempotency_key=k1",
+        "staff",
         files={"file": ("台账.xlsx", data, XLSX)},
     )
     assert preview.status_code == 200, preview.text
@@ -154,6 +159,7 @@ def test_the_page_uploads_previews_and_confirms(sqlite_api: Api) -> None:
     assert 'name="file_data"' in preview.text and "只导入可导入的 1 行" in preview.text
     assert api.get("/imports").json()["total"] == 0
     import base64
+
     carried = {"file_data": base64.b64encode(data).decode(), "file_name": "台账.xlsx"}
 
     problems = api.request("POST", "/app/imports/problems", "staff", data=carried)
@@ -162,7 +168,9 @@ def test_the_page_uploads_previews_and_confirms(sqlite_api: Api) -> None:
     refused = api.request("POST", "/app/imports/confirm?idempotency_key=k2", "staff", data=carried)
     assert "有问题行，未导入任何行" in refused.text
     confirmed = api.request(
-        "POST", "/app/imports/confirm?idempotency_key=k3", "staff",
+        "POST",
+        "/app/imports/confirm?idempotency_key=k3",
+        "staff",
         data={**carried, "fine_rows_only": "true"},
     )
     assert confirmed.status_code == 200 and "已导入" in confirmed.text
@@ -171,7 +179,9 @@ def test_the_page_uploads_previews_and_confirms(sqlite_api: Api) -> None:
     assert "台账.xlsx" in listed and "尚无导入记录" not in listed
 
     bad = api.request(
-        "POST", "/app/imports?idempotency_key=k4", "staff",
+        "POST",
+        "/app/imports?idempotency_key=k4",
+        "staff",
         files={"file": ("x.pdf", b"%PDF-1.7\n\x00", "application/pdf")},
     )
     assert bad.status_code == 422 and "只接受 .xlsx、.xls、.csv 文件" in bad.text

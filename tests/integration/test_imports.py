@@ -59,8 +59,21 @@ def events_count(ledger: Ledger) -> int:
 def test_a_ledger_is_recorded_once_with_its_batch_and_the_history_names_it(
     ledger: Ledger, services: Services
 ) -> None:
-    data = workbook([row(1), row(2, **{"签约日期": None, "签约金额": None, "到位日期": None,
-                                       "到位资金": None, "投产日期": None})])
+    data = workbook(
+        [
+            row(1),
+            row(
+                2,
+                **{
+                    "签约日期": None,
+                    "签约金额": None,
+                    "到位日期": None,
+                    "到位资金": None,
+                    "投产日期": None,
+                },
+            ),
+        ]
+    )
     preview = run(services, data, dry_run=True)
     assert preview.status == "preview" and preview.count("fine") == 2
     before = events_count(ledger)
@@ -78,7 +91,10 @@ def test_a_ledger_is_recorded_once_with_its_batch_and_the_history_names_it(
     assert str(project.production_started_on) == "2023-09-01"
     history = ledger.history(project.id)
     assert [h.type for h in history] == [
-        "referred", "signed", "funds_arrived", "production_started",
+        "referred",
+        "signed",
+        "funds_arrived",
+        "production_started",
     ]
     assert {h.source for h in history} == {f"import:{report.batch_id}"}
     assert history[0].actor == {"id": STAFF.id, "role": STAFF.role}
@@ -121,12 +137,14 @@ def test_one_bad_row_records_nothing_then_fine_rows_only_records_the_others(
 
 def test_a_domain_refusal_names_its_column(ledger: Ledger, services: Services) -> None:
     # funds before the signing, production before it, a referral in the future
-    data = workbook([
-        row(1, **{"到位日期": "2023-05-30"}),
-        row(2, **{"签约日期": None, "签约金额": None, "到位日期": None, "到位资金": None}),
-        row(3, **{"引荐日期": "2031-01-01"}),
-        row(4, **{"签约金额": None}),
-    ])
+    data = workbook(
+        [
+            row(1, **{"到位日期": "2023-05-30"}),
+            row(2, **{"签约日期": None, "签约金额": None, "到位日期": None, "到位资金": None}),
+            row(3, **{"引荐日期": "2031-01-01"}),
+            row(4, **{"签约金额": None}),
+        ]
+    )
     report = run(services, data, dry_run=True)
     columns = {r.row: (r.problems[0].column, r.problems[0].code) for r in report.rows}
     assert columns == {
@@ -143,17 +161,29 @@ def test_rows_matching_recorded_projects_are_reported_not_recorded_twice(
     first = run(services, workbook([row(1)]))
     services.runner.run_once()
     existing = factories.project(
-        ledger, services.read_models.associations()[0]["association_id"],
-        name="已有项目", investor="已有投资方", city="changsha",
+        ledger,
+        services.read_models.associations()[0]["association_id"],
+        name="已有项目",
+        investor="已有投资方",
+        city="changsha",
     )
     services.runner.run_once()
-    data = workbook([
-        row(1, **{"项目名称": "改了名字"}),  # the same 项目编号
-        row(2, **{"项目编号": None, "项目名称": "已有项目", "投资方": "已有投资方",
-                  "落地市州": "长沙"}),
-        row(3),
-        row(3, **{"项目编号": "XM-99999"}),  # the same name, investor and city as the row above
-    ])
+    data = workbook(
+        [
+            row(1, **{"项目名称": "改了名字"}),  # the same 项目编号
+            row(
+                2,
+                **{
+                    "项目编号": None,
+                    "项目名称": "已有项目",
+                    "投资方": "已有投资方",
+                    "落地市州": "长沙",
+                },
+            ),
+            row(3),
+            row(3, **{"项目编号": "XM-99999"}),  # the same name, investor and city as the row above
+        ]
+    )
     report = run(services, data)
     statuses = {r.row: (r.status, r.project_id) for r in report.rows}
     assert statuses[2] == ("duplicate", first.rows[0].project_id)
@@ -169,20 +199,28 @@ def test_associations_are_found_by_name_and_unknown_or_ambiguous_names_list_cand
     from tests.conftest import STAFF as staff
 
     ledger.register_association(
-        ledger.context(staff), name="湖南校友会", kind="alumni", based_in="北京",
+        ledger.context(staff),
+        name="湖南校友会",
+        kind="alumni",
+        based_in="北京",
         occurred_on="2022-01-01",
     )
     ledger.register_association(
-        ledger.context(staff), name="湖南校友会", kind="alumni", based_in="上海",
+        ledger.context(staff),
+        name="湖南校友会",
+        kind="alumni",
+        based_in="上海",
         occurred_on="2022-01-01",
     )
     services.runner.run_once()
-    data = workbook([
-        row(1, association="湖南校友会"),
-        row(2, association="湖南校友会（上海）"),
-        row(3, association="北京湖南商会 "),
-        row(4, association="北京湖南"),
-    ])
+    data = workbook(
+        [
+            row(1, association="湖南校友会"),
+            row(2, association="湖南校友会（上海）"),
+            row(3, association="北京湖南商会 "),
+            row(4, association="北京湖南"),
+        ]
+    )
     report = run(services, data, dry_run=True)
     by_row = {r.row: r for r in report.rows}
     assert by_row[2].status == "problem" and by_row[2].problems[0].code == "unknown_association"

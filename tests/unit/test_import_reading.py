@@ -17,7 +17,8 @@ from services.imports import (
     read_amount,
     read_date,
 )
-from tests.imports_support import HEADERS as TEMPLATE, row, workbook
+from tests.imports_support import HEADERS as TEMPLATE
+from tests.imports_support import row, workbook
 
 
 def layout_of(data: bytes, name: str = "台账.xlsx"):  # type: ignore[no-untyped-def]
@@ -26,14 +27,27 @@ def layout_of(data: bytes, name: str = "台账.xlsx"):  # type: ignore[no-untype
 
 
 def test_the_template_header_maps_every_column() -> None:
-    grid, layout = layout_of(workbook([row(1)]))
+    _grid, layout = layout_of(workbook([row(1)]))
     assert layout.header_row == 0
     assert {n: c.header for n, c in layout.columns.items()} == {
-        name: header for name, header in zip(
+        name: header
+        for name, header in zip(
             [
-                "number", "name", "investor", "association", "city", "industry", "project_type",
-                "origin", "planned_investment", "referred_on", "signed_on", "contract_amount",
-                "arrived_on", "arrival_amount", "production_started_on",
+                "number",
+                "name",
+                "investor",
+                "association",
+                "city",
+                "industry",
+                "project_type",
+                "origin",
+                "planned_investment",
+                "referred_on",
+                "signed_on",
+                "contract_amount",
+                "arrived_on",
+                "arrival_amount",
+                "production_started_on",
             ],
             TEMPLATE,
             strict=True,
@@ -44,7 +58,11 @@ def test_the_template_header_maps_every_column() -> None:
 def test_title_rows_and_merged_cells_above_the_header_are_passed_over() -> None:
     data = workbook(
         [row(1)],
-        above=[["2023年度招商引荐项目台账"], ["填报单位：株洲市商务局", None, None, "单位：万元"], []],
+        above=[
+            ["2023年度招商引荐项目台账"],
+            ["填报单位：株洲市商务局", None, None, "单位：万元"],
+            [],
+        ],
         merges=["A1:O1", "A2:C2"],
     )
     grid, layout = layout_of(data)
@@ -53,11 +71,38 @@ def test_title_rows_and_merged_cells_above_the_header_are_passed_over() -> None:
 
 
 def test_a_group_header_merged_over_its_sub_columns() -> None:
-    headers = ["项目名称", "投资方", "引荐商协会", "落地市州", "行业", "项目来源", "计划总投资",
-               "引荐日期", "签约情况", None, "资金到位情况", None]
+    headers = [
+        "项目名称",
+        "投资方",
+        "引荐商协会",
+        "落地市州",
+        "行业",
+        "项目来源",
+        "计划总投资",
+        "引荐日期",
+        "签约情况",
+        None,
+        "资金到位情况",
+        None,
+    ]
     subs = [None, None, None, None, None, None, None, None, "签约日期", "签约金额", "日期", "金额"]
-    book_rows = [subs, ["基地", "某某", "北京湖南商会", "长沙", "C", "境外", 100, "2023-01-01",
-                        "2023-02-01", 90, "2023-03-01", 10]]
+    book_rows = [
+        subs,
+        [
+            "基地",
+            "某某",
+            "北京湖南商会",
+            "长沙",
+            "C",
+            "境外",
+            100,
+            "2023-01-01",
+            "2023-02-01",
+            90,
+            "2023-03-01",
+            10,
+        ],
+    ]
     data = workbook(book_rows, headers=headers, merges=["I1:J1", "K1:L1", "A1:A2", "B1:B2"])
     _, layout = layout_of(data)
     assert layout.header_row == 1
@@ -71,9 +116,16 @@ def test_a_group_header_merged_over_its_sub_columns() -> None:
 @pytest.mark.parametrize("field", sorted(HEADERS))
 def test_every_header_variant_is_recognised(field: str) -> None:
     for variant in HEADERS[field]:
-        base = {"name": "项目名称", "investor": "投资方", "association": "引荐单位",
-                "city": "市州", "industry": "行业", "origin": "来源",
-                "planned_investment": "总投资", "referred_on": "引荐日期"}
+        base = {
+            "name": "项目名称",
+            "investor": "投资方",
+            "association": "引荐单位",
+            "city": "市州",
+            "industry": "行业",
+            "origin": "来源",
+            "planned_investment": "总投资",
+            "referred_on": "引荐日期",
+        }
         base[field] = variant
         headers = list(base.values())
         _, layout = layout_of(workbook([["x"] * len(headers)], headers=headers))
@@ -92,9 +144,19 @@ def test_every_header_variant_is_recognised(field: str) -> None:
     ],
 )
 def test_units_in_the_header_give_exact_yuan(header: str, cell: object, expected: Decimal) -> None:
-    headers = ["项目名称", "投资方", "引荐商协会", "落地市州", "行业", "项目来源", header, "引荐日期"]
-    grid, layout = layout_of(workbook([["a", "b", "c", "长沙", "C", "境外", cell, "2023-01-01"]],
-                                      headers=headers))
+    headers = [
+        "项目名称",
+        "投资方",
+        "引荐商协会",
+        "落地市州",
+        "行业",
+        "项目来源",
+        header,
+        "引荐日期",
+    ]
+    grid, layout = layout_of(
+        workbook([["a", "b", "c", "长沙", "C", "境外", cell, "2023-01-01"]], headers=headers)
+    )
     problems: list[object] = []
     values = _RowReader(layout, None, "zh").read(grid[1], problems)  # type: ignore[arg-type]
     assert problems == []
@@ -103,9 +165,21 @@ def test_units_in_the_header_give_exact_yuan(header: str, cell: object, expected
 
 
 def test_a_unit_line_among_the_title_rows_applies_to_amount_headers_without_one() -> None:
-    headers = ["项目名称", "投资方", "引荐商协会", "落地市州", "行业", "项目来源", "计划总投资", "引荐日期"]
-    data = workbook([["a", "b", "c", "长沙", "C", "境外", 2.5, "2023-01-01"]], headers=headers,
-                    above=[["项目台账（单位：亿元）"]])
+    headers = [
+        "项目名称",
+        "投资方",
+        "引荐商协会",
+        "落地市州",
+        "行业",
+        "项目来源",
+        "计划总投资",
+        "引荐日期",
+    ]
+    data = workbook(
+        [["a", "b", "c", "长沙", "C", "境外", 2.5, "2023-01-01"]],
+        headers=headers,
+        above=[["项目台账（单位：亿元）"]],
+    )
     from services.imports import _default_unit
 
     grid, layout = layout_of(data)
@@ -115,8 +189,18 @@ def test_a_unit_line_among_the_title_rows_applies_to_amount_headers_without_one(
 
 @pytest.mark.parametrize(
     "cell",
-    [date(2023, 5, 6), 45052, 45052.0, "2023-05-06", "2023/5/6", "2023.5.6", "2023年5月6日",
-     "2023 年 5 月 6 日", "20230506", "2023-05-06 00:00:00"],
+    [
+        date(2023, 5, 6),
+        45052,
+        45052.0,
+        "2023-05-06",
+        "2023/5/6",
+        "2023.5.6",
+        "2023年5月6日",
+        "2023 年 5 月 6 日",
+        "20230506",
+        "2023-05-06 00:00:00",
+    ],
 )
 def test_dates_as_excel_serials_and_common_chinese_text(cell: object) -> None:
     assert read_date(cell, "referred_on") == date(2023, 5, 6)
