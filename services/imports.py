@@ -287,21 +287,26 @@ class ImportService:
             duplicate = known.match(values)
             if duplicate is not None:
                 entry.status = "duplicate"
-                entry.project_id = duplicate[0]
+                found, matched_on = duplicate
+                if isinstance(found, int):
+                    error = errors.Conflict(
+                        f"the same project as row {found} of this file; recorded once",
+                        code="duplicate_row",
+                    )
+                else:
+                    entry.project_id = found
+                    error = errors.Conflict(
+                        f"the project is already recorded ({found}); "
+                        "the row is not recorded again",
+                        code="project_exists",
+                    )
                 entry.problems.append(
                     _problem(
-                        layout.header(duplicate[1]),
-                        values.get(duplicate[1]),
-                        errors.Conflict(
-                            f"the project is already recorded ({duplicate[0]}); "
-                            "the row is not recorded again",
-                            code="project_exists",
-                        ),
-                        request.lang,
+                        layout.header(matched_on), values.get(matched_on), error, request.lang
                     )
                 )
                 continue
-            known.add(values, f"row {number}")
+            known.add(values, number)
             ledger_rows.append(_ledger_row(number, values, association_id or ""))
         if progress is not None:
             progress(total, total)
@@ -760,17 +765,17 @@ class _AssociationNames:
 
 
 class _KnownProjects:
-    """Projects recorded before (the read models), and the rows of this file so far."""
+    """Projects recorded before (the read models, by id), and the rows of this file so far
+    (by row number)."""
 
     def __init__(self, keys: Iterable[tuple[str, str, str, str]]) -> None:
         self.ids: set[str] = set()
-        self.by_key: dict[tuple[str, str, str], str] = {}
+        self.by_key: dict[tuple[str, str, str], str | int] = {}
         for project_id, name, investor, city in keys:
             self.ids.add(str(project_id))
-            self.by_key[(comparable(name or ""), comparable(investor or ""), city or "")] = str(
-                project_id
-            )
-        self.numbers: dict[str, str] = {}
+            key = (comparable(name or ""), comparable(investor or ""), city or "")
+            self.by_key[key] = str(project_id)
+        self.numbers: dict[str, int] = {}
 
     @staticmethod
     def _key(values: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -783,8 +788,8 @@ class _KnownProjects:
             city,
         )
 
-    def match(self, values: Mapping[str, Any]) -> tuple[str, str] | None:
-        """(the project or row it matches, the field it matched on), or None."""
+    def match(self, values: Mapping[str, Any]) -> tuple[str | int, str] | None:
+        """(the project id or the row number it matches, the field it matched on), or None."""
         number = values.get("number")
         if number:
             if number in self.numbers:
@@ -793,10 +798,10 @@ class _KnownProjects:
             if project_id in self.ids:
                 return project_id, "number"
         found = self.by_key.get(self._key(values))
-        return (found, "name") if found else None
+        return (found, "name") if found is not None else None
 
-    def add(self, values: Mapping[str, Any], label: str) -> None:
+    def add(self, values: Mapping[str, Any], row: int) -> None:
         number = values.get("number")
         if number:
-            self.numbers[number] = label
-        self.by_key[self._key(values)] = label
+            self.numbers[number] = row
+        self.by_key[self._key(values)] = row
