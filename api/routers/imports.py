@@ -65,6 +65,11 @@ def run_import(
     "/imports",
     response_model=ImportOut,
     responses={
+        200: {
+            "description": "the preview (or `not_recorded`, `already_imported`); with "
+            "`format=xlsx` the rows with a problem as a workbook",
+            "content": {XLSX_TYPE: {}},
+        },
         201: {"model": ImportOut, "description": "recorded"},
         **error_responses(413, 415),
     },
