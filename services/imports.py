@@ -304,14 +304,11 @@ class ImportService:
                 else:
                     entry.project_id = found
                     error = errors.Conflict(
-                        f"the project is already recorded ({found}); "
-                        "the row is not recorded again",
+                        f"the project is already recorded ({found}); the row is not recorded again",
                         code="project_exists",
                     )
                 entry.problems.append(
-                    _problem(
-                        layout.header(matched_on), values.get(matched_on), error, request.lang
-                    )
+                    _problem(layout.header(matched_on), values.get(matched_on), error, request.lang)
                 )
                 continue
             known.add(values, number)

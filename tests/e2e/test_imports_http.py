@@ -14,7 +14,14 @@ from tests.imports_support import HEADERS, row, workbook
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def post(api: Api, data: bytes, role: str = "staff", name: str = "台账.xlsx", **form: str):  # type: ignore[no-untyped-def]
+def post(  # type: ignore[no-untyped-def]
+    api: Api,
+    data: bytes,
+    role: str = "staff",
+    name: str = "台账.xlsx",
+    headers: dict[str, str] | None = None,
+    **form: str,
+):
     association_id = form.pop("association_id", None)
     return api.request(
         "POST",
@@ -23,6 +30,7 @@ def post(api: Api, data: bytes, role: str = "staff", name: str = "台账.xlsx", 
         association_id=association_id,
         files={"file": (name, data, XLSX)},
         data=form,
+        headers=headers,
     )
 
 
@@ -185,3 +193,29 @@ def test_the_page_uploads_previews_and_confirms(sqlite_api: Api) -> None:
         files={"file": ("x.pdf", b"%PDF-1.7\n\x00", "application/pdf")},
     )
     assert bad.status_code == 422 and "只接受 .xlsx、.xls、.csv 文件" in bad.text
+
+
+def test_an_idempotent_resend_answers_the_first_answer(sqlite_api: Api) -> None:
+    api = sqlite_api
+    api.association("北京湖南商会")
+    project_read_models(api)
+    # A resend is the same bytes, multipart boundary included.
+    boundary = "zs-import-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="dry_run"\r\n\r\nfalse\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="ledger.xlsx"\r\nContent-Type: {XLSX}\r\n\r\n'
+        ).encode()
+        + workbook([row(1)])
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    headers = {
+        "Idempotency-Key": "import-1",
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+    }
+    first = api.request("POST", "/imports", "staff", content=body, headers=headers)
+    again = api.request("POST", "/imports", "staff", content=body, headers=headers)
+    assert first.status_code == again.status_code == 201, again.text
+    assert first.json() == again.json()
+    assert api.get("/imports").json()["total"] == 1
