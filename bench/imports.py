@@ -116,14 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--rows", type=int, default=5000)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.db == "sqlite":
-            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        else:
-            from tests.conftest import fresh_postgres_database
+    from bench.__main__ import _drop_database, _fresh_url
 
-            url = next(fresh_postgres_database())
-        figures = import_rows(url, args.rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = _fresh_url(args.db, Path(tmp))
+        try:
+            figures = import_rows(url, args.rows)
+        finally:
+            if args.db != "sqlite":
+                _drop_database(url)
         print(
             ", ".join(
                 f"{k}={v:,.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()
