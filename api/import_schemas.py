@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.config import JsonDict
 
 BATCH_ID = "5b0e6f3c9d2a4e7f8a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f"
 FILE_SHA256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-PROBLEM = {
+PROBLEM: JsonDict = {
     "column": "引荐日期",
     "value": "2023年2月30日",
     "code": "validation_error",
     "message": "'2023年2月30日' 不是日期（可写作 2023-05-06、2023/5/6、2023.5.6、2023年5月6日）",
 }
-ROW = {"row": 4, "status": "problem", "problems": [PROBLEM], "project_id": None}
-BATCH = {
+ROW: JsonDict = {"row": 4, "status": "problem", "problems": [PROBLEM], "project_id": None}
+BATCH: JsonDict = {
     "batch_id": BATCH_ID,
     "by": "chen",
     "at": "2025-03-01T02:00:00+00:00",
