@@ -23,6 +23,7 @@ from services.imports import ImportRequest
 from services.settings import Settings
 
 CLI_ACTOR = Actor("cli", "admin")
+PHASES = {"read": "读取", "check": "检查并保存"}
 
 
 def _ledger(args: argparse.Namespace, settings: Settings) -> int:
@@ -51,10 +52,10 @@ def _ledger(args: argparse.Namespace, settings: Settings) -> int:
             console=None,
             transient=True,
         ) as bar:
-            task = bar.add_task("导入行", total=None)
+            task = bar.add_task(PHASES["read"], total=None)
 
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+            def progress(phase: str, done: int, total: int) -> None:
+                bar.update(task, description=PHASES[phase], completed=done, total=total)
 
             try:
                 report = services.imports.run(request, progress=progress)

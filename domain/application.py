@@ -1197,6 +1197,7 @@ class Ledger(Application[UUID]):
         duplicate_rows: int = 0,
         record: bool = True,
         fine_rows_only: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> ImportOutcome:
         """Record `rows` as projects, each event with `source: import:<batch_id>`, together
         with the batch, in one atomic save: every row or none, or (`fine_rows_only`) only the
@@ -1210,7 +1211,9 @@ class Ledger(Application[UUID]):
         refused = set(refused_rows)
         projects: list[Project] = []
         checked: dict[str, errors.DomainError | None] = {}
-        for row in rows:
+        for done, row in enumerate(rows):
+            if progress is not None and done % 250 == 0:
+                progress(done, len(rows))
             problem = self._import_association_problem(row.association_id, checked)
             if problem is not None:
                 outcome.problems[row.row] = [problem]
@@ -1223,6 +1226,8 @@ class Ledger(Application[UUID]):
                 continue
             outcome.projects[row.row] = project.id
             projects.append(project)
+        if progress is not None:
+            progress(len(rows), len(rows))
         blocked = bool(outcome.problems or refused) and not fine_rows_only
         if not record or blocked or not projects:
             return outcome

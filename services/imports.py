@@ -229,7 +229,8 @@ class ImportReport:
         ]
 
 
-Progress = Callable[[int, int], None]
+# (phase, done, total): `read` the rows' cells, `check` them as commands (and `save`).
+Progress = Callable[[str, int, int], None]
 
 
 class ImportService:
@@ -278,7 +279,7 @@ class ImportService:
         for offset, cells in enumerate(data_rows):
             number = layout.header_row + 2 + offset
             if progress is not None and offset % 250 == 0:
-                progress(offset, total)
+                progress("read", offset, total)
             if all(_text(c) is None for c in cells):
                 continue
             entry = RowReport(number, "fine", values=list(cells))
@@ -314,7 +315,7 @@ class ImportService:
             known.add(values, number)
             ledger_rows.append(_ledger_row(number, values, association_id or ""))
         if progress is not None:
-            progress(total, total)
+            progress("read", total, total)
         refused = [r.row for r in report.rows if r.status == "problem"]
         try:
             outcome = self.ledger.import_ledger(
@@ -327,6 +328,7 @@ class ImportService:
                 duplicate_rows=report.count("duplicate"),
                 record=not request.dry_run,
                 fine_rows_only=request.fine_rows_only,
+                progress=(lambda done, total: progress("check", done, total)) if progress else None,
             )
         except errors.AlreadyImported:  # another request recorded the same file meanwhile
             return self._already_imported(report)

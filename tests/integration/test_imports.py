@@ -305,3 +305,42 @@ def test_a_formula_without_a_saved_value_is_not_evaluated(
     report = run(services, data, dry_run=True)
     problem = report.rows[0].problems[0]
     assert report.rows[0].status == "problem" and problem.column == "计划总投资"
+
+
+def test_the_command_line_prints_each_problem_and_exits_1_then_0(
+    ledger: Ledger,
+    services: Services,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cli.main import main
+
+    monkeypatch.setenv("ZHAOSHANG_DATABASE_URL", database_url)
+    monkeypatch.setenv("ZHAOSHANG_FILES_DIR", str(tmp_path / "files"))
+    path = tmp_path / "台账.xlsx"
+    path.write_bytes(workbook([row(1), row(2, **{"行业": "造船"}), ["小计"]]))
+    before = events_count(ledger)
+
+    assert main(["import", "ledger", str(path), "--dry-run"]) == 1
+    out = capsys.readouterr().out
+    assert "row 3: 行业: " in out and "preview" in out
+    assert main(["import", "ledger", str(path)]) == 1
+    assert "not_recorded" in capsys.readouterr().out
+    assert events_count(ledger) == before
+
+    assert main(["import", "ledger", str(path), "--fine-rows-only"]) == 1
+    assert "1 recorded" in capsys.readouterr().out
+    assert main(["import", "ledger", str(path), "--fine-rows-only"]) == 0
+    assert "already imported" in capsys.readouterr().out
+    fine = tmp_path / "fine.csv"
+    fine.write_text(
+        ",".join(HEADERS) + "\n" + ",".join(str(v) for v in row(7)) + "\n", encoding="utf-8-sig"
+    )
+    assert main(["import", "ledger", str(fine)]) == 0
+    assert "recorded: batch" in capsys.readouterr().out
+    assert main(["import", "ledger", str(tmp_path / "missing.xlsx")]) == 2
+    (tmp_path / "x.pdf").write_bytes(b"%PDF-1.7\n\x00")
+    assert main(["import", "ledger", str(tmp_path / "x.pdf")]) == 2
+    assert "unsupported_media_type" in capsys.readouterr().err
