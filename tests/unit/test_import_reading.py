@@ -240,6 +240,8 @@ def test_csv_in_utf8_with_bom_and_gb18030_read_alike() -> None:
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "ledger.csv"),
         (b"not a workbook at all", "ledger.xlsx"),
         (b"PK\x03\x04broken zip", "ledger.xlsx"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 a compound file, no workbook", "ledger.xls"),
+        (b"name,phone\n", "ledger.txt"),
     ],
 )
 def test_a_file_that_is_no_spreadsheet_is_unsupported(data: bytes, name: str) -> None:
