@@ -283,12 +283,16 @@ class FileIndex:
             return [(str(r.stream_id), int(r.version)) for r in c.execute(query)]
 
 
+# A stored state whose `evidence_files` list is not empty (the transcoder writes compact JSON).
+_WITH_FILES = b'"evidence_files":[{'
+
+
 def reference_rows(stored_events: Sequence[StoredEvent]) -> list[dict[str, Any]]:
     """The `zhaoshang_file_references` rows of events about to be stored (for the recorder)."""
     rows = []
     for event in stored_events:
-        if EVIDENCE_FILES.encode() not in event.state:
-            continue  # most events: no file, no JSON decoding
+        if _WITH_FILES not in event.state:
+            continue  # most events: no file (`"evidence_files":[]`), no JSON decoding
         files = json.loads(event.state).get(EVIDENCE_FILES) or []
         stream = str(UUID(str(event.originator_id)))
         for sha256 in dict.fromkeys(f["sha256"] for f in files):

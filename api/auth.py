@@ -53,6 +53,8 @@ class Permission(StrEnum):
     POLICIES = "policies"  # reload the policy and evaluation-rules files (admins only)
     ASSIGN_OFFICERS = "assign_officers"  # which officers follow which project
     READ_ACCOUNTS = "read_accounts"  # the accounts and their history (an auditor)
+    IMPORT = "import"  # import ledgers (项目台账): any association's rows
+    IMPORT_OWN = "import_own"  # a liaison: only its own association's rows
 
 
 P = Permission
@@ -68,13 +70,14 @@ _STAFF_WRITES = {
     P.SERVICE_CONTRACTS,
     P.EVALUATIONS,
     P.ASSIGN_OFFICERS,
+    P.IMPORT,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.STAFF: frozenset(_READ_ALL | _STAFF_WRITES),
     Role.OFFICER: frozenset(_READ_ALL | {P.PROJECT_EVENTS}),
-    Role.LIAISON: frozenset({P.READ_OWN, P.OWN_ACTIVITIES, P.REFER_OWN_PROJECT}),
+    Role.LIAISON: frozenset({P.READ_OWN, P.OWN_ACTIVITIES, P.REFER_OWN_PROJECT, P.IMPORT_OWN}),
     Role.AUDITOR: frozenset(_READ_ALL | {P.READ_ACCOUNTS}),
 }
 

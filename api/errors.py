@@ -344,6 +344,8 @@ def install_error_handlers(app: FastAPI) -> None:
 # Paths whose endpoint streams its own (larger) body and enforces its own limit: evidence
 # uploads. Neither the JSON body limit nor the Idempotency-Key buffering reads them.
 STREAMED_PATHS = frozenset({"/files"})
+# Paths whose body is an uploaded file read whole (a ledger to import): the pages' limit.
+UPLOAD_PATHS = frozenset({"/imports"})
 
 
 class BodyLimitMiddleware:
@@ -365,7 +367,8 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope.get("path") in STREAMED_PATHS:
             await self.app(scope, receive, send)
             return
-        limit = self.page_limit if str(scope.get("path", "")).startswith("/app/") else self.limit
+        path = str(scope.get("path", ""))
+        limit = self.page_limit if path.startswith("/app/") or path in UPLOAD_PATHS else self.limit
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await self._refuse(scope, receive, send)

@@ -162,7 +162,21 @@ class Bench:
             requests_per_s=page["requests_per_s"],
             size=50,
         )
+        self._import()
         return self.figures
+
+    def _import(self) -> None:
+        """The ledger import (DESIGN §19): 5,000 rows into a database of its own, so the
+        province's figures above stay comparable run to run."""
+        from bench.imports import import_rows
+
+        with tempfile.TemporaryDirectory() as folder:
+            url = _fresh_url(self.db, Path(folder))
+            try:
+                self.record("import", **import_rows(url, rows=5000))
+            finally:
+                if self.db != "sqlite":
+                    _drop_database(url)
 
     def _commands(self, ledger: Ledger) -> None:
         projects = list(project_versions(ledger))
@@ -487,6 +501,7 @@ EXPECTED_PHASES = (
     ),
     "rewards_page",
     "search_projects_q",
+    "import",
 )
 
 

@@ -6,6 +6,7 @@ aggregates folded to the requested point in time, or with the history and its ch
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 import time
@@ -25,12 +26,25 @@ from eventsourcing.persistence import (
     StoredEvent,
     Transcoding,
 )
+from eventsourcing.utils import get_topic
 
 from domain import errors
 from domain.account import Account
 from domain.association import Association
 from domain.duplicates import DuplicateFinder
 from domain.events import SYSTEM, Actor, Context, EnvelopedEvent, event_type_name
+from domain.import_batch import (
+    ImportBatch,
+    ImportOutcome,
+    LedgerRow,
+    RowProblem,
+    RowRefused,
+    batch_summary,
+    build_project,
+    import_batch_id,
+    import_source,
+    project_id_for_number,
+)
 from domain.inputs import Day, Issues, Money, Rate, Referrals, Text
 from domain.integrity import GENESIS, PREV_HASH, ChainedMapper, stored_event_hash
 from domain.project import Project
@@ -1140,6 +1154,117 @@ class Ledger(Application[UUID]):
             lambda p: p.assign_officer(ctx, the_id, occurred_on, reason, remove),
             expected_version,
         )
+
+    # ==== ledger imports (DESIGN §19, issue 21) ==========================================
+    #
+    # The importer (`services/imports.py`) reads the file and types each row's cells; this
+    # command turns the rows into projects and records them with their batch in one save.
+
+    def find_import_batch(self, batch_id: str) -> ImportBatch | None:
+        """The batch recorded under `batch_id`, or None when that file was never imported."""
+        try:
+            aggregate: object = self.repository.get(import_batch_id(batch_id))
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, ImportBatch) else None
+
+    def import_batches(self) -> list[dict[str, Any]]:
+        """Every recorded batch, oldest first, read from the log by its event's topic."""
+        topic = get_topic(ImportBatch.Imported)
+        found: list[dict[str, Any]] = []
+        start: int | None = None
+        while True:
+            page = self.recorder.select_notifications(
+                start, 500, topics=[topic], inclusive_of_start=start is None
+            )
+            for notification in page:
+                event = self.mapper.to_domain_event(notification)
+                if isinstance(event, ImportBatch.Imported):
+                    found.append(batch_summary(event))
+            if len(page) < 500:
+                return found
+            start = page[-1].id
+
+    def import_ledger(
+        self,
+        ctx: Context,
+        *,
+        batch_id: str,
+        file_sha256: str,
+        file_name: str,
+        rows: Sequence[LedgerRow],
+        refused_rows: Iterable[int] = (),
+        duplicate_rows: int = 0,
+        record: bool = True,
+        fine_rows_only: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ImportOutcome:
+        """Record `rows` as projects, each event with `source: import:<batch_id>`, together
+        with the batch, in one atomic save: every row or none, or (`fine_rows_only`) only the
+        rows without a problem. `refused_rows` are the rows the importer already refused (they
+        count as problems). With `record` false nothing is stored: the outcome is the preview.
+        A batch already recorded is 409 `already_imported`."""
+        if self.find_import_batch(batch_id) is not None:
+            raise errors.AlreadyImported(f"the batch {batch_id} was already imported", field="file")
+        the_ctx = dataclasses.replace(ctx, source=import_source(batch_id))
+        outcome = ImportOutcome()
+        refused = set(refused_rows)
+        projects: list[Project] = []
+        checked: dict[str, errors.DomainError | None] = {}
+        for done, row in enumerate(rows):
+            if progress is not None and done % 250 == 0:
+                progress(done, len(rows))
+            problem = self._import_association_problem(row.association_id, checked)
+            if problem is not None:
+                outcome.problems[row.row] = [problem]
+                continue
+            project_id = project_id_for_number(row.number) if row.number else self.new_id()
+            try:
+                project = build_project(the_ctx, project_id, row)
+            except RowRefused as e:
+                outcome.problems[row.row] = [e.problem]
+                continue
+            outcome.projects[row.row] = project.id
+            projects.append(project)
+        if progress is not None:
+            progress(len(rows), len(rows))
+        blocked = bool(outcome.problems or refused) and not fine_rows_only
+        if not record or blocked or not projects:
+            return outcome
+        batch = ImportBatch.record(
+            the_ctx,
+            batch_id=batch_id,
+            file_sha256=file_sha256,
+            file_name=file_name,
+            rows_recorded=len(projects),
+            rows_refused=len(outcome.problems) + len(refused - set(outcome.problems)),
+            rows_duplicate=duplicate_rows,
+            fine_rows_only=fine_rows_only,
+        )
+        try:
+            self.save_or_conflict(batch, *projects)
+        except errors.VersionConflict:
+            if self.find_import_batch(batch_id) is not None:
+                raise errors.AlreadyImported(
+                    f"the batch {batch_id} was already imported", field="file"
+                ) from None
+            raise
+        outcome.recorded = True
+        return outcome
+
+    def _import_association_problem(
+        self, association_id: str, checked: dict[str, errors.DomainError | None]
+    ) -> RowProblem | None:
+        if association_id not in checked:
+            try:
+                self._check_associations([{"association_id": association_id}])
+                checked[association_id] = None
+            except (errors.UnknownAssociation, errors.AssociationInactive) as e:
+                checked[association_id] = e
+        error = checked[association_id]
+        if error is None:
+            return None
+        return RowProblem("association_id", error.code, error.message)
 
 
 def _concerns_unseen_arrival(event: EnvelopedEvent, project: Project) -> bool:

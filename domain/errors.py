@@ -214,3 +214,24 @@ class PossibleDuplicate(Conflict):
     confirm that this one is another."""
 
     code = "possible_duplicate"
+
+
+# ---- ledger imports (issue 21) ---------------------------------------------------------------
+
+
+class AlreadyImported(Conflict):
+    """The same file (and column mapping) was imported before: nothing is recorded again."""
+
+    code = "already_imported"
+
+
+class ImportHeaderNotFound(InvalidInput):
+    """No row of the sheet reads as a ledger's header (项目名称, 投资方 …)."""
+
+    code = "import_header_not_found"
+
+
+class NotOwnAssociation(InvalidInput):
+    """A liaison's import row that names another association."""
+
+    code = "not_own_association"

@@ -367,6 +367,17 @@ class ReadModels:
                 if (comparable(r.name or ""), comparable(r.investor or "")) == wanted
             ]
 
+    def project_keys(self) -> list[tuple[str, str, str, str]]:
+        """(project id, name, investor, city) of every project: the ledger import's look-up
+        of projects already recorded, in one query."""
+        try:
+            projects = self._bound(self._ledger).tables["projects"]
+        except LookupError:
+            return []
+        query = select(projects.c.project_id, projects.c.name, projects.c.investor, projects.c.city)
+        with self.engine.connect() as conn:
+            return [(str(a), str(b), str(c), str(d)) for a, b, c, d in conn.execute(query)]
+
     def project_names(self) -> dict[str, str]:
         projects = self._bound(self._ledger).tables["projects"]
         with self.engine.connect() as conn:

@@ -42,6 +42,7 @@ from projections.runtime import ProjectionRunner, engine_of
 from services.accounts import AccountService
 from services.background import BackgroundWork
 from services.files import FileService
+from services.imports import ImportService
 from services.settings import Settings
 from services.settlements import SettlementService
 from services.todo import TodoRules
@@ -179,6 +180,16 @@ class Services:
             documents=self.documents,
             read_models_position=lambda: self.read_models.position("rewards"),
             wait_seconds=self.settings.read_models_wait_seconds,
+        )
+
+    @cached_property
+    def imports(self) -> ImportService:
+        """The ledger import (DESIGN §19): associations by name and projects already recorded
+        are looked up in the read models."""
+        return ImportService(
+            self.ledger,
+            associations=self.read_models.associations,
+            project_keys=self.read_models.project_keys,
         )
 
     def background(self, *, scheduler_enabled: bool | None = None) -> BackgroundWork:

@@ -11,7 +11,7 @@ from api.pages.session import install_login_redirect
 
 
 def routers() -> list[APIRouter]:
-    from api.pages import assets, associations, audit, dispatches, projects, start
+    from api.pages import assets, associations, audit, dispatches, imports, projects, start
 
     return [
         assets.router,
@@ -20,6 +20,7 @@ def routers() -> list[APIRouter]:
         projects.router,
         audit.router,
         dispatches.router,
+        imports.router,
     ]
 
 

@@ -279,6 +279,11 @@ CASES = [
     Case("revoke a token", "POST", "/users/{U}/tokens/{T}/revoke", {}, frozenset({"admin"})),
     Case("assign an officer", "POST", "/projects/{P}/officers", {"officer_id": "{U}"}, STAFF),
     Case("my projects", "GET", "/projects?officer=me", None, ALL),
+    # Ledger imports (issue 21): staff and admins import any rows, a liaison its own
+    # association's; officers and auditors do not import. A JSON body is no upload (422).
+    Case("import a ledger", "POST", "/imports", {"file": "x"}, STAFF | {"liaison"}),
+    Case("list imports", "GET", "/imports", None, ALL),
+    Case("import template", "GET", "/imports/template", None, STAFF | {"liaison"}),
 ]
 
 
