@@ -13,11 +13,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from api.auth import Permission, Principal
 from api.pages.forms import FormState, SubmittedForm, submit
 from api.pages.projects import Input
-from api.pages.render import render
+from api.pages.render import page_language, render, shanghai_time, words
 from api.pages.session import PageUser, need
 from api.routers.checkpoints import configured_key
 from api.routers.rewards import SettlementIn, SettlementStampIn
@@ -25,6 +26,7 @@ from api.schemas import ProjectOut
 from domain import errors
 from domain.application import Ledger
 from domain.values import parse_date
+from i18n import N_, localise_error
 from projections.history import (
     actor_text,
     data_rows,
@@ -34,6 +36,7 @@ from projections.history import (
     state_rows,
 )
 from projections.integrity import (
+    CheckpointReport,
     list_checkpoints,
     load_private_key,
     load_public_key,
@@ -43,6 +46,7 @@ from projections.integrity import (
     verify_checkpoint,
     verify_project,
 )
+from services.files import FileVerification
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 P = Permission
@@ -105,6 +109,7 @@ def history(request: Request, project_id: str, user: PageUser) -> Response:
             "actor": actor_text(e),
             "source": e.source,
             "evidence": list(e.evidence),
+            "files": list(e.files),  # name, type, size, and a download link to `/files/{sha256}`
             "data": data_rows(e),
             "hash": e.hash,
             "prev_hash": e.prev_hash,
@@ -164,6 +169,7 @@ def verify_one(request: Request, project_id: str, user: PageUser) -> Response:
     project = ledger.get_project(project_id)
     user.check_reads_project(project.association_ids(), project_id)
     result = verify_project(ledger, project_id)
+    files = request.app.state.services.files.verify(project_id)
     return render(
         request,
         "app/verify.html",
@@ -171,6 +177,7 @@ def verify_one(request: Request, project_id: str, user: PageUser) -> Response:
             "page_title": "核验",
             "project": project,
             "verification": _verification_words(result),
+            "files": _file_words(request, files),
             "report": None,
         },
     )
@@ -180,6 +187,7 @@ def verify_one(request: Request, project_id: str, user: PageUser) -> Response:
 def verify_everything(request: Request, user: PageUser) -> Response:
     need(user, P.READ_AUDIT)
     report = verify_all(_ledger(request))
+    files = request.app.state.services.files.verify()
     first = report.broken[0] if report.broken else None
     words = {
         "ok": report.ok,
@@ -194,8 +202,70 @@ def verify_everything(request: Request, user: PageUser) -> Response:
     return render(
         request,
         "app/verify.html",
-        {"page_title": "核验", "project": None, "verification": words, "report": report},
+        {
+            "page_title": "核验",
+            "project": None,
+            "verification": words,
+            "files": _file_words(request, files),
+            "report": report,
+        },
     )
+
+
+# The words of a file that is not as its event references it, by the file check's code.
+FILE_PROBLEM_WORDS = {
+    "file_missing": N_("the file is not in the file store"),
+    "file_altered": N_("the stored bytes were altered: they now hash to %(digest)s"),
+}
+MAX_FILE_PROBLEMS_SHOWN = 20
+
+
+def _file_words(request: Request, report: FileVerification) -> dict[str, Any]:
+    """The evidence files' check in words: every referenced file present and hashing to its
+    name, or each missing or altered one by project, version and file (DESIGN §18)."""
+    _ = words(request)
+    if report.ok:
+        text = (
+            _("Evidence files intact: %(files)s files in %(references)s references.")
+            % {"files": f"{report.files:,}", "references": f"{report.references:,}"}
+            if report.references
+            else _("No event references an evidence file.")
+        )
+        return {"ok": True, "text": text, "problems": []}
+    ledger = _ledger(request)
+    names: dict[str, str] = {}
+    problems = []
+    for problem in report.problems[:MAX_FILE_PROBLEMS_SHOWN]:
+        if problem.project_id not in names:
+            try:
+                names[problem.project_id] = ledger.get_project(problem.project_id).name
+            except errors.DomainError:
+                names[problem.project_id] = problem.project_id
+        digest = problem.reason.rsplit(" ", 1)[-1]
+        reason = _(FILE_PROBLEM_WORDS.get(problem.code, problem.reason)) % {"digest": digest}
+        problems.append(
+            {
+                "project_id": problem.project_id,
+                "project": names[problem.project_id],
+                "version": problem.version,
+                "name": problem.name,
+                "sha256": problem.sha256,
+                "code": problem.code,
+                "text": _(
+                    "Project %(project)s, version %(version)s, file %(name)s (SHA-256 "
+                    "%(sha256)s): %(reason)s."
+                )
+                % {
+                    "project": names[problem.project_id],
+                    "version": problem.version,
+                    "name": problem.name or problem.sha256[:12],
+                    "sha256": problem.sha256,
+                    "reason": reason,
+                },
+            }
+        )
+    text = _("Evidence files broken in %(count)s references:") % {"count": len(report.problems)}
+    return {"ok": False, "text": text, "problems": problems}
 
 
 # ---- checkpoints ---------------------------------------------------------------------------
@@ -243,6 +313,114 @@ def verify_kept_checkpoint(
     return _checkpoints_page(
         request, user, {"id": checkpoint_id, "ok": report.ok, "text": report.summary()}
     )
+
+
+CHECKPOINT_FILE = "checkpoint_file"
+
+# The words of a checkpoint that does not hold, by its problem's code (`CheckpointProblem`);
+# the check's own sentence (English, as the CLI prints it) is shown beside them.
+CHECKPOINT_PROBLEM_WORDS = {
+    "wrong_key": N_("the checkpoint was not signed with the trusted key"),
+    "bad_signature": N_(
+        "the signature does not match the document: it was altered after signing, or forged"
+    ),
+    "stream_missing": N_("a whole chain is gone: all its events were deleted"),
+    "head_missing": N_("the newest events the checkpoint saw were deleted"),
+    "head_mismatch": N_(
+        "an event the checkpoint saw no longer has its hash: it, or the history before it, "
+        "was changed after signing"
+    ),
+    "chain_broken": N_("a chain is broken"),
+    "notification_id_regressed": N_(
+        "the newest notification id is below the checkpoint's: the newest events were deleted"
+    ),
+    "uncovered_event": N_(
+        "an event says it was recorded before the checkpoint was signed, yet the checkpoint "
+        "does not cover it: it was added later with a back-dated time"
+    ),
+}
+
+
+@router.post("/checkpoints/upload")
+def verify_uploaded_checkpoint(request: Request, user: PageUser, form: SubmittedForm) -> Response:
+    """An auditor's checkpoint file (as `zhaoshang checkpoint export` wrote it) checked with the
+    server's trusted public key against today's record, the result in words."""
+    need(user, P.READ_AUDIT)
+    _ = words(request)
+    upload = form.get(CHECKPOINT_FILE)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return _checkpoints_page(
+            request, user, {"ok": False, "text": _("Choose a checkpoint file (JSON).")}, 422
+        )
+    limit = request.app.state.settings.max_upload_bytes
+    content = upload.file.read(limit + 1)
+    if len(content) > limit:
+        text = _("The file is larger than %(limit)s MiB.") % {"limit": limit >> 20}
+        return _checkpoints_page(request, user, {"ok": False, "text": text}, 413)
+    settings = request.app.state.settings
+    try:
+        public = load_public_key(
+            configured_key(
+                settings.checkpoint_public_key_file, settings.checkpoint_public_key, "public key"
+            )
+        )
+        report = verify_checkpoint(_ledger(request), content, public)
+    except errors.DomainError as e:
+        message = localise_error(e.code, e.message, page_language(request))
+        return _checkpoints_page(request, user, {"ok": False, "text": message}, 422)
+    return _checkpoints_page(
+        request, user, _checkpoint_report_words(request, report, upload.filename)
+    )
+
+
+def _checkpoint_report_words(
+    request: Request, report: CheckpointReport, file_name: str
+) -> dict[str, Any]:
+    """What `zhaoshang checkpoint verify` says, in the page's language: the signature, then
+    whether today's chains still extend every head, and each problem by stream and version."""
+    _ = words(request)
+    facts = {
+        "file": file_name,
+        "signed": shanghai_time(report.created_at),
+        "signer": report.signed_by[:16],
+        "heads": f"{report.heads_checked:,}",
+        "grew": f"{report.streams_extended:,}",
+        "then": f"{report.events_then:,}",
+        "now": f"{report.events_now:,}",
+    }
+    if report.ok:
+        text = (
+            _(
+                "Checkpoint file %(file)s holds: signed %(signed)s (Beijing time) by key "
+                "%(signer)s…; today's chains still extend all %(heads)s heads (%(grew)s chains "
+                "grew; %(then)s events then, %(now)s now)."
+            )
+            % facts
+        )
+    else:
+        text = _(
+            "Checkpoint file %(file)s does not hold (signed %(signed)s, Beijing time, by key "
+            "%(signer)s…); %(count)s problems:"
+        ) % {**facts, "count": report.problem_count}
+    problems = []
+    for problem in report.problems:
+        words_for_code = CHECKPOINT_PROBLEM_WORDS.get(problem.code)
+        where = ""
+        if problem.stream_id is not None:
+            where = _("Chain %(stream)s, version %(version)s: ") % {
+                "stream": problem.stream_id,
+                "version": problem.version,
+            }
+        problems.append(
+            {
+                "code": problem.code,
+                "stream_id": problem.stream_id,
+                "version": problem.version,
+                "text": where + (_(words_for_code) if words_for_code else problem.reason),
+                "detail": problem.reason if words_for_code else "",
+            }
+        )
+    return {"ok": report.ok, "text": text, "problems": problems, "uploaded": True}
 
 
 @router.post("/checkpoints")
