@@ -9,8 +9,8 @@ helpers; an f-string becomes its template, placeholders written as in the source
 (`{value!r} is not a date (YYYY-MM-DD)`). Error codes (class `code` attributes, `code=`
 arguments, `ApiError` codes and `api.errors.HTTP_CODES`) are entries of context `error`.
 The pages' words are messages too: every `_("…")`/`gettext("…")` in a template of
-`api/templates/`, and every literal marked `N_("…")` or translated with `_("…")` in Python
-(their values as `%(name)s`, never `{…}`).
+`api/templates/`, and every literal marked `N_("…")` or translated with `_("…")` or
+`words(request)("…")` in Python (their values as `%(name)s`, never `{…}`).
 """
 
 from __future__ import annotations
@@ -82,6 +82,13 @@ def _callee(node: ast.Call) -> str | None:
     return None
 
 
+def _is_page_word(node: ast.Call) -> bool:
+    """`N_("…")`, `_("…")`, or `words(request)("…")` (a page's gettext called at once)."""
+    if _callee(node) in PAGE_WORD_MARKERS:
+        return True
+    return isinstance(node.func, ast.Call) and _callee(node.func) == "words"
+
+
 def error_classes(trees: Iterable[ast.Module]) -> set[str]:
     """Every class deriving (directly or not) from a known error base, by name."""
     names = set(ERROR_BASES)
@@ -116,7 +123,7 @@ def extract(root: Path = ROOT) -> Found:
                         and isinstance(statement.value.value, str)
                     ):
                         found.add_code(statement.value.value, place)
-            if isinstance(node, ast.Call) and _callee(node) in PAGE_WORD_MARKERS and node.args:
+            if isinstance(node, ast.Call) and _is_page_word(node) and node.args:
                 first = node.args[0]
                 if isinstance(first, ast.Constant) and isinstance(first.value, str):
                     found.add_message(first.value, place)

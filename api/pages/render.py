@@ -7,7 +7,7 @@ script gives it the request's nonce.
 
 Pages speak the reader's language (DESIGN §16): `page_language` (the switch's cookie, else
 `Accept-Language`, else zh-CN). Templates write English and translate it with Jinja2's i18n
-extension, `{{ _("Sign in") }}` or `{{ _("Version %(n)s", n=e.version) }}` (values escaped);
+extension, `{{ _("Sign in") }}` or `{{ _("Version %(n)s", n=e.version) }}` (escaped on output);
 Python-side words (form labels, titles) are marked `N_("…")` and translated where shown
 (`{{ _(input.label) }}`) or with `words(request)`. `python -m i18n.extract` finds both.
 """
@@ -25,7 +25,6 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
-from markupsafe import Markup
 
 from api.pages.assets import asset_url
 from domain.values import SHANGHAI
@@ -111,14 +110,13 @@ def words(request: Request) -> Callable[[str], str]:
 
 
 def _template_gettext(lang: str) -> Callable[..., str]:
-    """Jinja2's new-style gettext for `lang`: translate, then fill in the (escaped) values."""
+    """Jinja2's new-style gettext for `lang`: translate, then fill in the values. The answer
+    is plain text, escaped on output like any other: no translation is ever marked safe, so
+    `_(label)` is harmless even if a label were someone's input."""
     plain = translator(lang).gettext
 
-    @pass_context
-    def gettext(context: Context, text: str, **values: Any) -> str:
+    def gettext(text: str, **values: Any) -> str:
         found = plain(text)
-        if context.eval_ctx.autoescape:
-            found = Markup(found)
         return found % values if values else found
 
     return gettext
@@ -127,15 +125,32 @@ def _template_gettext(lang: str) -> Callable[..., str]:
 def _template_ngettext(lang: str) -> Callable[..., str]:
     plain = translator(lang).ngettext
 
-    @pass_context
-    def ngettext(context: Context, singular: str, plural: str, n: int, **values: Any) -> str:
-        found = plain(singular, plural, n)
-        if context.eval_ctx.autoescape:
-            found = Markup(found)
-        return found % {"num": n, **values}
+    def ngettext(singular: str, plural: str, n: int, **values: Any) -> str:
+        return plain(singular, plural, n) % {"num": n, **values}
 
     return ngettext
 
+
+def label_in(
+    lang: str, labels: Mapping[str, str], code: Any, english: Mapping[str, str] = {}
+) -> str:
+    """A code in words: its Chinese label from `labels` (the domain's), or in English the
+    `english` word for it, else the code itself with spaces (`other_province` → other province)."""
+    text = "" if code is None else str(code)
+    if lang == "en":
+        return english.get(text, text.replace("_", " "))
+    return labels.get(text, text)
+
+
+@pass_context
+def _label(
+    context: Context, labels: Mapping[str, str], code: Any, english: Mapping[str, str] = {}
+) -> str:
+    """`{{ label(choices, code) }}`: a code in the page's language."""
+    return label_in(context.get("lang", ZH), labels, code, english)
+
+
+environment.globals["label"] = _label
 
 _GETTEXT = {lang: _template_gettext(lang) for lang in ("zh", "en")}
 _NGETTEXT = {lang: _template_ngettext(lang) for lang in ("zh", "en")}
