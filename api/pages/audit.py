@@ -52,19 +52,19 @@ router = APIRouter(prefix="/app", include_in_schema=False)
 P = Permission
 
 VIEW_WORDS = {
-    "all": "全部事件（当前状态）",
-    "version": "截至第 {point} 版",
-    "as_of": "截至业务日期 {point}（按发生日期）",
-    "known_on": "截至 {point} 当日所知（按记录时间，北京时间）",
+    "all": N_("All events (the current state)"),
+    "version": N_("Up to version %(point)s"),
+    "as_of": N_("As of the business date %(point)s (by date of occurrence)"),
+    "known_on": N_("As known on %(point)s (by time recorded, Beijing time)"),
 }
 BROKEN_WORDS = {
-    "event_altered": "事件内容在数据库中被改动",
-    "event_missing": "中间有事件被删除",
-    "events_reordered": "事件顺序被调换",
-    "state_unreadable": "事件内容无法读取",
-    "link_missing": "缺少哈希链接",
-    "genesis_mismatch": "首个事件的链接不是全零",
-    "version_invalid": "版本号异常",
+    "event_altered": N_("the event was altered in the database"),
+    "event_missing": N_("an event in the middle was deleted"),
+    "events_reordered": N_("events were swapped or moved"),
+    "state_unreadable": N_("the event cannot be read"),
+    "link_missing": N_("the hash link is missing"),
+    "genesis_mismatch": N_("the first event's link is not all zeros"),
+    "version_invalid": N_("the version numbers are wrong"),
 }
 
 
@@ -96,6 +96,8 @@ def history(request: Request, project_id: str, user: PageUser) -> Response:
     current = ledger.get_project(project_id)
     user.check_reads_project(current.association_ids(), project_id)
     point = _point(request)
+    lang = page_language(request)
+    _ = words(request)
     view = history_view(ledger, project_id, **point)
     name_associations(view)
     changed = _changed(view.state, current) if point else []
@@ -103,14 +105,14 @@ def history(request: Request, project_id: str, user: PageUser) -> Response:
         {
             "version": e.version,
             "type": e.type,
-            "label": event_label(e.type),
+            "label": event_label(e.type, lang),
             "occurred_on": e.occurred_on,
             "recorded_at": e.recorded_at,
-            "actor": actor_text(e),
+            "actor": actor_text(e, lang),
             "source": e.source,
             "evidence": list(e.evidence),
             "files": list(e.files),  # name, type, size, and a download link to `/files/{sha256}`
-            "data": data_rows(e),
+            "data": data_rows(e, lang),
             "hash": e.hash,
             "prev_hash": e.prev_hash,
             "link_ok": view.links_ok.get(e.version),
@@ -121,14 +123,14 @@ def history(request: Request, project_id: str, user: PageUser) -> Response:
         request,
         "app/history.html",
         {
-            "page_title": f"{current.name} · 历史",
+            "page_title": _("%(project)s · history") % {"project": current.name},
             "project": current,
             "events": events,
             "view": view,
-            "view_words": VIEW_WORDS[view.mode].format(point=view.point),
-            "state": state_rows(view.state),
+            "view_words": _(VIEW_WORDS[view.mode]) % {"point": view.point},
+            "state": state_rows(view.state, lang),
             "changed": changed,
-            "verification": _verification_words(view.verification),
+            "verification": _verification_words(request, view.verification),
             "point": {k: str(v) for k, v in point.items()},
         },
     )
@@ -146,18 +148,22 @@ def _changed(then: Any, now: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _verification_words(result: Any) -> dict[str, Any]:
+def _verification_words(request: Request, result: Any) -> dict[str, Any]:
+    _ = words(request)
     broken = result["broken_at"]
     if broken is None:
         return {
             "ok": True,
-            "text": f"哈希链完整：共 {result['events']} 个事件，最新第 {result['version']} 版。",
+            "text": _("Hash chain intact: %(events)s events, the newest version %(version)s.")
+            % {"events": result["events"], "version": result["version"]},
         }
-    reason = BROKEN_WORDS.get(broken.get("code", ""), broken.get("reason", ""))
+    code = broken.get("code", "")
+    reason = _(BROKEN_WORDS[code]) if code in BROKEN_WORDS else broken.get("reason", "")
     return {
         "ok": False,
         "version": broken["version"],
-        "text": f"哈希链在第 {broken['version']} 版断开：{reason}（{broken.get('code', '')}）。",
+        "text": _("The hash chain breaks at version %(version)s: %(reason)s (%(code)s).")
+        % {"version": broken["version"], "reason": reason, "code": code},
         "detail": broken.get("reason", ""),
     }
 
@@ -174,9 +180,9 @@ def verify_one(request: Request, project_id: str, user: PageUser) -> Response:
         request,
         "app/verify.html",
         {
-            "page_title": "核验",
+            "page_title": words(request)("Verify"),
             "project": project,
-            "verification": _verification_words(result),
+            "verification": _verification_words(request, result),
             "files": _file_words(request, files),
             "report": None,
         },
@@ -189,23 +195,31 @@ def verify_everything(request: Request, user: PageUser) -> Response:
     report = verify_all(_ledger(request))
     files = request.app.state.services.files.verify()
     first = report.broken[0] if report.broken else None
-    words = {
-        "ok": report.ok,
-        "text": (
-            f"全部 {report.events:,} 个事件、{report.streams:,} 条链完整。"
-            if report.ok
-            else f"发现 {len(report.broken)} 处断链；第一处：{first.stream_id if first else ''} "
-            f"第 {first.version if first else ''} 版，"
-            f"{BROKEN_WORDS.get(first.code, first.reason) if first else ''}（{first.code if first else ''}）。"
-        ),
-    }
+    _ = words(request)
+    if first is None:
+        text = _("All %(events)s events in %(streams)s chains are intact.") % {
+            "events": f"{report.events:,}",
+            "streams": f"{report.streams:,}",
+        }
+    else:
+        reason = _(BROKEN_WORDS[first.code]) if first.code in BROKEN_WORDS else first.reason
+        text = _(
+            "%(count)s broken links; the first: %(stream)s version %(version)s, %(reason)s "
+            "(%(code)s)."
+        ) % {
+            "count": len(report.broken),
+            "stream": first.stream_id,
+            "version": first.version,
+            "reason": reason,
+            "code": first.code,
+        }
     return render(
         request,
         "app/verify.html",
         {
-            "page_title": "核验",
+            "page_title": _("Verify"),
             "project": None,
-            "verification": words,
+            "verification": {"ok": report.ok, "text": text},
             "files": _file_words(request, files),
             "report": report,
         },
@@ -285,7 +299,7 @@ def _checkpoints_page(
         request,
         "app/checkpoints.html",
         {
-            "page_title": "签名检查点",
+            "page_title": words(request)("Signed checkpoints"),
             "items": items,
             "result": result,
             "may_make": user.can(P.CHECKPOINTS),
@@ -310,9 +324,8 @@ def verify_kept_checkpoint(
         )
     )
     report = verify_checkpoint(ledger, item["document"], public)
-    return _checkpoints_page(
-        request, user, {"id": checkpoint_id, "ok": report.ok, "text": report.summary()}
-    )
+    subject = words(request)("No. %(id)s") % {"id": checkpoint_id}
+    return _checkpoints_page(request, user, _checkpoint_report_words(request, report, subject))
 
 
 CHECKPOINT_FILE = "checkpoint_file"
@@ -374,13 +387,13 @@ def verify_uploaded_checkpoint(request: Request, user: PageUser, form: Submitted
 
 
 def _checkpoint_report_words(
-    request: Request, report: CheckpointReport, file_name: str
+    request: Request, report: CheckpointReport, subject: str
 ) -> dict[str, Any]:
     """What `zhaoshang checkpoint verify` says, in the page's language: the signature, then
     whether today's chains still extend every head, and each problem by stream and version."""
     _ = words(request)
     facts = {
-        "file": file_name,
+        "subject": subject,
         "signed": shanghai_time(report.created_at),
         "signer": report.signed_by[:16],
         "heads": f"{report.heads_checked:,}",
@@ -391,7 +404,7 @@ def _checkpoint_report_words(
     if report.ok:
         text = (
             _(
-                "Checkpoint file %(file)s holds: signed %(signed)s (Beijing time) by key "
+                "Checkpoint %(subject)s holds: signed %(signed)s (Beijing time) by key "
                 "%(signer)s…; today's chains still extend all %(heads)s heads (%(grew)s chains "
                 "grew; %(then)s events then, %(now)s now)."
             )
@@ -399,7 +412,7 @@ def _checkpoint_report_words(
         )
     else:
         text = _(
-            "Checkpoint file %(file)s does not hold (signed %(signed)s, Beijing time, by key "
+            "Checkpoint %(subject)s does not hold (signed %(signed)s, Beijing time, by key "
             "%(signer)s…); %(count)s problems:"
         ) % {**facts, "count": report.problem_count}
     problems = []

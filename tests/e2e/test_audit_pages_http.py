@@ -126,7 +126,7 @@ def test_an_uploaded_checkpoint_file_is_verified_in_words(audit_api: Api, signin
     assert 'type="file" id="f-checkpoint_file" name="checkpoint_file"' in page.text
     held = upload(document)
     assert held.status_code == 200, held.text
-    assert "检查点文件 checkpoint.json 核验通过" in text_of(held)
+    assert "检查点 checkpoint.json 核验通过" in text_of(held)
     assert "仍延续全部" in text_of(held)
 
     # An event recorded afterwards with a back-dated time is not covered by the checkpoint.
@@ -154,3 +154,27 @@ def test_an_uploaded_checkpoint_file_is_verified_in_words(audit_api: Api, signin
         files={"checkpoint_file": ("checkpoint.json", document, "application/json")},
     )
     assert liaison.status_code == 403  # the roles that read audits only
+
+
+def test_a_kept_checkpoint_is_verified_in_the_same_words(audit_api: Api) -> None:
+    api = audit_api
+    api.signed_project()
+    made = api.request("POST", "/app/checkpoints", "admin", follow_redirects=False)
+    assert made.status_code == 303, made.text
+    listed = api.get("/app/checkpoints", role="auditor")
+    assert 'action="/app/checkpoints/1/verify"' in listed.text
+    checked = text_of(api.request("POST", "/app/checkpoints/1/verify", "auditor"))
+    assert "检查点 第 1 号 核验通过" in checked and "北京时间" in checked
+
+
+def test_the_history_and_verify_pages_in_english(audit_api: Api) -> None:
+    api = audit_api
+    project, version = project_with_a_file(api)
+    english = {"Accept-Language": "en"}
+    history = text_of(api.get(f"/app/projects/{project}/history", "auditor", headers=english))
+    assert "<h1>Project history</h1>" in history
+    assert f"Version {version} · " in history and "Files</dt>" in history
+    assert "Hash chain intact: 3 events, the newest version 3." in history
+    assert "项目历史" not in history and "哈希链" not in history
+    verify = text_of(api.get(f"/app/projects/{project}/verify", "auditor", headers=english))
+    assert "Evidence files intact: 1 files in 1 references." in verify and "Intact" in verify
