@@ -10,6 +10,7 @@ from api.pages.render import render, words
 from api.pages.session import PageUser
 from domain.project import STAGE_LABELS
 from domain.values import CITIES, business_date
+from projections.history import CITIES_EN
 from services.bootstrap import Services
 from services.todo import RULE_LABELS, Todo
 
@@ -101,5 +102,6 @@ def search(request: Request, user: PageUser, q: str = "", page: int = 1) -> Resp
             "total": total,
             "stage_labels": STAGE_LABELS,
             "city_labels": CITIES,
+            "city_labels_en": CITIES_EN,
         },
     )
