@@ -16,7 +16,6 @@ import functools
 import gettext
 import io
 from collections.abc import Mapping
-from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Protocol
 
@@ -121,19 +120,16 @@ LANGUAGE_COOKIE = "zhaoshang_lang"
 
 
 def chosen_language(cookie_header: str | None) -> str | None:
-    """The language a `Cookie` header's `LANGUAGE_COOKIE` names, if it names one of ours."""
+    """The language a `Cookie` header's `LANGUAGE_COOKIE` names, if it names one of ours. Read
+    pair by pair, as browsers send them, so another site's malformed cookie cannot hide it."""
     if not cookie_header or LANGUAGE_COOKIE not in cookie_header:
         return None
-    cookies: SimpleCookie = SimpleCookie()
-    try:
-        cookies.load(cookie_header)
-    except CookieError:
-        return None
-    morsel = cookies.get(LANGUAGE_COOKIE)
-    if morsel is None:
-        return None
-    value = morsel.value.strip().lower()
-    return value if value in LANGUAGES else None
+    for pair in cookie_header.split(";"):
+        name, _, value = pair.partition("=")
+        if name.strip() == LANGUAGE_COOKIE:
+            chosen = value.strip().strip('"').lower()
+            return chosen if chosen in LANGUAGES else None
+    return None
 
 
 from i18n.messages import localise_error  # noqa: E402  (re-exported; it uses `translator`)
