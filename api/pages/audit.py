@@ -561,7 +561,7 @@ def settle(request: Request, user: PageUser, form: SubmittedForm) -> Response:
                 ctx, body.policy, body.year, revise=body.revise, reason=body.reason
             )
 
-    done = submit(SettlementIn, _checkbox(form, "revise"), run, state)
+    done = submit(SettlementIn, _checkbox(form, "revise"), run, state, page_language(request))
     if done is not None:
         return RedirectResponse(
             f"/app/settlements/{done['policy']}/{done['year']}", status_code=303
@@ -591,6 +591,6 @@ def stamp(
         with request.app.state.write_lock:
             return command(ctx, policy, year, **body.fields())
 
-    if submit(SettlementStampIn, form, run, state) is not None:
+    if submit(SettlementStampIn, form, run, state, page_language(request)) is not None:
         return RedirectResponse(f"/app/settlements/{policy}/{year}", status_code=303)
     return _settlement_page(request, user, policy, year, {step: state}, 422)
