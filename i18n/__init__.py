@@ -5,7 +5,7 @@ The product's texts are written in English in the code (they are the gettext mes
 loaded (no `.mo` file is committed). The domain never translates: its errors carry a stable code
 and an English message, and the HTTP error mapping, the CLI and the exports translate them here.
 
-    lang = language_from_request(request)          # Accept-Language (a user's choice later)
+    lang = language_from_request(request)          # a page switch's cookie, else Accept-Language
     translator(lang).gettext("project name")      # any text
     localise_error(code, message, lang)           # a refusal's message (see `i18n.messages`)
 """
@@ -47,6 +47,12 @@ def translator(lang: str) -> gettext.NullTranslations:
     write_mo(compiled, catalog)
     compiled.seek(0)
     return gettext.GNUTranslations(compiled)
+
+
+def N_(text: str) -> str:
+    """Marks a page word written in Python (a form label, a title) for the catalogue, where
+    `i18n.extract` finds it; it is translated where it is shown."""
+    return text
 
 
 def gettext_for(lang: str, text: str) -> str:
@@ -97,11 +103,33 @@ class HasHeaders(Protocol):
 
 def language_from_request(request: HasHeaders, preferred: str | None = None) -> str:
     """The language to answer a request in: what the caller chose (`preferred`: a `lang`
-    parameter an endpoint declares, a page's switch, a user's saved choice), else the request's
+    parameter an endpoint declares), else the language the pages' switch keeps in the browser's
+    `LANGUAGE_COOKIE` (so the API's messages follow it for that browser), else the request's
     `Accept-Language`, else zh-CN. The pages reuse this."""
     if preferred:
         return normalise_language(preferred)
+    chosen = chosen_language(request.headers.get("cookie"))
+    if chosen is not None:
+        return chosen
     return negotiate(request.headers.get("accept-language"))
+
+
+# The pages' language switch keeps the choice in this cookie (not on the account: a choice
+# belongs to the browser it was made in, it needs no event, and it works before signing in).
+LANGUAGE_COOKIE = "zhaoshang_lang"
+
+
+def chosen_language(cookie_header: str | None) -> str | None:
+    """The language a `Cookie` header's `LANGUAGE_COOKIE` names, if it names one of ours. Read
+    pair by pair, as browsers send them, so another site's malformed cookie cannot hide it."""
+    if not cookie_header or LANGUAGE_COOKIE not in cookie_header:
+        return None
+    for pair in cookie_header.split(";"):
+        name, _, value = pair.partition("=")
+        if name.strip() == LANGUAGE_COOKIE:
+            chosen = value.strip().strip('"').lower()
+            return chosen if chosen in LANGUAGES else None
+    return None
 
 
 from i18n.messages import localise_error  # noqa: E402  (re-exported; it uses `translator`)
@@ -110,7 +138,10 @@ __all__ = [
     "DEFAULT_LANGUAGE",
     "EN",
     "LANGUAGES",
+    "LANGUAGE_COOKIE",
+    "N_",
     "ZH",
+    "chosen_language",
     "gettext_for",
     "language_from_request",
     "localise_error",

@@ -8,6 +8,9 @@ A message is the first text argument given to a domain error (any subclass of
 helpers; an f-string becomes its template, placeholders written as in the source
 (`{value!r} is not a date (YYYY-MM-DD)`). Error codes (class `code` attributes, `code=`
 arguments, `ApiError` codes and `api.errors.HTTP_CODES`) are entries of context `error`.
+The pages' words are messages too: every `_("…")`/`gettext("…")` in a template of
+`api/templates/`, and every literal marked `N_("…")` or translated with `_("…")` or
+`words(request)("…")` in Python (their values as `%(name)s`, never `{…}`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ PACKAGES = ("domain", "adapters", "projections", "services", "api", "cli", "sche
 ARGUMENT_POSITIONS = {"ApiError": (2, 1), "error_response": (2, 1)}
 HELPERS = {"forbidden", "unauthenticated", "error_response"}
 ERROR_BASES = {"DomainError", "UserError", "ApiError"}
+PAGE_WORD_MARKERS = {"N_", "_"}  # Python calls whose literal first argument is a page word
+TEMPLATES = ROOT / "api" / "templates"
 
 
 @dataclass
@@ -77,6 +82,13 @@ def _callee(node: ast.Call) -> str | None:
     return None
 
 
+def _is_page_word(node: ast.Call) -> bool:
+    """`N_("…")`, `_("…")`, or `words(request)("…")` (a page's gettext called at once)."""
+    if _callee(node) in PAGE_WORD_MARKERS:
+        return True
+    return isinstance(node.func, ast.Call) and _callee(node.func) == "words"
+
+
 def error_classes(trees: Iterable[ast.Module]) -> set[str]:
     """Every class deriving (directly or not) from a known error base, by name."""
     names = set(ERROR_BASES)
@@ -111,6 +123,11 @@ def extract(root: Path = ROOT) -> Found:
                         and isinstance(statement.value.value, str)
                     ):
                         found.add_code(statement.value.value, place)
+            if isinstance(node, ast.Call) and _is_page_word(node) and node.args:
+                first = node.args[0]
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    found.add_message(first.value, place)
+                continue
             if not isinstance(node, ast.Call) or _callee(node) not in constructors:
                 continue
             name = _callee(node)
@@ -131,7 +148,22 @@ def extract(root: Path = ROOT) -> Found:
 
     for code in HTTP_CODES.values():
         found.add_code(code, "api/errors.py:HTTP_CODES")
+    for text, place in template_words(root / TEMPLATES.relative_to(ROOT)):
+        found.add_message(text, place)
     return found
+
+
+def template_words(templates: Path = TEMPLATES) -> Iterator[tuple[str, str]]:
+    """Every literal the templates translate, `_("…")` or `gettext("…")`, with its place."""
+    from api.pages.render import environment
+
+    for path in sorted(templates.rglob("*.html")):
+        source = path.read_text(encoding="utf-8")
+        relative = path.relative_to(templates.parent.parent).as_posix()
+        found = environment.extract_translations(source)  # type: ignore[attr-defined]
+        for lineno, _function, message in found:
+            if isinstance(message, str):
+                yield message, f"{relative}:{lineno}"
 
 
 def load_catalogue(lang: str = ZH) -> Catalog:

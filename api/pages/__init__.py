@@ -25,10 +25,11 @@ def routers() -> list[APIRouter]:
 
 
 def install_pages(app: FastAPI) -> None:
-    from api.pages import login
+    from api.pages import language, login
 
     install_login_redirect(app)
     app.include_router(login.router)  # signing in is no keyed write
+    app.include_router(language.router)  # nor is choosing a language
     for router in routers():
         make_idempotent(router)  # a double tap or a resend records once
         app.include_router(router)

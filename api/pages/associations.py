@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.auth import Permission, Principal
 from api.pages.forms import FormState, SubmittedForm, submit
 from api.pages.projects import Input
-from api.pages.render import render
+from api.pages.render import page_language, render
 from api.pages.session import PageUser, need, page_writer
 from api.schemas import ActivityIn, AssociationIn, ProjectIn
 from domain.application import Ledger
@@ -107,7 +107,11 @@ def register(request: Request, user: PageUser, form: SubmittedForm) -> Response:
     w = page_writer(request, user, P.ASSOCIATIONS)
     state = FormState()
     created = submit(
-        AssociationIn, form, lambda body: w.create(w.ledger.register_association, body), state
+        AssociationIn,
+        form,
+        lambda body: w.create(w.ledger.register_association, body),
+        state,
+        page_language(request),
     )
     if created is not None:
         return RedirectResponse(f"/app/associations/{created[0]}", status_code=303)
@@ -165,6 +169,7 @@ def record_activity(
         form,
         lambda body: w.association(w.ledger.record_activity, association_id, body),
         state,
+        page_language(request),
     )
     if done is not None:
         return RedirectResponse(f"/app/associations/{association_id}#activities", status_code=303)
@@ -226,7 +231,9 @@ def refer(request: Request, user: PageUser, form: SubmittedForm) -> Response:
 
     values = dict(form)
     picked = form.getlist("designations") if hasattr(form, "getlist") else []
-    created = submit(ProjectIn, _with_designations(values, picked), run, state)
+    created = submit(
+        ProjectIn, _with_designations(values, picked), run, state, page_language(request)
+    )
     if created is not None:
         return RedirectResponse(f"/app/projects/{created[0]}", status_code=303)
     return _project_form(request, user, state, 422)

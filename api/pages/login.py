@@ -14,20 +14,26 @@ from adapters.sessions import ABSOLUTE_SECONDS
 from api.deps import SESSION_COOKIE, client_address
 from api.pages.forms import FormState, SubmittedForm
 from api.pages.projects import Input
-from api.pages.render import render
+from api.pages.render import page_language, render, words
 from api.pages.session import PageUser
 from domain import errors
+from i18n import N_, localise_error
 from services.accounts import InvalidCredentials, TooManyAttempts
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
 LOGIN_INPUTS = (
-    Input("name", "用户名", required=True),
-    Input("password", "密码", "password", required=True),
+    Input("name", N_("User name"), required=True),
+    Input("password", N_("Password"), "password", required=True),
 )
 PASSWORD_INPUTS = (
-    Input("current_password", "当前密码", "password", required=True),
-    Input("new_password", "新密码（至少 10 位，不要用常见密码）", "password", required=True),
+    Input("current_password", N_("Current password"), "password", required=True),
+    Input(
+        "new_password",
+        N_("New password (at least 10 characters, not a common one)"),
+        "password",
+        required=True,
+    ),
 )
 
 
@@ -38,13 +44,25 @@ def safe_next(value: Any) -> str:
     return "/app/"
 
 
+def _too_many(request: Request, error: TooManyAttempts) -> str:
+    minutes = max(1, error.retry_after // 60)
+    return words(request)("Too many attempts; try again in %(minutes)s minutes.") % {
+        "minutes": minutes
+    }
+
+
 @router.get("/login")
 def login_form(request: Request, next: str = "/app/") -> Response:
     state = FormState()
     return render(
         request,
         "app/login.html",
-        {"page_title": "登录", "form": state, "inputs": LOGIN_INPUTS, "next": safe_next(next)},
+        {
+            "page_title": words(request)("Sign in"),
+            "form": state,
+            "inputs": LOGIN_INPUTS,
+            "next": safe_next(next),
+        },
     )
 
 
@@ -57,9 +75,9 @@ async def login(request: Request, form: SubmittedForm) -> Response:
     try:
         done = await run_in_threadpool(accounts.login, name, password, client_address(request))
     except InvalidCredentials:
-        state.message = "用户名或密码错误。"
+        state.message = words(request)("Wrong user name or password.")
     except TooManyAttempts as e:
-        state.message = f"尝试次数过多，请 {max(1, e.retry_after // 60)} 分钟后再试。"
+        state.message = _too_many(request, e)
         return _login_page(request, state, target, 429, {"Retry-After": str(e.retry_after)})
     else:
         response = RedirectResponse(
@@ -89,7 +107,12 @@ def _login_page(
     return render(
         request,
         "app/login.html",
-        {"page_title": "登录", "form": state, "inputs": LOGIN_INPUTS, "next": target},
+        {
+            "page_title": words(request)("Sign in"),
+            "form": state,
+            "inputs": LOGIN_INPUTS,
+            "next": target,
+        },
         status=status,
         headers=headers,
     )
@@ -124,11 +147,12 @@ async def change_password(request: Request, user: PageUser, form: SubmittedForm)
             client_address(request),
         )
     except InvalidCredentials:
-        state.errors["current_password"] = "当前密码错误。"
+        state.errors["current_password"] = words(request)("The current password is wrong.")
     except TooManyAttempts as e:
-        state.message = f"尝试次数过多，请 {max(1, e.retry_after // 60)} 分钟后再试。"
+        state.message = _too_many(request, e)
     except errors.DomainError as e:
-        state.errors[e.field or "new_password"] = e.message
+        message = localise_error(e.code, e.message, page_language(request))
+        state.errors[e.field or "new_password"] = message
     else:
         return RedirectResponse(target, status_code=303)
     return _password_page(request, state, target, 422)
@@ -138,6 +162,11 @@ def _password_page(request: Request, state: FormState, target: str, status: int)
     return render(
         request,
         "app/password.html",
-        {"page_title": "修改密码", "form": state, "inputs": PASSWORD_INPUTS, "next": target},
+        {
+            "page_title": words(request)("Change password"),
+            "form": state,
+            "inputs": PASSWORD_INPUTS,
+            "next": target,
+        },
         status=status,
     )

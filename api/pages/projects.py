@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 from adapters.files import FileTooLarge
 from api.auth import Permission, Principal
 from api.pages.forms import FormState, SubmittedForm, submit
-from api.pages.render import render
+from api.pages.render import label_in, page_language, render, words
 from api.pages.session import PageUser, page_writer
 from api.schemas import (
     FixedAssetInvestmentIn,
@@ -49,7 +49,8 @@ from domain.values import (
     PROJECT_TYPES,
     business_date,
 )
-from i18n import localise_error
+from i18n import N_, localise_error
+from projections.history import CITIES_EN, INDUSTRIES_EN, STAGE_LABELS_EN
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 P = Permission
@@ -71,7 +72,8 @@ FOLLOW_UP_ISSUE_ROWS = 3
 
 @dataclass(frozen=True)
 class Input:
-    """One form field: the API's field name, its Chinese label, and how it is entered."""
+    """One form field: the API's field name, its label (English, marked `N_` and shown in the
+    page's language), and how it is entered."""
 
     name: str
     label: str
@@ -81,13 +83,15 @@ class Input:
     hint: str = ""
 
 
-def _day(required: bool = True, label: str = "日期") -> Input:
+def _day(required: bool = True, label: str = N_("Date")) -> Input:
     return Input("occurred_on", label, "date", required=required)
 
 
 MONEY_INPUTS = (
-    Input("currency", "币种", "select", CURRENCY_CHOICES, required=True),
-    Input("rate_to_cny", "折合人民币汇率", "rate", hint="币种不是人民币时必填"),
+    Input("currency", N_("Currency"), "select", CURRENCY_CHOICES, required=True),
+    Input(
+        "rate_to_cny", N_("Rate to CNY"), "rate", hint=N_("Required when the currency is not CNY")
+    ),
 )
 
 
@@ -108,80 +112,89 @@ EVENT_FORMS = {
     for form in (
         EventForm(
             "visits",
-            "记录考察",
+            N_("Record a visit"),
             VisitIn,
             lambda ledger: ledger.record_visit,
             (
                 _day(),
-                Input("participants", "参加人员", "textarea"),
-                Input("notes", "备注", "textarea"),
+                Input("participants", N_("Participants"), "textarea"),
+                Input("notes", N_("Notes"), "textarea"),
             ),
         ),
         EventForm(
             "negotiations",
-            "记录洽谈",
+            N_("Record a negotiation"),
             NegotiationIn,
             lambda ledger: ledger.record_negotiation,
-            (_day(), Input("notes", "备注", "textarea")),
+            (_day(), Input("notes", N_("Notes"), "textarea")),
         ),
         EventForm(
             "signing",
-            "记录签约",
+            N_("Record the signing"),
             SigningIn,
             lambda ledger: ledger.sign,
             (
-                _day(label="签约日期"),
-                Input("contract_amount", "合同投资额（元）", "money", required=True),
+                _day(label=N_("Signing date")),
+                Input("contract_amount", N_("Contract investment (yuan)"), "money", required=True),
                 *MONEY_INPUTS,
-                Input("place", "签约地点"),
+                Input("place", N_("Place of signing")),
             ),
         ),
         EventForm(
             "registration",
-            "记录注册",
+            N_("Record company registration"),
             MilestoneIn,
             lambda ledger: ledger.register_company,
-            (_day(label="注册日期"), Input("details", "说明", "textarea")),
+            (_day(label=N_("Registration date")), Input("details", N_("Details"), "textarea")),
         ),
         EventForm(
             "construction",
-            "记录开工",
+            N_("Record construction start"),
             MilestoneIn,
             lambda ledger: ledger.start_construction,
-            (_day(label="开工日期"), Input("details", "说明", "textarea")),
+            (
+                _day(label=N_("Construction start date")),
+                Input("details", N_("Details"), "textarea"),
+            ),
         ),
         EventForm(
             "production",
-            "记录投产 / 达产",
+            N_("Record production start / capacity reached"),
             ProductionIn,
             lambda ledger: ledger.record_production,
             (
-                Input("milestone", "节点", "select", PRODUCTION_MILESTONES, required=True),
+                Input("milestone", N_("Milestone"), "select", PRODUCTION_MILESTONES, required=True),
                 _day(),
             ),
         ),
         EventForm(
             "fixed-asset-investment",
-            "填报固定资产投资",
+            N_("Report fixed-asset investment"),
             FixedAssetInvestmentIn,
             lambda ledger: ledger.report_fixed_asset_investment,
             (
-                Input("year", "年度", "integer", required=True),
-                Input("amount", "完成投资额（元）", "money", required=True),
+                Input("year", N_("Year"), "integer", required=True),
+                Input("amount", N_("Investment completed (yuan)"), "money", required=True),
                 *MONEY_INPUTS,
-                _day(label="填报日期"),
+                _day(label=N_("Date reported")),
             ),
         ),
         EventForm(
             "funds",
-            "记录资金到位",
+            N_("Record a funds arrival"),
             FundsArrivalIn,
             lambda ledger: ledger.record_funds_arrival,
             (
-                _day(label="到位日期"),
-                Input("amount", "到位金额", "money", required=True),
+                _day(label=N_("Date of arrival")),
+                Input("amount", N_("Amount arrived"), "money", required=True),
                 *MONEY_INPUTS,
-                Input("source", "资金来源", "select", ORIGINS, hint="默认为项目来源"),
+                Input(
+                    "source",
+                    N_("Source of funds"),
+                    "select",
+                    ORIGINS,
+                    hint=N_("Defaults to the project's origin"),
+                ),
             ),
             takes_file=True,
         ),
@@ -189,28 +202,33 @@ EVENT_FORMS = {
 }
 
 FOLLOW_UP_INPUTS = (
-    _day(label="回访日期"),
-    Input("operating_status", "经营状况", "select", OPERATING_STATUSES, required=True),
-    Input("output_value", "产值（元）", "money"),
-    Input("tax", "税收（元）", "money"),
-    Input("employees", "用工人数", "integer"),
-    Input("notes", "备注", "textarea"),
+    _day(label=N_("Date of the follow-up visit")),
+    Input("operating_status", N_("Operating status"), "select", OPERATING_STATUSES, required=True),
+    Input("output_value", N_("Output value (yuan)"), "money"),
+    Input("tax", N_("Tax (yuan)"), "money"),
+    Input("employees", N_("Employees"), "integer"),
+    Input("notes", N_("Notes"), "textarea"),
 )
 CORRECTION_INPUTS = (
-    _day(label="更正日期"),
-    Input("amount", "更正后金额", "money", required=True),
+    _day(label=N_("Date corrected")),
+    Input("amount", N_("Corrected amount"), "money", required=True),
     *MONEY_INPUTS,
-    Input("arrived_on", "更正后的到位日期", "date", hint="到位日期有误时填写"),
-    Input("reason", "更正原因", "textarea", required=True),
+    Input(
+        "arrived_on",
+        N_("Corrected date of arrival"),
+        "date",
+        hint=N_("Only if the arrival date was wrong"),
+    ),
+    Input("reason", N_("Reason for the correction"), "textarea", required=True),
 )
 VOID_INPUTS = (
-    _day(label="作废日期"),
-    Input("reason", "作废原因（如重复录入）", "textarea", required=True),
+    _day(label=N_("Date voided")),
+    Input("reason", N_("Reason for voiding (e.g. entered twice)"), "textarea", required=True),
 )
 ISSUE_INPUTS = (
-    Input("status", "办理状态", "select", ISSUE_STATUSES, required=True),
+    Input("status", N_("Handling status"), "select", ISSUE_STATUSES, required=True),
     _day(),
-    Input("note", "办理情况", "textarea", required=True),
+    Input("note", N_("How it was handled"), "textarea", required=True),
 )
 
 
@@ -227,6 +245,7 @@ def _readable_project(request: Request, user: Principal, project_id: str) -> Pro
 def project_view(request: Request, project: Project) -> dict[str, Any]:
     """What the project page shows, in words: the stage timeline, key figures, open issues."""
     services = request.app.state.services
+    lang = page_language(request)
     interval = services.follow_up_interval_days
     names = services.read_models.association_names() if _has_read_models(services) else {}
     last_contact = project.last_follow_up_on or project.production_started_on
@@ -246,17 +265,17 @@ def project_view(request: Request, project: Project) -> dict[str, Any]:
         "timeline": [
             {
                 "stage": s,
-                "label": STAGE_LABELS[s],
+                "label": label_in(lang, STAGE_LABELS, s, STAGE_LABELS_EN),
                 "on": reached.get(s),
                 "done": i <= STAGES.index(project.stage),
                 "current": s == project.stage,
             }
             for i, s in enumerate(STAGES)
         ],
-        "city_label": CITIES.get(project.city, project.city),
-        "industry_label": INDUSTRIES.get(project.industry, project.industry),
-        "type_label": PROJECT_TYPES.get(project.project_type, project.project_type),
-        "origin_label": ORIGINS.get(project.origin, project.origin),
+        "city_label": label_in(lang, CITIES, project.city, CITIES_EN),
+        "industry_label": label_in(lang, INDUSTRIES, project.industry, INDUSTRIES_EN),
+        "type_label": label_in(lang, PROJECT_TYPES, project.project_type),
+        "origin_label": label_in(lang, ORIGINS, project.origin),
         "referrers": [
             {
                 "name": names.get(str(r["association_id"]), str(r["association_id"])),
@@ -318,8 +337,8 @@ def _form_page(
         template,
         {
             "project": project,
-            "page_title": title,
-            "title": title,
+            "page_title": words(request)(title),
+            "title": words(request)(title),
             "action": action,
             "inputs": inputs,
             "form": state,
@@ -330,10 +349,10 @@ def _form_page(
 
 
 def _submitted(
-    schema: type[BaseModel], form: Any, command: Callable[[Any], Any]
+    schema: type[BaseModel], form: Any, command: Callable[[Any], Any], lang: str
 ) -> tuple[bool, FormState]:
     state = FormState()
-    done = submit(schema, form, command, state)
+    done = submit(schema, form, command, state, lang)
     return done is not None and not state.failed, state
 
 
@@ -341,7 +360,7 @@ def _back_to(project_id: str, anchor: str = "") -> RedirectResponse:
     return RedirectResponse(f"/app/projects/{project_id}{anchor}", status_code=303)
 
 
-FOLLOW_UP_TITLE = "记录回访"
+FOLLOW_UP_TITLE = N_("Record a follow-up visit")
 
 
 @router.get("/projects/{project_id}/follow-ups/new")
@@ -370,6 +389,7 @@ def record_follow_up(
         FollowUpIn,
         form,
         lambda body: w.project(w.ledger.record_follow_up_visit, project_id, body),
+        page_language(request),
     )
     if ok:
         return _back_to(project_id, "#issues")
@@ -428,6 +448,7 @@ def record_event(
         spec.schema,
         values,
         lambda body: w.project(spec.run(w.ledger), project_id, body),
+        page_language(request),
     )
     if ok:
         return _back_to(project_id)
@@ -464,9 +485,11 @@ def _with_evidence_file(
         kept = files.keep(incoming, upload.filename, user.id)
     except FileTooLarge as e:
         incoming.discard()
-        return values, _file_refused(values, f"文件超过 {e.limit // (1 << 20)} MiB")
+        too_large = words(request)("The file is larger than %(limit)s MiB.")
+        return values, _file_refused(values, too_large % {"limit": e.limit // (1 << 20)})
     except errors.DomainError as e:
-        return values, _file_refused(values, localise_error(e.code, e.message, "zh"))
+        message = localise_error(e.code, e.message, page_language(request))
+        return values, _file_refused(values, message)
     values["evidence[0].sha256"] = kept["sha256"]
     values["evidence[0].name"] = kept["name"]
     return values, None
@@ -501,21 +524,25 @@ class SubjectForm:
 
 SUBJECT_FORMS = {
     "corrections": SubjectForm(
-        "更正到位资金",
+        N_("Correct a funds arrival"),
         FundsCorrectionIn,
         CORRECTION_INPUTS,
         lambda ledger: ledger.correct_funds_arrival,
         "arrival_id",
     ),
     "void": SubjectForm(
-        "作废到位资金",
+        N_("Void a funds arrival"),
         FundsVoidIn,
         VOID_INPUTS,
         lambda ledger: ledger.void_funds_arrival,
         "arrival_id",
     ),
     "issue": SubjectForm(
-        "办理问题诉求", IssueUpdateIn, ISSUE_INPUTS, lambda ledger: ledger.update_issue, "issue_id"
+        N_("Handle an issue"),
+        IssueUpdateIn,
+        ISSUE_INPUTS,
+        lambda ledger: ledger.update_issue,
+        "issue_id",
     ),
 }
 
@@ -581,6 +608,7 @@ def _subject_submit(
         spec.schema,
         form,
         lambda body: w.project(spec.run(w.ledger), project_id, body, **{spec.subject: subject_id}),
+        page_language(request),
     )
     if ok:
         return _back_to(project_id, "#issues" if kind == "issue" else "#funds")

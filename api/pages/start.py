@@ -6,15 +6,24 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import Permission, Principal
-from api.pages.render import render
+from api.pages.render import render, words
 from api.pages.session import PageUser
 from domain.project import STAGE_LABELS
 from domain.values import CITIES, business_date
+from projections.history import CITIES_EN
 from services.bootstrap import Services
 from services.todo import RULE_LABELS, Todo
 
 router = APIRouter(include_in_schema=False)
 P = Permission
+
+# The 待办 rules' names in English (`services.todo.RULE_LABELS` holds their Chinese).
+RULE_LABELS_EN = {
+    "follow_up_due": "Follow-up visits due",
+    "stalled_signing": "Signings not yet under way",
+    "issue_open": "Issues still open",
+    "settlement_awaiting_approval": "Settlements awaiting approval",
+}
 
 
 @router.get("/")
@@ -59,9 +68,10 @@ def start(request: Request, user: PageUser) -> Response:
         request,
         "app/start.html",
         {
-            "page_title": "待办",
+            "page_title": words(request)("To do"),
             "groups": groups,
             "rule_labels": RULE_LABELS,
+            "rule_labels_en": RULE_LABELS_EN,
             "ready": ready,
             "total": len(items),
         },
@@ -86,11 +96,12 @@ def search(request: Request, user: PageUser, q: str = "", page: int = 1) -> Resp
         request,
         "app/search.html",
         {
-            "page_title": "搜索",
+            "page_title": words(request)("Search"),
             "search_q": text,
             "rows": rows,
             "total": total,
             "stage_labels": STAGE_LABELS,
             "city_labels": CITIES,
+            "city_labels_en": CITIES_EN,
         },
     )

@@ -168,7 +168,41 @@ def signed_in(
 
 
 def screenshot(page: Any, name: str) -> Path:
+    """Keep the page as an artefact, after checking its accessibility basics: every page a
+    test keeps a picture of is a page it visits."""
+    assert_accessible(page)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# Every input, select and textarea labelled (a `<label for>`, an enclosing `<label>`, or an
+# ARIA label); one `h1`, first; heading levels never skipped on the way down (h2 → h4).
+ACCESSIBILITY_PROBLEMS = """() => {
+  const problems = [];
+  for (const el of document.querySelectorAll(
+      'input:not([type=hidden]):not([type=submit]), select, textarea')) {
+    const byFor = el.id && document.querySelector(`label[for="${CSS.escape(el.id)}"]`);
+    if (!(byFor || el.closest('label') || el.getAttribute('aria-label')
+          || el.getAttribute('aria-labelledby'))) {
+      problems.push(`unlabelled ${el.tagName.toLowerCase()} ${el.name || el.id}`);
+    }
+  }
+  const levels = [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')]
+    .map((h) => Number(h.tagName[1]));
+  if (levels.filter((l) => l === 1).length !== 1) problems.push(`h1 count: ${levels}`);
+  if (levels.length && levels[0] !== 1) problems.push(`the first heading is h${levels[0]}`);
+  for (let i = 1; i < levels.length; i++) {
+    if (levels[i] > levels[i - 1] + 1) {
+      problems.push(`heading h${levels[i - 1]} is followed by h${levels[i]}`);
+    }
+  }
+  return problems;
+}"""
+
+
+def assert_accessible(page: Any) -> None:
+    """The accessibility basics of the page as it stands (issues 18, 19)."""
+    problems = page.evaluate(ACCESSIBILITY_PROBLEMS)
+    assert problems == [], f"{page.url}: {problems}"
