@@ -11,7 +11,18 @@ from api.pages.session import install_login_redirect
 
 
 def routers() -> list[APIRouter]:
-    from api.pages import assets, associations, audit, dispatches, projects, start
+    from api.pages import (
+        accounts,
+        assets,
+        associations,
+        audit,
+        dispatches,
+        officers,
+        projects,
+        rewards,
+        service_contracts,
+        start,
+    )
 
     return [
         assets.router,
@@ -20,6 +31,10 @@ def routers() -> list[APIRouter]:
         projects.router,
         audit.router,
         dispatches.router,
+        rewards.router,
+        service_contracts.router,
+        accounts.router,
+        officers.router,
     ]
 
 

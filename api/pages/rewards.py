@@ -1,0 +1,217 @@
+"""Staff pages for rewards and the annual evaluation (DESIGN §17, issue 20): a year's reward
+figures per association, 50 associations a page and searchable by name, each project's figure
+with its explanation (the ordered clause-cited steps, their parameters and the dates those took
+effect) — the very page `GET /rewards/{year}?page=` answers, through the same service; the
+evaluation ranking with the published top N, the tie rule and the designations held, and the form
+that awards designations from the ranking (the command of `POST /evaluations/{year}/designations`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.auth import Permission, Principal
+from api.pages.forms import FormState, SubmittedForm, submit
+from api.pages.projects import Input
+from api.pages.render import render
+from api.pages.session import PageUser, need, page_writer
+from api.read_models import not_ready
+from api.routers.evaluation import DesignationAwardIn
+from domain import errors
+from domain.values import ASSOCIATION_DESIGNATIONS, business_date
+from projections.evaluation import Evaluation, evaluate
+from projections.policy.explain import STATUS_LABELS
+from projections.rewards import RewardQuery
+from services.bootstrap import Services
+from services.designations import award_designations_from_ranking
+from services.staff_views import associations_named, designations_held, policies_for_year
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+P = Permission
+PAGE_SIZE = 50
+MAX_QUERY = 100
+
+DESIGNATION_INPUTS = (
+    Input("designation", "称号", "select", ASSOCIATION_DESIGNATIONS, required=True),
+    Input("top", "授予前几名", "integer", hint="不填则按考评细则规定的名次"),
+    Input("occurred_on", "授予日期", "date", hint="不填为今天"),
+)
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _year(year: int) -> int:
+    if not 2000 <= year <= 2100:
+        raise errors.InvalidInput("year must be a whole year such as 2023", field="year")
+    return year
+
+
+# ---- rewards ---------------------------------------------------------------------------------
+
+
+@router.get("/rewards")
+def rewards_latest(request: Request, user: PageUser) -> Response:
+    """Last year's figures: the year a settlement is made for."""
+    need(user, P.READ)
+    last_year = business_date(request.app.state.clock()).year - 1
+    return RedirectResponse(f"/app/rewards/{last_year}", status_code=303)
+
+
+@router.get("/rewards/{year}")
+def rewards(
+    request: Request,
+    year: int,
+    user: PageUser,
+    policy: str = "",
+    q: str = "",
+    status: str = "",
+    page: int = 1,
+) -> Response:
+    need(user, P.READ)
+    services = _services(request)
+    _year(year)
+    choices = policies_for_year(services.policies, year)
+    chosen = policy or ("hunan-2022" if "hunan-2022" in choices else (choices or [""])[0])
+    if not chosen:
+        raise errors.NotFound(f"no loaded policy is in force in {year}", field="year")
+    if status and status not in STATUS_LABELS:
+        raise errors.InvalidInput(f"unknown status {status!r}", field="status")
+    text = q.strip()[:MAX_QUERY]
+    page = max(1, min(page, 100_000))
+    lang = "en" if getattr(request.state, "lang", "zh") == "en" else "zh"
+    try:
+        found = associations_named(services.read_models, text) if text else None
+        names = services.read_models.association_names()
+        project_names = services.read_models.project_names()
+    except LookupError as e:  # the read models are still being set up
+        raise not_ready(e) from e
+    query = RewardQuery(
+        page=page,
+        size=PAGE_SIZE,
+        status=status or None,
+        lang=lang,
+        association_ids=found,
+    )
+    body = services.settlements.figures(chosen, year, query)
+    pages = max(1, -(-int(body["total"]) // PAGE_SIZE))
+
+    def link(to_page: int) -> str:
+        params = {"policy": chosen, "q": text, "status": status, "page": to_page}
+        return f"/app/rewards/{year}?" + urlencode({k: v for k, v in params.items() if v})
+
+    return render(
+        request,
+        "app/rewards.html",
+        {
+            "page_title": f"{year} 年度奖励测算",
+            "year": year,
+            "body": body,
+            "policy": chosen,
+            "policy_choices": choices,
+            "search_text": text,
+            "status": status,
+            "status_labels": {k: v[0] for k, v in STATUS_LABELS.items()},
+            "names": names,
+            "project_names": project_names,
+            "lang": lang,
+            "page": page,
+            "pages": pages,
+            "previous_link": link(page - 1) if page > 1 else None,
+            "next_link": link(page + 1) if page < pages else None,
+            "download": f"/rewards/{year}?" + urlencode({"policy": chosen, "format": "xlsx"}),
+        },
+    )
+
+
+# ---- the evaluation --------------------------------------------------------------------------
+
+
+def _evaluation(services: Services, year: int) -> Evaluation:
+    try:
+        return evaluate(services.read_models, year, services.evaluation_rules)
+    except LookupError as e:
+        raise not_ready(e) from e
+
+
+@router.get("/evaluations")
+def evaluations_latest(request: Request, user: PageUser) -> Response:
+    """The latest evaluation year that has ended (1 December – 30 November)."""
+    need(user, P.READ)
+    services = _services(request)
+    today = business_date(request.app.state.clock())
+    _, end = services.evaluation_rules.period(today.year)
+    year = today.year if today > end else today.year - 1
+    return RedirectResponse(f"/app/evaluations/{year}", status_code=303)
+
+
+@router.get("/evaluations/{year}")
+def evaluation(request: Request, year: int, user: PageUser, all: bool = False) -> Response:
+    need(user, P.READ)
+    return _evaluation_page(request, user, _year(year), FormState(), show_all=all)
+
+
+def _evaluation_page(
+    request: Request,
+    user: Principal,
+    year: int,
+    state: FormState,
+    *,
+    show_all: bool = False,
+    status: int = 200,
+) -> Response:
+    services = _services(request)
+    result = _evaluation(services, year)
+    body = result.as_dict()
+    shown = body["items"] if show_all else [i for i in body["items"] if i["published"]]
+    held = designations_held(services.ledger, [i["association_id"] for i in shown], year)
+    return render(
+        request,
+        "app/evaluation.html",
+        {
+            "page_title": f"{year} 年度商协会考评",
+            "year": year,
+            "body": body,
+            "items": shown,
+            "show_all": show_all,
+            "indicators": result.rules.indicators,
+            "held": held,
+            "designation_labels": ASSOCIATION_DESIGNATIONS,
+            "designation_ranks": result.rules.designations,
+            "may_award": user.can(P.DESIGNATIONS),
+            "inputs": DESIGNATION_INPUTS,
+            "form": state,
+            "names": {i["association_id"]: i["name"] for i in body["items"]},
+        },
+        status=status,
+    )
+
+
+@router.post("/evaluations/{year}/designations")
+def award(request: Request, year: int, user: PageUser, form: SubmittedForm) -> Response:
+    w = page_writer(request, user, P.DESIGNATIONS)
+    services = _services(request)
+    _year(year)
+    state = FormState()
+
+    def run(body: DesignationAwardIn) -> dict[str, Any]:
+        ranking = _evaluation(services, year)
+        with w.lock:
+            return award_designations_from_ranking(
+                w.ledger,
+                w.context(body),
+                ranking,
+                body.designation,
+                top=body.top,
+                occurred_on=body.occurred_on,
+            )
+
+    if submit(DesignationAwardIn, form, run, state) is None:
+        return _evaluation_page(request, user, year, state, status=422)
+    return RedirectResponse(f"/app/evaluations/{year}#designations", status_code=303)
