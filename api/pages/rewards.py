@@ -74,32 +74,27 @@ def rewards(
     status: str = "",
     page: int = 1,
 ) -> Response:
+    """A page of 50 associations with their project rows; each row's explanation is read when
+    it is opened (`/app/rewards/{year}/explanation`), so a page stays small on a phone."""
     need(user, P.READ)
     services = _services(request)
-    _year(year)
-    choices = policies_for_year(services.policies, year)
-    chosen = policy or ("hunan-2022" if "hunan-2022" in choices else (choices or [""])[0])
-    if not chosen:
-        raise errors.NotFound(f"no loaded policy is in force in {year}", field="year")
+    chosen = _policy(services, _year(year), policy)
     if status and status not in STATUS_LABELS:
         raise errors.InvalidInput(f"unknown status {status!r}", field="status")
     text = q.strip()[:MAX_QUERY]
     page = max(1, min(page, 100_000))
-    lang = "en" if getattr(request.state, "lang", "zh") == "en" else "zh"
     try:
         found = associations_named(services.read_models, text) if text else None
-        names = services.read_models.association_names()
-        project_names = services.read_models.project_names()
     except LookupError as e:  # the read models are still being set up
         raise not_ready(e) from e
     query = RewardQuery(
-        page=page,
-        size=PAGE_SIZE,
-        status=status or None,
-        lang=lang,
-        association_ids=found,
+        page=page, size=PAGE_SIZE, status=status or None, explain=False, association_ids=found
     )
     body = services.settlements.figures(chosen, year, query)
+    association_ids = [a["association_id"] for a in body["associations"]]
+    project_ids = {p["project_id"] for a in body["associations"] for p in a["projects"]}
+    names = services.read_models.association_names(association_ids)
+    project_names = services.read_models.project_names(project_ids)
     pages = max(1, -(-int(body["total"]) // PAGE_SIZE))
 
     def link(to_page: int) -> str:
@@ -114,13 +109,12 @@ def rewards(
             "year": year,
             "body": body,
             "policy": chosen,
-            "policy_choices": choices,
+            "policy_choices": policies_for_year(services.policies, year),
             "search_text": text,
             "status": status,
             "status_labels": {k: v[0] for k, v in STATUS_LABELS.items()},
             "names": names,
             "project_names": project_names,
-            "lang": lang,
             "page": page,
             "pages": pages,
             "previous_link": link(page - 1) if page > 1 else None,
@@ -128,6 +122,63 @@ def rewards(
             "download": f"/rewards/{year}?" + urlencode({"policy": chosen, "format": "xlsx"}),
         },
     )
+
+
+@router.get("/rewards/{year}/explanation")
+def explanation(
+    request: Request,
+    year: int,
+    user: PageUser,
+    association_id: str,
+    project_id: str,
+    policy: str = "",
+) -> Response:
+    """One project row's explanation, as `GET /rewards/{year}?association_id=` gives it: the
+    ordered clause-cited steps with their parameters and the dates those took effect. Inside
+    the rewards page (htmx) only the steps; opened by itself, a page."""
+    need(user, P.READ)
+    services = _services(request)
+    chosen = _policy(services, _year(year), policy)
+    lang = "en" if getattr(request.state, "lang", "zh") == "en" else "zh"
+    query = RewardQuery(association_id=association_id, lang=lang)
+    body = services.settlements.figures(chosen, year, query)
+    rows = [p for a in body["associations"] for p in a["projects"]]
+    row = next((p for p in rows if p["project_id"] == project_id), None)
+    if row is None:
+        raise errors.NotFound(
+            f"no figure of project {project_id} for association {association_id} in {year}",
+            field="project_id",
+        )
+    names = services.read_models.association_names([association_id])
+    project_names = services.read_models.project_names([project_id])
+    return render(
+        request,
+        "app/reward_explanation.html",
+        {
+            "page_title": f"{year} 年度奖励计算说明",
+            "fragment": request.headers.get("HX-Request") == "true",
+            "year": year,
+            "policy": chosen,
+            "row": row,
+            "lang": lang,
+            "association_name": names.get(association_id, association_id),
+            "association_id": association_id,
+            "project_name": project_names.get(project_id, project_id),
+            "status_labels": {k: v[0] for k, v in STATUS_LABELS.items()},
+        },
+    )
+
+
+def _policy(services: Services, year: int, asked: str) -> str:
+    """The policy asked for, else Hunan 2022 when in force, else the first in force."""
+    if asked:
+        return asked
+    choices = policies_for_year(services.policies, year)
+    if "hunan-2022" in choices:
+        return "hunan-2022"
+    if not choices:
+        raise errors.NotFound(f"no loaded policy is in force in {year}", field="year")
+    return choices[0]
 
 
 # ---- the evaluation --------------------------------------------------------------------------

@@ -121,7 +121,8 @@ def test_staff_read_a_reward_figure_explained_citing_the_clause(
     assert "25,000.00" in article.inner_text()
     details = article.locator("details.explanation").first
     details.locator("summary").click()
-    steps = details.locator("ol > li")
+    details.locator("ol.steps > li").nth(2).wait_for()  # read when opened (htmx)
+    steps = details.locator("ol.steps > li")
     assert steps.count() >= 3  # the ordered steps
     explained = details.inner_text()
     assert "四(二)3" in explained and "起施行" in explained  # the clause, the parameters' dates
@@ -131,6 +132,7 @@ def test_staff_read_a_reward_figure_explained_citing_the_clause(
     phone = signed_in(browser, live, "staff", PHONE)
     phone.goto(f"{live.base_url}/app/rewards/2024?q=changsha")  # pinyin finds it too
     phone.locator("details.explanation summary").first.click()
+    phone.locator("details.explanation ol.steps > li").first.wait_for()
     assert "四(二)3" in phone.inner_text("details.explanation")
     screenshot(phone, "staff-rewards-phone")
 

@@ -35,8 +35,16 @@ def test_rewards_page_shows_each_figure_with_its_clause_cited_explanation(api: A
     assert r.status_code == 200, r.text
     html = r.text
     assert "北京湖南商会" in html and "25,000.00" in html  # the reward of P
-    assert "四(二)3" in html and "起施行" in html  # a step's clause and its parameters' dates
     assert "共 2 个商协会" in html
+    links = re.findall(r'hx-get="(/app/rewards/2023/explanation\?[^"]+)"', html)
+    assert len(links) == 3  # P; Q under each of its two referrers
+    link = next(u for u in links if ids["P"] in u).replace("&amp;", "&")
+    steps = page(api, link, headers={"HX-Request": "true"}).text
+    assert steps.lstrip().startswith('<ol class="steps">')  # only the steps, inside the page
+    assert "四(二)3" in steps and "起施行" in steps  # clauses cited, parameters' dates
+    assert "25,000,000.00" in steps
+    whole = page(api, link).text
+    assert "<nav" in whole and "本会所得" in whole and "四(二)3" in whole  # a page by itself
 
     searched = page(api, "/app/rewards/2023", params={"q": "上海"}).text
     assert "共 1 个商协会" in searched and "北京湖南商会" not in searched
@@ -64,6 +72,22 @@ def test_rewards_page_refusals(sqlite_api: Api) -> None:
     error(page(api, "/app/rewards/1999"), 422, "validation_error")
     error(page(api, "/app/rewards/2023", params={"status": "nope"}), 422, "validation_error")
     error(page(api, "/app/rewards/2023", params={"policy": "no-such-policy"}), 404, "not_found")
+    unknown = page(
+        api,
+        "/app/rewards/2023/explanation",
+        params={"association_id": association, "project_id": "nope"},
+    )
+    error(unknown, 404, "not_found")
+    missing = page(api, "/app/rewards/2023/explanation", params={"project_id": "nope"})
+    error(missing, 422, "validation_error")
+    explained = page(
+        api,
+        "/app/rewards/2023/explanation",
+        role="liaison",
+        association_id=association,
+        params={"association_id": association, "project_id": "x"},
+    )
+    error(explained, 403, "forbidden")
 
 
 def test_evaluation_page_and_the_designation_form(sqlite_api: Api) -> None:
