@@ -23,7 +23,7 @@ from api.read_models import not_ready
 from api.routers.evaluation import DesignationAwardIn
 from domain import errors
 from domain.values import ASSOCIATION_DESIGNATIONS, business_date
-from projections.evaluation import Evaluation, evaluate
+from projections.evaluation import METRICS, Evaluation, evaluate
 from projections.policy.explain import STATUS_LABELS
 from projections.rewards import RewardQuery
 from services.bootstrap import Services
@@ -238,7 +238,10 @@ def _evaluation_page(
             "may_award": user.can(P.DESIGNATIONS),
             "inputs": DESIGNATION_INPUTS,
             "form": state,
-            "names": {i["association_id"]: i["name"] for i in body["items"]},
+            "tie_labels": {
+                **{m: METRICS[m][3] for m in result.rules.tie_break if m in METRICS},
+                "association_id": "商协会编号",
+            },
         },
         status=status,
     )
