@@ -218,8 +218,12 @@ def _evaluation_page(
     status: int = 200,
 ) -> Response:
     services = _services(request)
-    result = _evaluation(services, year)
-    body = result.as_dict()
+    frozen = services.documents.latest("evaluation", str(year))
+    if frozen is not None:  # the scheduler froze the closed year: what was published
+        body, tie_break = frozen.content, services.evaluation_rules.tie_break
+    else:
+        result = _evaluation(services, year)
+        body, tie_break = result.as_dict(), result.rules.tie_break
     shown = body["items"] if show_all else [i for i in body["items"] if i["published"]]
     held = designations_held(services.ledger, [i["association_id"] for i in shown], year)
     return render(
@@ -231,15 +235,16 @@ def _evaluation_page(
             "body": body,
             "items": shown,
             "show_all": show_all,
-            "indicators": result.rules.indicators,
+            "indicators": body["rules"]["indicators"],
+            "frozen": frozen.summary() if frozen is not None else None,
             "held": held,
             "designation_labels": ASSOCIATION_DESIGNATIONS,
-            "designation_ranks": result.rules.designations,
+            "designation_ranks": services.evaluation_rules.designations,
             "may_award": user.can(P.DESIGNATIONS),
             "inputs": DESIGNATION_INPUTS,
             "form": state,
             "tie_labels": {
-                **{m: METRICS[m][3] for m in result.rules.tie_break if m in METRICS},
+                **{m: METRICS[m][3] for m in tie_break if m in METRICS},
                 "association_id": "商协会编号",
             },
         },

@@ -120,7 +120,14 @@ def test_evaluation_page_and_the_designation_form(sqlite_api: Api) -> None:
     assert done.status_code == 303, done.text
     held = api.get(f"/associations/{ids[0]}").json()["designations"]
     assert [(d["year"], d["designation"]) for d in held] == [(2024, "advanced_unit")]
-    assert "服务湖南招商引资先进单位" in page(api, "/app/evaluations/2024").text
+    live = page(api, "/app/evaluations/2024").text
+    assert "服务湖南招商引资先进单位" in live and "尚未冻结" in live
+    made = api.app.state.services.background().catch_up(api.clock[0])
+    assert "2024" in [d.period for d in made if d.kind == "evaluation"]
+    frozen = page(api, "/app/evaluations/2024").text
+    source = re.search(r"evaluation-source\">([^<]*)<", frozen)
+    assert source is not None and "冻结（原版）" in source.group(1), source
+    assert "北京湖南商会" in frozen  # the published document
     for role in ("auditor", "officer"):
         forbidden = post_form(
             api, "/app/evaluations/2024/designations", {"designation": "advanced_unit"}, role
@@ -332,10 +339,13 @@ def test_start_pages_of_staff_auditor_and_liaison(sqlite_api: Api) -> None:
     assert r.status_code == 201, r.text
     stalled = api.signed_project(ids["X"], signed_on="2023-06-01")  # no funds, no works
     project_read_models(api)
+    made = api.app.state.services.background().catch_up(api.clock[0])
+    assert "2023Q4" in [d.period for d in made if d.kind == "dispatch"]
 
     staff = page(api, "/app/", role="staff").text
     assert "结算待审批" in staff and "2023 年度奖励结算" in staff
     assert "签约未落地" in staff and f"/app/projects/{stalled}" in staff
+    assert "最近的季度调度" in staff and 'href="/app/dispatches/2023Q4"' in staff
     auditor = page(api, "/app/", role="auditor").text
     assert "最近的结算" in auditor and "/app/settlements/hunan-2022/2023/audit" in auditor
     assert "最近的检查点" in auditor and "签约未落地" not in auditor
