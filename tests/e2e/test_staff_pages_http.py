@@ -7,9 +7,11 @@ Pages answer to the same bearer tokens as the API, so most of these use them."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import Api, project_read_models
+from tests.e2e.conftest import Api, _client, project_read_models
 from tests.e2e.test_rewards_http import error, rewarded_year
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -357,3 +359,21 @@ def test_start_pages_of_staff_auditor_and_liaison(sqlite_api: Api) -> None:
     assert 'href="/app/rewards"' in staff and 'href="/app/accounts"' not in staff
     assert 'href="/app/accounts"' in auditor
     assert 'href="/app/rewards"' not in liaison and 'href="/app/accounts"' not in liaison
+
+
+def test_a_policy_chooser_when_several_policies_are_in_force(
+    tmp_path: Path, clock: list[datetime]
+) -> None:
+    policies = Path(__file__).resolve().parent.parent / "policies"
+    url = f"sqlite:///{tmp_path / 'policies.db'}"
+    for api in _client(url, clock, policy_path=str(policies)):
+        rewarded_year(api)
+        html = page(api, "/app/rewards/2023").text
+        chooser = re.search(r'<select id="f-policy" name="policy">(.*?)</select>', html, re.S)
+        assert chooser is not None
+        assert "hunan-2022" in chooser.group(1) and "changsha-fai-2023" in chooser.group(1)
+        assert "政策 hunan-2022" in html  # the province's measures first
+        other = page(api, "/app/rewards/2023", params={"policy": "changsha-fai-2023"}).text
+        assert "政策 changsha-fai-2023" in other
+        only_one = page(api, "/app/rewards/2022").text  # only the measures were in force
+        assert 'id="f-policy"' not in only_one
