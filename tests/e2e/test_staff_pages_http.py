@@ -103,6 +103,10 @@ def test_evaluation_page_and_the_designation_form(sqlite_api: Api) -> None:
     )
     assert r.status_code == 201, r.text
     project_read_models(api)
+    assert page(api, "/app/evaluations").headers["location"] == "/app/evaluations/2024"
+    api.at("2024-11-30")  # the 2024 evaluation year is still open: the last closed is 2023
+    assert page(api, "/app/evaluations").headers["location"] == "/app/evaluations/2023"
+    api.at("2024-12-10")
     html = page(api, "/app/evaluations/2024", role="auditor").text
     assert "前 40 名" in html and "得分相同" in html  # the published top N and the tie rule
     assert html.index("北京湖南商会") < html.index("上海湖南商会")  # ranked
@@ -142,6 +146,7 @@ def test_purchased_service_page_forms_and_the_cap(sqlite_api: Api) -> None:
     api.at("2024-06-01")
     association = api.association("北京湖南商会")
     project_read_models(api)
+    assert page(api, "/app/service-contracts").headers["location"] == "/app/service-contracts/2024"
     html = page(api, "/app/service-contracts/2024").text
     assert "尚无购买服务合同" in html and "3,000,000.00" in html  # the annual cap
 
