@@ -89,17 +89,35 @@ def last_dispatch(documents: DocumentStore) -> dict[str, Any] | None:
     return max(summaries, key=lambda s: (str(s["period"]), int(s["revision"])))
 
 
-def frozen_settlements(
-    ledger: Ledger, policies: PolicyRegistry, describe: Any
-) -> list[dict[str, Any]]:
-    """Every frozen settlement (`SettlementService.describe` bodies), newest year first."""
+def frozen_settlements(ledger: Ledger, policies: PolicyRegistry) -> list[dict[str, Any]]:
+    """Every frozen settlement, newest year first, read from its aggregate alone (a start page
+    need not load the frozen figures): policy, year, revision, settled_on, total, approval,
+    payment — the fields `SettlementService.describe` gives them."""
     rows = []
     for policy_id in policies.ids():
         policy = policies.get(policy_id)
         for year in range(policy.valid_to.year, policy.valid_from.year - 1, -1):
-            if ledger.find_settlement(policy_id, year) is not None:
-                rows.append(describe(policy_id, year))
+            settlement = ledger.find_settlement(policy_id, year)
+            if settlement is None:
+                continue
+            rows.append(
+                {
+                    "policy": settlement.policy_id,
+                    "year": settlement.year,
+                    "revision": settlement.revision,
+                    "settled_on": settlement.settled_on.isoformat(),
+                    "total": f"{settlement.total:.2f}",
+                    "approval": _stamp(settlement.approved),
+                    "payment": _stamp(settlement.paid),
+                }
+            )
     return sorted(rows, key=lambda s: (-int(s["year"]), str(s["policy"])))
+
+
+def _stamp(stamp: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if stamp is None:
+        return None
+    return {"by": stamp["by"], "on": stamp["on"].isoformat(), "reference": stamp["reference"]}
 
 
 def checkpoint_rows(checkpoints: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -42,9 +42,7 @@ def todo_for(services: Services, user: Principal) -> list[Todo]:
     if user.role in ("liaison", "auditor"):
         return []
     if user.can(P.SETTLEMENTS):
-        settlements = frozen_settlements(
-            services.ledger, services.policies, services.settlements.describe
-        )
+        settlements = frozen_settlements(services.ledger, services.policies)
         return staff_todo(services.todo, today, settlements)
     projects = assigned_projects(services, user)
     return services.todo.for_projects(today, projects)
@@ -59,9 +57,7 @@ def panels_for(services: Services, user: Principal) -> StartPanels:
         page = services.read_models.ledger_page(association_id=user.association_id, size=200)
         return StartPanels(projects=tuple(page.items), projects_total=page.total)
     if user.role == "auditor":
-        settlements = frozen_settlements(
-            services.ledger, services.policies, services.settlements.describe
-        )
+        settlements = frozen_settlements(services.ledger, services.policies)
         checkpoints = checkpoint_rows(list_checkpoints(services.ledger, limit=5))
         return StartPanels(settlements=tuple(settlements[:5]), checkpoints=tuple(checkpoints))
     if user.can(P.SETTLEMENTS):
