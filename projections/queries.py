@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -378,13 +379,25 @@ class ReadModels:
         with self.engine.connect() as conn:
             return [(str(a), str(b), str(c), str(d)) for a, b, c, d in conn.execute(query)]
 
-    def project_names(self) -> dict[str, str]:
+    def project_names(self, only: Collection[str] | None = None) -> dict[str, str]:
+        """Project id → name: every project, or `only` those (a page's rows)."""
         projects = self._bound(self._ledger).tables["projects"]
+        query = select(projects.c.project_id, projects.c.name)
+        if only is not None:
+            query = query.where(projects.c.project_id.in_(list(only)))
         with self.engine.connect() as conn:
-            return dict(conn.execute(select(projects.c.project_id, projects.c.name)).tuples().all())
+            return dict(conn.execute(query).tuples().all())
 
-    def association_names(self) -> dict[str, str]:
-        return {a["association_id"]: a["name"] for a in self.associations()}
+    def association_names(self, only: Collection[str] | None = None) -> dict[str, str]:
+        """Association id → name: every association, or `only` those (a page's rows)."""
+        if only is None:
+            return {a["association_id"]: a["name"] for a in self.associations()}
+        table = self._bound(self._ledger).tables["associations"]
+        query = select(table.c.association_id, table.c.name).where(
+            table.c.association_id.in_(list(only))
+        )
+        with self.engine.connect() as conn:
+            return dict(conn.execute(query).tuples().all())
 
     # -- figures ----------------------------------------------------------------------------
 

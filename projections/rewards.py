@@ -195,6 +195,8 @@ class RewardQuery:
     status: str | None = None
     explain: bool = True
     lang: str | None = None
+    # The associations a page's name search found (None: no search; empty: none matched).
+    association_ids: frozenset[str] | None = None
 
 
 def reward_page(report: RewardReport, query: RewardQuery = RewardQuery()) -> dict[str, Any]:
@@ -205,6 +207,11 @@ def reward_page(report: RewardReport, query: RewardQuery = RewardQuery()) -> dic
     chosen: list[tuple[AssociationReward, list[RewardRow]]] = []
     for association in report.associations:
         if query.association_id is not None and association.association_id != query.association_id:
+            continue
+        if (
+            query.association_ids is not None
+            and association.association_id not in query.association_ids
+        ):
             continue
         rows = association.rows
         if query.status is not None:

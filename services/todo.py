@@ -171,3 +171,12 @@ def _urgency(item: Todo) -> tuple[int, int, str, str]:
     """Overdue first, then by rule, then the nearest due date."""
     due = item.due_on.isoformat() if item.due_on else ""
     return (0 if item.overdue else 1, RULE_ORDER.get(item.rule, 3), due, item.title)
+
+
+def staff_todo(rules: TodoRules, today: date, settlements: Iterable[dict[str, Any]]) -> list[Todo]:
+    """Staff's 待办 (DESIGN §17): settlements awaiting approval, then the province's stalled
+    signings (the follow-ups and issues are the assigned officers')."""
+    return [
+        *settlements_awaiting_approval(settlements),
+        *sorted(rules.stalled_signings(today), key=_urgency),
+    ]

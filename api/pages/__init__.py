@@ -11,7 +11,19 @@ from api.pages.session import install_login_redirect
 
 
 def routers() -> list[APIRouter]:
-    from api.pages import assets, associations, audit, dispatches, imports, projects, start
+    from api.pages import (
+        accounts,
+        assets,
+        associations,
+        audit,
+        dispatches,
+        imports,
+        officers,
+        projects,
+        rewards,
+        service_contracts,
+        start,
+    )
 
     return [
         assets.router,
@@ -21,6 +33,10 @@ def routers() -> list[APIRouter]:
         audit.router,
         dispatches.router,
         imports.router,
+        rewards.router,
+        service_contracts.router,
+        accounts.router,
+        officers.router,
     ]
 
 

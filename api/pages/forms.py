@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
@@ -133,3 +133,13 @@ def _refused(state: FormState, name: str | None, message: str) -> None:
         state.errors[name] = message
     else:
         state.message = message
+
+
+def place_refusals(state: FormState, shown: Iterable[str]) -> FormState:
+    """A refusal naming a field the form does not show (the page's year, an account id in the
+    path) becomes the form's message, so that it is never lost."""
+    names = set(shown)
+    for name in [n for n in state.errors if n not in names]:
+        message = state.errors.pop(name)
+        state.message = state.message or message
+    return state

@@ -311,10 +311,20 @@ def project_page(request: Request, project_id: str, user: PageUser) -> Response:
         "app/project.html",
         {
             **project_view(request, project),
+            **_officers_view(request, user, project),
             "page_title": project.name,
             "may_record": user.can(P.PROJECT_EVENTS),
         },
     )
+
+
+def _officers_view(request: Request, user: Principal, project: Project) -> dict[str, Any]:
+    """Who follows the project (readers of every project), with the assignment form for staff."""
+    if not user.can(P.READ):
+        return {}
+    from api.pages.officers import officers_view  # that module builds on this one
+
+    return officers_view(request, user, project)
 
 
 # ---- forms ---------------------------------------------------------------------------------

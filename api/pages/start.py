@@ -11,8 +11,15 @@ from api.pages.session import PageUser
 from domain.project import STAGE_LABELS
 from domain.values import CITIES, business_date
 from projections.history import CITIES_EN
+from projections.integrity import list_checkpoints
 from services.bootstrap import Services
-from services.todo import RULE_LABELS, Todo
+from services.staff_views import (
+    StartPanels,
+    checkpoint_rows,
+    frozen_settlements,
+    last_dispatch,
+)
+from services.todo import RULE_LABELS, Todo, staff_todo
 
 router = APIRouter(include_in_schema=False)
 P = Permission
@@ -37,12 +44,34 @@ def app_root() -> RedirectResponse:
 
 
 def todo_for(services: Services, user: Principal) -> list[Todo]:
-    """The user's own 待办 (the rules of `services.todo`, scoped to the user)."""
+    """The user's own 待办 (the rules of `services.todo`, scoped to the user): an officer's
+    projects; staff's settlements awaiting approval and the province's stalled signings; an
+    auditor and a liaison have none (their start pages list what they read instead)."""
     today = business_date(services.clock())
-    if user.role == "liaison":
+    if user.role in ("liaison", "auditor"):
         return []
+    if user.can(P.SETTLEMENTS):
+        settlements = frozen_settlements(services.ledger, services.policies)
+        return staff_todo(services.todo, today, settlements)
     projects = assigned_projects(services, user)
     return services.todo.for_projects(today, projects)
+
+
+def panels_for(services: Services, user: Principal) -> StartPanels:
+    """What a start page lists beside the 待办 (DESIGN §17): for staff the last dispatch, for
+    an auditor the latest settlements and checkpoints, for a liaison its projects."""
+    if user.role == "liaison":
+        if not user.association_id:
+            return StartPanels()
+        page = services.read_models.ledger_page(association_id=user.association_id, size=200)
+        return StartPanels(projects=tuple(page.items), projects_total=page.total)
+    if user.role == "auditor":
+        settlements = frozen_settlements(services.ledger, services.policies)
+        checkpoints = checkpoint_rows(list_checkpoints(services.ledger, limit=5))
+        return StartPanels(settlements=tuple(settlements[:5]), checkpoints=tuple(checkpoints))
+    if user.can(P.SETTLEMENTS):
+        return StartPanels(last_dispatch=last_dispatch(services.documents))
+    return StartPanels()
 
 
 def assigned_projects(services: Services, user: Principal) -> set[str] | None:
@@ -58,9 +87,10 @@ def start(request: Request, user: PageUser) -> Response:
     services: Services = request.app.state.services
     try:
         items = todo_for(services, user)
+        panels = panels_for(services, user)
         ready = True
     except LookupError:  # the read models are still being set up
-        items, ready = [], False
+        items, panels, ready = [], StartPanels(), False
     groups: dict[str, list[Todo]] = {}
     for item in items:
         groups.setdefault(item.rule, []).append(item)
@@ -74,6 +104,8 @@ def start(request: Request, user: PageUser) -> Response:
             "rule_labels_en": RULE_LABELS_EN,
             "ready": ready,
             "total": len(items),
+            "panels": panels,
+            "stage_labels": STAGE_LABELS,
         },
     )
 

@@ -1,0 +1,289 @@
+"""The accounts pages (admin; an auditor reads them) (DESIGN §16, §17, issue 20): every account
+with its role, association and state; creating one (a liaison with its association); disabling
+and enabling it, setting a password the user must change at first login, issuing a token (its
+value shown once) and revoking one. Each form runs the `services.accounts` command that `POST
+/users…` runs, with the same schemas and refusals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
+
+from api.account_schemas import AccountIn, PasswordIn, ReasonIn, TokenIn
+from api.auth import ROLES, Permission, Principal
+from api.pages.forms import FormState, SubmittedForm, place_refusals, submit
+from api.pages.projects import Input
+from api.pages.render import render
+from api.pages.session import PageUser, need, page_writer
+from services.accounts import AccountService
+from services.bootstrap import Services
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+P = Permission
+
+ROLE_LABELS = {
+    "admin": "系统管理员",
+    "staff": "工作人员",
+    "officer": "跟踪服务专员",
+    "liaison": "商协会联络员",
+    "auditor": "审计",
+}
+assert set(ROLE_LABELS) == set(ROLES)
+PASSWORD_HINT = "至少 10 位，不要用常见密码，不要包含用户名；用户首次登录须修改"
+REASON_INPUTS = (Input("reason", "原因", "textarea"),)
+PASSWORD_INPUTS = (Input("password", "新密码", "password", required=True, hint=PASSWORD_HINT),)
+TOKEN_INPUTS = (
+    Input("name", "令牌名称", hint="如：数据报送接口"),
+    Input("expires_on", "有效期至", "date", hint="不填为 90 天"),
+)
+STEPS = ("disable", "enable", "password", "tokens")
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _accounts(request: Request) -> AccountService:
+    return _services(request).accounts
+
+
+def _association_choices(request: Request) -> dict[str, str]:
+    try:
+        rows = _services(request).read_models.associations()
+    except LookupError:
+        return {}
+    return {str(r["association_id"]): str(r["name"]) for r in rows}
+
+
+def _create_inputs(request: Request) -> tuple[Input, ...]:
+    return (
+        Input("name", "用户名", required=True),
+        Input("role", "角色", "select", ROLE_LABELS, required=True),
+        Input(
+            "association_id",
+            "所属商协会",
+            "select",
+            _association_choices(request),
+            hint="联络员必选；其他角色不选",
+        ),
+        Input("password", "初始密码", "password", hint=PASSWORD_HINT),
+    )
+
+
+# ---- the list and creating an account --------------------------------------------------------
+
+
+@router.get("/accounts")
+def accounts(request: Request, user: PageUser) -> Response:
+    need(user, P.USERS, P.READ_ACCOUNTS)
+    return _list_page(request, user, FormState())
+
+
+def _list_page(request: Request, user: Principal, state: FormState, status: int = 200) -> Response:
+    service = _accounts(request)
+    rows = [
+        {
+            "account": a,
+            "live_tokens": sum(1 for t in service.store.tokens(a.id) if not t.revoked_at),
+        }
+        for a in service.accounts()
+    ]
+    return render(
+        request,
+        "app/accounts.html",
+        {
+            "page_title": "账号管理",
+            "rows": rows,
+            "role_labels": ROLE_LABELS,
+            "names": _association_choices(request),
+            "may_write": user.can(P.USERS),
+            "inputs": _create_inputs(request),
+            "form": state,
+        },
+        status=status,
+    )
+
+
+@router.post("/accounts")
+def create(request: Request, user: PageUser, form: SubmittedForm) -> Response:
+    w = page_writer(request, user, P.USERS)
+    service = _accounts(request)
+    state = FormState()
+
+    def run(body: AccountIn) -> tuple[str, int]:
+        with w.lock:
+            return service.create_account(
+                w.context(body), body.name, body.role.value, body.association_id, body.password
+            )
+
+    created = submit(AccountIn, form, run, state)
+    if created is not None:
+        return RedirectResponse(f"/app/accounts/{created[0]}", status_code=303)
+    place_refusals(state, (i.name for i in _create_inputs(request)))
+    return _list_page(request, user, state, 422)
+
+
+# ---- one account -----------------------------------------------------------------------------
+
+
+@router.get("/accounts/{account_id}")
+def account(request: Request, account_id: str, user: PageUser) -> Response:
+    need(user, P.USERS, P.READ_ACCOUNTS)
+    return _account_page(request, user, account_id, {})
+
+
+def _account_page(
+    request: Request,
+    user: Principal,
+    account_id: str,
+    forms: dict[str, FormState],
+    *,
+    issued: Any = None,
+    status: int = 200,
+) -> Response:
+    service = _accounts(request)
+    row = service.account(account_id)  # 404 for an unknown id
+    tokens = service.store.tokens(row.id)
+    return render(
+        request,
+        "app/account.html",
+        {
+            "page_title": f"账号：{row.name}",
+            "a": row,
+            "tokens": sorted(tokens, key=lambda t: t.created_at, reverse=True),
+            "role_labels": ROLE_LABELS,
+            "names": _association_choices(request),
+            "may_write": user.can(P.USERS),
+            "reason_inputs": REASON_INPUTS,
+            "password_inputs": PASSWORD_INPUTS,
+            "token_inputs": TOKEN_INPUTS,
+            "forms": {step: forms.get(step, FormState()) for step in STEPS},
+            "revoke_form": forms.get("revoke", FormState()),
+            "issued": issued,
+        },
+        status=status,
+    )
+
+
+def _step(
+    request: Request,
+    user: Principal,
+    account_id: str,
+    step: str,
+    schema: type[BaseModel],
+    form: Any,
+    command: Callable[[Any, Any], Any],
+    inputs: Sequence[Input],
+) -> tuple[Any, Response | None]:
+    """Run one account command from its form: (its answer, None), or (None, the page again with
+    the refusal beside its field)."""
+    w = page_writer(request, user, P.USERS)
+    state = FormState()
+
+    def run(body: Any) -> Any:
+        with w.lock:
+            return command(w.context(body), body)
+
+    done = submit(schema, form, run, state)
+    if done is not None:
+        return done, None
+    place_refusals(state, (i.name for i in inputs))
+    return None, _account_page(request, user, account_id, {step: state}, status=422)
+
+
+def _back(account_id: str, anchor: str = "") -> RedirectResponse:
+    return RedirectResponse(f"/app/accounts/{account_id}{anchor}", status_code=303)
+
+
+@router.post("/accounts/{account_id}/disable")
+def disable(request: Request, account_id: str, user: PageUser, form: SubmittedForm) -> Response:
+    service = _accounts(request)
+    _, refused = _step(
+        request,
+        user,
+        account_id,
+        "disable",
+        ReasonIn,
+        form,
+        lambda ctx, body: service.disable(ctx, account_id, body.reason),
+        REASON_INPUTS,
+    )
+    return refused or _back(account_id)
+
+
+@router.post("/accounts/{account_id}/enable")
+def enable(request: Request, account_id: str, user: PageUser, form: SubmittedForm) -> Response:
+    service = _accounts(request)
+    _, refused = _step(
+        request,
+        user,
+        account_id,
+        "enable",
+        ReasonIn,
+        form,
+        lambda ctx, body: service.enable(ctx, account_id, body.reason),
+        REASON_INPUTS,
+    )
+    return refused or _back(account_id)
+
+
+@router.post("/accounts/{account_id}/password")
+def set_password(
+    request: Request, account_id: str, user: PageUser, form: SubmittedForm
+) -> Response:
+    service = _accounts(request)
+    _, refused = _step(
+        request,
+        user,
+        account_id,
+        "password",
+        PasswordIn,
+        form,
+        lambda ctx, body: service.set_password(ctx, account_id, body.password),
+        PASSWORD_INPUTS,
+    )
+    return refused or _back(account_id)
+
+
+@router.post("/accounts/{account_id}/tokens")
+def issue_token(request: Request, account_id: str, user: PageUser, form: SubmittedForm) -> Response:
+    """The new token's value is shown on this answer only (a retry of the same form replays
+    it, as `POST /users/{id}/tokens` with the same Idempotency-Key does)."""
+    service = _accounts(request)
+    issued, refused = _step(
+        request,
+        user,
+        account_id,
+        "tokens",
+        TokenIn,
+        form,
+        lambda ctx, body: service.issue_token(ctx, account_id, body.name, body.expires_on),
+        TOKEN_INPUTS,
+    )
+    if refused is not None:
+        return refused
+    return _account_page(request, user, account_id, {}, issued=issued, status=201)
+
+
+@router.post("/accounts/{account_id}/tokens/{token_id}/revoke")
+def revoke_token(
+    request: Request, account_id: str, token_id: str, user: PageUser, form: SubmittedForm
+) -> Response:
+    service = _accounts(request)
+    _, refused = _step(
+        request,
+        user,
+        account_id,
+        "revoke",
+        ReasonIn,
+        form,
+        lambda ctx, body: service.revoke_token(ctx, account_id, token_id, body.reason),
+        (),
+    )
+    return refused or _back(account_id, "#tokens")
