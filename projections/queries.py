@@ -20,6 +20,7 @@ from domain.duplicates import comparable
 from domain.periods import quarter_months
 from projections.figures import CITY_TOTAL, FiguresProjection
 from projections.ledger import LedgerProjection
+from projections.progress import ProgressProjection, dispatch_query
 from projections.runtime import Projection, projections_table
 from projections.search import SearchProjection, normalise, search_condition, search_rank
 
@@ -74,6 +75,7 @@ class ReadModels:
         self._ledger = LedgerProjection()
         self._figures = FiguresProjection()
         self._search = SearchProjection()
+        self._progress = ProgressProjection()
 
     def _registered(self, column: str, name: str) -> Any:
         """A projection's `column` in the registry; None if it is not registered, or if no
@@ -294,6 +296,16 @@ class ReadModels:
                 doc["project_id"], doc["name"], doc["city"] = row.project_id, row.name, row.city
                 rows.append(doc)
         return rows
+
+    def dispatch_rows(
+        self, quarter: str, stalled_cutoff: str, overdue_cutoff: str
+    ) -> list[dict[str, Any]]:
+        """The progress read model's rows that can appear in the quarter's dispatch, by
+        project id (`projections.progress.dispatch_query`)."""
+        quarters = self._bound(self._progress).tables["quarters"]
+        query = dispatch_query(quarters, quarter, stalled_cutoff, overdue_cutoff)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
 
     def open_issues(self, project_ids: set[str] | None = None) -> list[dict[str, Any]]:
         """Every issue not yet closed (办结), with its project and the day it was raised; only
