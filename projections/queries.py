@@ -159,13 +159,16 @@ class ReadModels:
         order: list[Any] = [projects.c.referred_on.desc(), projects.c.project_id]
         source: Any = projects
         wanted = normalise(q or "")
+        if wanted and not conditions:
+            return self._search_page(wanted, page, size)
         if wanted:
             self._bound(self._search)
             search = self._search
             found = search.tables["projects"]
+            dialect = self.engine.dialect.name
             source = projects.join(found, found.c.project_id == projects.c.project_id)
-            conditions.append(search_condition(self.engine.dialect.name, search, wanted))
-            order.insert(0, search_rank(search, wanted))
+            conditions.append(search_condition(dialect, search, wanted))
+            order.insert(0, search_rank(search, wanted, dialect))
         where = and_(*conditions) if conditions else None
         query = select(*columns).select_from(source).order_by(*order)
         count = select(func.count()).select_from(source)
@@ -177,6 +180,41 @@ class ReadModels:
             rows = [dict(r) for r in conn.execute(query).mappings()]
             self._attach_referrals(conn, links, rows)
         return Page(rows, int(total))
+
+    def _search_page(self, wanted: str, page: int, size: int) -> Page:
+        """`GET /projects?q=` with no other filter: matched, counted, ranked and cut to the
+        page in the search table alone (it keeps `referred_on` for the order), then only the
+        page's ledger rows are read — no join over every match."""
+        ledger_tables = self._bound(self._ledger).tables
+        projects, links = ledger_tables["projects"], ledger_tables["links"]
+        found = self._bound(self._search).tables["projects"]
+        dialect = self.engine.dialect.name
+        condition = search_condition(dialect, self._search, wanted)
+        ranked = (
+            select(found.c.project_id)
+            .where(condition)
+            .order_by(
+                search_rank(self._search, wanted, dialect),
+                found.c.referred_on.desc(),
+                found.c.project_id,
+            )
+            .limit(size)
+            .offset((page - 1) * size)
+        )
+        columns = [c for c in projects.c if c.name != "doc"]
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(found).where(condition))
+            count = int(total.scalar_one())
+            ids = list(conn.execute(ranked).scalars())
+            by_id = {
+                r["project_id"]: dict(r)
+                for r in conn.execute(
+                    select(*columns).where(projects.c.project_id.in_(ids))
+                ).mappings()
+            }
+            rows = [by_id[i] for i in ids if i in by_id]
+            self._attach_referrals(conn, links, rows)
+        return Page(rows, count)
 
     def _attach_referrals(self, conn: Any, links: Any, rows: list[dict[str, Any]]) -> None:
         ids = [r["project_id"] for r in rows]
