@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 import sqlalchemy.exc
-from sqlalchemy import Engine, and_, func, inspect, or_, select
+from sqlalchemy import Engine, Text, and_, func, inspect, or_, select, type_coerce
 
 from domain.duplicates import comparable
 from domain.periods import quarter_months
@@ -443,9 +443,13 @@ class ReadModels:
             for (association_id, city, metric), value in sorted(sums.items())
         ]
 
-    def _monthly_spans(self, spans: dict[str, list[str]]) -> dict[str, list[MonthlySum]]:
+    def _monthly_spans(
+        self, spans: dict[str, list[str]]
+    ) -> dict[str, list[tuple[tuple[str, str, str], int]]]:
         """`_monthly` of several spans of months at once: the rows of their union read once
-        (the quarter lies inside the year to date)."""
+        (the quarter lies inside the year to date). The counters come as their text and are
+        summed as Python integers (`projections.amounts`), without SQLAlchemy's per-row type
+        processing: a year to date at province scale is some 200,000 rows."""
         monthly = self._bound(self._figures).tables["monthly"]
         every = sorted({m for months in spans.values() for m in months})
         query = select(
@@ -453,21 +457,21 @@ class ReadModels:
             monthly.c.association_id,
             monthly.c.city,
             monthly.c.metric,
-            monthly.c.value,
+            type_coerce(monthly.c.value, Text()),
         ).where(monthly.c.month.in_(every))
-        in_span = {label: set(months) for label, months in spans.items()}
+        labels_of: dict[str, list[defaultdict[tuple[str, str, str], int]]] = {}
         sums: dict[str, defaultdict[tuple[str, str, str], int]] = {
             label: defaultdict(int) for label in spans
         }
+        for month in every:
+            labels_of[month] = [sums[label] for label, months in spans.items() if month in months]
         with self.engine.connect() as conn:
-            for month, association_id, city, metric, value in conn.execute(query):
-                for label, months in in_span.items():
-                    if month in months:
-                        sums[label][(association_id, city, metric)] += value
-        return {
-            label: [MonthlySum(a, c, m, v) for (a, c, m), v in sorted(found.items())]
-            for label, found in sums.items()
-        }
+            for month, association_id, city, metric, value in conn.execute(query).tuples():
+                key = (association_id, city, metric)
+                amount = int(value)
+                for found in labels_of[month]:
+                    found[key] += amount
+        return {label: sorted(found.items()) for label, found in sums.items()}
 
     def dispatch_figures(self, quarter: str) -> dict[str, Any]:
         """The quarter's figures per association and per city, and the year to date."""
@@ -484,15 +488,14 @@ class ReadModels:
                 lambda: defaultdict(int)
             )
             province: defaultdict[str, int] = defaultdict(int)
-            for row in rows[label]:
-                value = int(row.value)
-                if row.association_id == CITY_TOTAL:
-                    by_city[row.city][row.metric] += value
-                    province[row.metric] += value
+            for (association_id, city, metric), value in rows[label]:
+                if association_id == CITY_TOTAL:
+                    by_city[city][metric] += value
+                    province[metric] += value
                 else:
-                    by_association[row.association_id][row.metric] += value
-                    if row.city != CITY_TOTAL:
-                        by_pair[(row.association_id, row.city)][row.metric] += value
+                    by_association[association_id][metric] += value
+                    if city != CITY_TOTAL:
+                        by_pair[(association_id, city)][metric] += value
             result[label] = {
                 "province": dict(province),
                 "by_city": {c: dict(v) for c, v in sorted(by_city.items())},
