@@ -263,11 +263,14 @@ class SearchProjection(Projection):
         self.renamed.add(association_id)
 
 
-def _position(dialect: str, column: Any, needle: Any) -> Any:
+def _position(dialect: str, column: Any, needle: Any) -> ColumnElement[int]:
     """Where `needle` starts in `column` (1-based; 0 when absent): a plain byte search, no
     pattern, so `%`, `_`, quotes and backslashes are text. The keys and the query are both
     normalised (`normalise`), so no case folding is needed."""
-    return (func.strpos if dialect == "postgresql" else func.instr)(column, needle)
+    found: ColumnElement[int] = (func.strpos if dialect == "postgresql" else func.instr)(
+        column, needle, type_=Integer
+    )
+    return found
 
 
 def search_condition(dialect: str, projection: SearchProjection, query: str) -> ColumnElement[bool]:
