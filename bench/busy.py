@@ -1,7 +1,8 @@
 """HTTP writes while the projection runner is busy (DESIGN §10: the API's own writes never wait
-behind the runner): `POST /projects/{id}/funds` latency on one worker whose in-process runner
-is projecting a burst of events recorded just before it started, then with the runner idle,
-then while another process rebuilds every projection (`zhaoshang projections rebuild`).
+behind the runner): `POST /projects/{id}/funds` latency on one worker (warmed up first) whose
+in-process runner is projecting a burst of events just recorded by another process on other
+projects, then with the runner idle, then while another process rebuilds every projection
+(`zhaoshang projections rebuild`).
 
     python -m bench.busy URL [--seconds 6] [--burst 20000]
 
@@ -33,14 +34,22 @@ REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 1, 20, 2, 0, tzinfo=UTC)
 
 
-def record_burst(url: str, events: int) -> list[str]:
-    """`events` visits on active projects, saved 50 projects a transaction; answers the ids of
-    signed active projects for the writes."""
+def split_projects(url: str) -> tuple[list[str], list[str]]:
+    """Active projects in two halves: signed ones of the first for the HTTP writes, the second
+    for the burst (so the writes' cached aggregates are not the burst's)."""
+    ledger = open_ledger(url)
+    try:
+        rows = ReadModels(engine_of(ledger)).ledger_page(status="active", size=1000).items
+    finally:
+        ledger.close()
+    written = [r["project_id"] for r in rows[0::2] if r["signed_on"]]
+    return written, [r["project_id"] for r in rows[1::2]]
+
+
+def record_burst(url: str, ids: list[str], events: int) -> None:
+    """`events` visits on the projects `ids`, saved 50 projects a transaction."""
     ledger = open_ledger(url, clock=lambda: NOW)
     try:
-        rows = ReadModels(engine_of(ledger)).ledger_page(status="active", size=500).items
-        ids = [r["project_id"] for r in rows]
-        signed = [r["project_id"] for r in rows if r["signed_on"]]
         ctx = ledger.context(OFFICER, source="bench")
         per_project = max(1, events // len(ids))
         for start in range(0, len(ids), 50):
@@ -49,7 +58,6 @@ def record_burst(url: str, events: int) -> list[str]:
                 for _ in range(per_project):
                     project.record_visit(ctx, "2025-12-31")
             ledger.save_or_conflict(*projects)
-        return signed
     finally:
         ledger.close()
 
@@ -90,7 +98,7 @@ def writes_while_busy(
         .stdout.strip()
         .splitlines()[-1]
     )
-    signed = record_burst(url, burst)
+    signed, burst_ids = split_projects(url)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -139,6 +147,10 @@ def writes_while_busy(
                 "client": figures["client"],
             }
 
+        # Warm the server (imports, routes, the written projects' aggregates) with the runner
+        # idle; then record the burst from here and measure while the runner projects it.
+        _drive(base, token, "writes", 2.0, connections, handle.name, env)
+        record_burst(url, burst_ids, burst)
         measure("writes_runner_burst")
         settle = time.monotonic() + 300
         while behind(url) > 0 and time.monotonic() < settle:
