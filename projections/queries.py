@@ -17,7 +17,7 @@ import sqlalchemy.exc
 from sqlalchemy import Engine, Text, and_, func, inspect, or_, select, type_coerce
 
 from domain.duplicates import comparable
-from domain.periods import quarter_months
+from domain.periods import parse_quarter
 from projections.figures import CITY_TOTAL, FiguresProjection
 from projections.ledger import LedgerProjection
 from projections.progress import ProgressProjection, dispatch_query
@@ -443,42 +443,42 @@ class ReadModels:
             for (association_id, city, metric), value in sorted(sums.items())
         ]
 
-    def _monthly_spans(
+    def _quarterly_spans(
         self, spans: dict[str, list[str]]
     ) -> dict[str, list[tuple[tuple[str, str, str], int]]]:
-        """`_monthly` of several spans of months at once: the rows of their union read once
-        (the quarter lies inside the year to date). The counters come as their text and are
-        summed as Python integers (`projections.amounts`), without SQLAlchemy's per-row type
-        processing: a year to date at province scale is some 200,000 rows."""
-        monthly = self._bound(self._figures).tables["monthly"]
-        every = sorted({m for months in spans.values() for m in months})
+        """The quarterly counters of several spans of quarters summed per (association, city,
+        metric), the rows of their union read once (the quarter lies inside the year to date).
+        The counters come as their text and are summed as Python integers
+        (`projections.amounts`), without SQLAlchemy's per-row type processing."""
+        quarterly = self._bound(self._figures).tables["quarterly"]
+        every = sorted({q for quarters in spans.values() for q in quarters})
         query = select(
-            monthly.c.month,
-            monthly.c.association_id,
-            monthly.c.city,
-            monthly.c.metric,
-            type_coerce(monthly.c.value, Text()),
-        ).where(monthly.c.month.in_(every))
-        labels_of: dict[str, list[defaultdict[tuple[str, str, str], int]]] = {}
+            quarterly.c.quarter,
+            quarterly.c.association_id,
+            quarterly.c.city,
+            quarterly.c.metric,
+            type_coerce(quarterly.c.value, Text()),
+        ).where(quarterly.c.quarter.in_(every))
         sums: dict[str, defaultdict[tuple[str, str, str], int]] = {
             label: defaultdict(int) for label in spans
         }
-        for month in every:
-            labels_of[month] = [sums[label] for label, months in spans.items() if month in months]
+        labels_of = {q: [sums[label] for label, qs in spans.items() if q in qs] for q in every}
         with self.engine.connect() as conn:
-            for month, association_id, city, metric, value in conn.execute(query).tuples():
+            for quarter, association_id, city, metric, value in conn.execute(query).tuples():
                 key = (association_id, city, metric)
                 amount = int(value)
-                for found in labels_of[month]:
+                for found in labels_of[quarter]:
                     found[key] += amount
         return {label: sorted(found.items()) for label, found in sums.items()}
 
     def dispatch_figures(self, quarter: str) -> dict[str, Any]:
         """The quarter's figures per association and per city, and the year to date."""
-        year, months = quarter_months(quarter)
-        ytd_months = [f"{year}-{m:02d}" for m in range(1, int(months[-1][5:]) + 1)]
+        year, number = parse_quarter(quarter)
+        ytd_quarters = [f"{year}Q{q}" for q in range(1, number + 1)]
         result: dict[str, Any] = {"quarter": quarter.upper()}
-        rows = self._monthly_spans({"quarter_figures": months, "year_to_date": ytd_months})
+        rows = self._quarterly_spans(
+            {"quarter_figures": [f"{year}Q{number}"], "year_to_date": ytd_quarters}
+        )
         for label in ("quarter_figures", "year_to_date"):
             by_association: defaultdict[str, defaultdict[str, int]] = defaultdict(
                 lambda: defaultdict(int)

@@ -1,19 +1,22 @@
 """The per-quarter progress read model (`projections.progress`) draws the same quarterly
-dispatches as the ledger documents did (`build_dispatch_from_ledger`, the builder before it):
-on a generated province, for every quarter and two follow-up intervals, after a rebuild and
-after events projected a few at a time, late (backdated) ones included; on both databases."""
+dispatches as the ledger documents did (`build_dispatch_from_ledger`, the builder before it),
+and the quarterly counters the same figures as the monthly ones: on a generated province, for
+every quarter and two follow-up intervals, after a rebuild and after events projected a few at
+a time, late (backdated) ones included; on both databases."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from adapters.database import open_ledger
 from demo.province import generate
 from domain.application import Ledger
-from domain.periods import quarters_between
+from domain.periods import quarter_months, quarters_between
 from projections.catalogue import all_projections
 from projections.consistency import verify_read_models
 from projections.dispatch import build_dispatch, build_dispatch_from_ledger
+from projections.figures import CITY_TOTAL
 from projections.progress import ProgressProjection
 from projections.queries import ReadModels
 from projections.runtime import ProjectionRunner, engine_of
@@ -36,6 +39,45 @@ def assert_same_dispatches(ledger: Ledger) -> int:
             compared += len(new["progress"]) + len(new["stalled_signings"])
             compared += len(new["overdue_follow_ups"])
     return compared
+
+
+def figures_from_months(read: ReadModels, quarter: str) -> dict[str, Any]:
+    """The dispatch figures summed from the monthly counters, as before the quarterly ones."""
+    year, months = quarter_months(quarter)
+    ytd = [f"{year}-{m:02d}" for m in range(1, int(months[-1][5:]) + 1)]
+    result: dict[str, Any] = {"quarter": quarter}
+    for label, span in (("quarter_figures", months), ("year_to_date", ytd)):
+        province: dict[str, int] = {}
+        by_city: dict[str, dict[str, int]] = {}
+        by_association: dict[str, dict[str, int]] = {}
+        by_pair: dict[tuple[str, str], dict[str, int]] = {}
+        for row in read._monthly(span):
+            if row.association_id == CITY_TOTAL:
+                city = by_city.setdefault(row.city, {})
+                city[row.metric] = city.get(row.metric, 0) + row.value
+                province[row.metric] = province.get(row.metric, 0) + row.value
+            else:
+                mine = by_association.setdefault(row.association_id, {})
+                mine[row.metric] = mine.get(row.metric, 0) + row.value
+                if row.city != CITY_TOTAL:
+                    pair = by_pair.setdefault((row.association_id, row.city), {})
+                    pair[row.metric] = pair.get(row.metric, 0) + row.value
+        result[label] = {
+            "province": province,
+            "by_city": dict(sorted(by_city.items())),
+            "by_association": dict(sorted(by_association.items())),
+            "by_association_city": [
+                {"association_id": a, "city": c, **v} for (a, c), v in sorted(by_pair.items())
+            ],
+        }
+    return result
+
+
+def assert_quarterly_figures_add_up(ledger: Ledger) -> None:
+    """The quarterly counters give the figures the monthly ones do, every quarter."""
+    read = ReadModels(engine_of(ledger))
+    for quarter in QUARTERS:
+        assert read.dispatch_figures(quarter) == figures_from_months(read, quarter), quarter
 
 
 def late_events(ledger: Ledger, read: ReadModels) -> None:
@@ -88,11 +130,13 @@ class TestDispatchFromTheProgressReadModel:
             runner = ProjectionRunner(ledger, all_projections())
             runner.rebuild_many(runner.projections)
             assert assert_same_dispatches(ledger) > 1000
+            assert_quarterly_figures_add_up(ledger)
 
             late_events(ledger, ReadModels(engine_of(ledger)))
             # The late events a few at a time, through the runner's ordinary batches.
             ProjectionRunner(ledger, all_projections(), batch_size=3).run_once()
             assert assert_same_dispatches(ledger) > 1000
+            assert_quarterly_figures_add_up(ledger)
             report = verify_read_models(runner)
             progress = next(c for c in report.checks if c.name == "progress")
             assert report.ok and progress.status == "ok", report.as_dict()
