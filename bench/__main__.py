@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 
 from adapters.database import open_ledger
 from bench.baseline import raw_insert_rate, raw_read_decode_rate
+from bench.pages import PAGES
 from demo.province import OFFICER, generate
 from domain.application import Ledger
 from projections.runtime import engine_of
@@ -87,82 +88,110 @@ class Bench:
         )
         return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
-    def run(self) -> dict[str, Any]:
+    def run(self, phases: set[str] | None = None) -> dict[str, Any]:
+        """Every phase in order, or only those named (`--phases`) — then on a database already
+        loaded (`--url`), the province generated once and measured phase by phase."""
+
+        def wanted(phase: str) -> bool:
+            return phases is None or phase in phases
+
         engine_ledger = open_ledger(self.url, clock=lambda: NOW)
         engine = engine_of(engine_ledger)
-        insert_rate = raw_insert_rate(engine, rows=50_000)
-        self.record("baseline_raw_insert", rows_per_s=insert_rate)
-
-        started = time.perf_counter()
-        # Two recording processes (this machine has two cores), each its own application.
-        summary = generate(
-            engine_ledger, self.scale, end=date(2025, 12, 31), workers=2, url=self.url
-        )
-        elapsed = time.perf_counter() - started
-        load_rate = summary.events / elapsed
-        self.record(
-            "bulk_load",
-            workers=2,
-            events=summary.events,
-            seconds=elapsed,
-            events_per_s=load_rate,
-            ratio_to_raw_insert=load_rate / insert_rate,
-            peak_rss_mib=peak_rss_mib(),
-        )
-
-        read_rate, count = raw_read_decode_rate(engine)
-        self.record("baseline_raw_read_decode", events=count, events_per_s=read_rate)
-        library = self.run_child("library_read")
-        self.record(
-            "library_read_decode", **library, ratio_to_raw=library["events_per_s"] / read_rate
-        )
-        mapper = self.run_child("library_mapper_read")
-        self.record(
-            "library_mapper_read_decode",
-            **mapper,
-            ratio_to_raw=mapper["events_per_s"] / read_rate,
-        )
-
-        self._commands(engine_ledger)
-        self._replay(engine_ledger)
+        read_rate = library_rate = mapper_rate = None
+        if wanted("load"):
+            insert_rate = raw_insert_rate(engine, rows=50_000)
+            self.record("baseline_raw_insert", rows_per_s=insert_rate)
+            started = time.perf_counter()
+            # Two recording processes (this machine has two cores), each its own application.
+            summary = generate(
+                engine_ledger, self.scale, end=date(2025, 12, 31), workers=2, url=self.url
+            )
+            elapsed = time.perf_counter() - started
+            load_rate = summary.events / elapsed
+            self.record(
+                "bulk_load",
+                workers=2,
+                events=summary.events,
+                seconds=elapsed,
+                events_per_s=load_rate,
+                ratio_to_raw_insert=load_rate / insert_rate,
+                peak_rss_mib=peak_rss_mib(),
+            )
+        if wanted("read"):
+            read_rate, count = raw_read_decode_rate(engine)
+            self.record("baseline_raw_read_decode", events=count, events_per_s=read_rate)
+            library = self.run_child("library_read")
+            library_rate = library["events_per_s"]
+            self.record("library_read_decode", **library, ratio_to_raw=library_rate / read_rate)
+            mapper = self.run_child("library_mapper_read")
+            mapper_rate = mapper["events_per_s"]
+            self.record(
+                "library_mapper_read_decode", **mapper, ratio_to_raw=mapper_rate / read_rate
+            )
+        if wanted("commands"):
+            self._commands(engine_ledger)
+        if wanted("replay"):
+            self._replay(engine_ledger)
         engine_ledger.close()
 
-        rebuild = self.run_child("rebuild")
-        self.record(
-            "rebuild_all_projections",
-            **rebuild,
-            ratio_to_raw_read_decode=rebuild["events_per_s"] / read_rate,
-            ratio_to_library_read_decode=rebuild["events_per_s"] / library["events_per_s"],
-            ratio_to_library_mapper_read_decode=rebuild["events_per_s"] / mapper["events_per_s"],
-        )
-        verify = self.run_child("verify")
-        self.record(
-            "verify_all_chains",
-            **verify,
-            ratio_to_raw_read_decode=verify["events_per_s"] / read_rate,
-        )
-        with tempfile.TemporaryDirectory() as folder:  # evidence files, at small scale
-            from bench.files import upload_and_verify
+        if wanted("rebuild"):
+            rebuild = self.run_child("rebuild")
+            rate = rebuild["events_per_s"]
+            ratios = {
+                f"ratio_to_{name}": rate / baseline
+                for name, baseline in (
+                    ("raw_read_decode", read_rate),
+                    ("library_read_decode", library_rate),
+                    ("library_mapper_read_decode", mapper_rate),
+                )
+                if baseline
+            }
+            self.record("rebuild_all_projections", **rebuild, **ratios)
+        if wanted("verify"):
+            verify = self.run_child("verify")
+            ratio = (
+                {"ratio_to_raw_read_decode": verify["events_per_s"] / read_rate}
+                if read_rate
+                else {}
+            )
+            self.record("verify_all_chains", **verify, **ratio)
+        if wanted("files"):
+            with tempfile.TemporaryDirectory() as folder:  # evidence files, at small scale
+                from bench.files import upload_and_verify
 
-            for name, values in upload_and_verify(self.url, Path(folder)).items():
+                for name, values in upload_and_verify(self.url, Path(folder)).items():
+                    self.record(name, **values)
+        if wanted("dispatch"):
+            self.record("dispatch_one_quarter", **self.run_child("dispatch"))
+        if wanted("rewards"):
+            self.record("rewards_one_year", **self.run_child("rewards"))
+        if wanted("search"):
+            self.record("search_projects_q", **self.run_child("search"))
+        if wanted("pages"):
+            # Every web page's server time in process, and `GET /projects?q=` through the app.
+            for name, values in self.run_child("pages").items():
                 self.record(name, **values)
-        self.record("dispatch_one_quarter", **self.run_child("dispatch"))
-        rewards = self.run_child("rewards")
-        self.record("rewards_one_year", **rewards)
-        self.record("search_projects_q", **self.run_child("search"))
-        for workers in (1, 2):
-            for name, values in api_load(self.url, workers, seconds=self.load_seconds).items():
-                self.record(f"api_{name}_{workers}w", **values)
-        # The wave's keys (issue 23), each with p95_ms, so every run compares with the last.
-        page = self.figures["api_rewards_page_1w"]
-        self.record(
-            "rewards_page",
-            p95_ms=page["p95_ms"],
-            p99_ms=page["p99_ms"],
-            requests_per_s=page["requests_per_s"],
-            size=50,
-        )
-        self._import()
+        if wanted("writes_busy"):
+            # HTTP write latency while the runner projects a burst, and during a rebuild.
+            from bench.busy import writes_while_busy
+
+            for name, values in writes_while_busy(self.url).items():
+                self.record(name, **values)
+        if wanted("api"):
+            for workers in (1, 2):
+                for name, values in api_load(self.url, workers, seconds=self.load_seconds).items():
+                    self.record(f"api_{name}_{workers}w", **values)
+            # The wave's keys (issue 23), each with p95_ms, so every run compares with the last.
+            page = self.figures["api_rewards_page_1w"]
+            self.record(
+                "rewards_page",
+                p95_ms=page["p95_ms"],
+                p99_ms=page["p99_ms"],
+                requests_per_s=page["requests_per_s"],
+                size=50,
+            )
+        if wanted("import"):
+            self._import()
         return self.figures
 
     def _import(self) -> None:
@@ -408,6 +437,12 @@ COMPARED = (
     ("api_rewards_1w", "p50_ms", False),
     ("rewards_page", "p95_ms", False),
     ("search", "p95_ms", False),
+    ("search_projects_q", "p95_ms", False),
+    ("dispatch_one_quarter", "seconds_from_ledger_documents", False),
+    ("writes_runner_burst", "p99_ms", False),
+    ("writes_runner_idle", "p99_ms", False),
+    ("writes_during_rebuild", "p99_ms", False),
+    *((f"page_{name}", "p95_ms", False) for name in PAGES),
     ("upload", "mib_per_s", True),
     ("import", "rows_per_s", True),
     ("notifications_day", "seconds", False),
@@ -455,16 +490,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="exit non-zero unless every figure was produced (CI)"
     )
+    parser.add_argument(
+        "--phases",
+        type=lambda text: {p.strip() for p in text.split(",") if p.strip()},
+        help="only these phases, comma-separated (" + ", ".join(PHASE_NAMES) + "); with "
+        "--url on a database already loaded, leave out `load`",
+    )
     args = parser.parse_args(argv)
+    if args.phases and not args.phases <= set(PHASE_NAMES):
+        parser.error("unknown phases: " + ", ".join(sorted(args.phases - set(PHASE_NAMES))))
     with tempfile.TemporaryDirectory() as folder:
         url = args.url or _fresh_url(args.db, Path(folder))
         try:
-            figures = Bench(args.scale, args.db, url).run()
+            figures = Bench(args.scale, args.db, url).run(args.phases)
         finally:
             if not args.url and args.db == "postgres":
                 _drop_database(url)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"{figures['date']}-{args.db}-{args.scale}"
+    suffix = "-" + "-".join(sorted(args.phases)) if args.phases else ""
+    stem = args.out / f"{figures['date']}-{args.db}-{args.scale}{suffix}"
     previous = previous_results(args.out, args.db, args.scale, before=stem.name)
     stem.with_suffix(".json").write_text(json.dumps(figures, indent=2, ensure_ascii=False))
     table = markdown(figures)
@@ -473,13 +517,29 @@ def main(argv: list[str] | None = None) -> int:
     stem.with_suffix(".md").write_text(table)
     print(f"results: {stem}.json and .md")
     if args.check:
-        missing = missing_figures(figures)
+        missing = missing_figures(figures) if not args.phases else []
         if missing:
             print("figures missing: " + ", ".join(missing), file=sys.stderr)
             return 1
         print(f"all {len(EXPECTED_PHASES)} phases produced their figures")
     return 0
 
+
+PHASE_NAMES = (
+    "load",
+    "read",
+    "commands",
+    "replay",
+    "rebuild",
+    "verify",
+    "files",
+    "dispatch",
+    "rewards",
+    "search",
+    "pages",
+    "writes_busy",
+    "api",
+)
 
 EXPECTED_PHASES = (
     "baseline_raw_insert",
@@ -502,6 +562,11 @@ EXPECTED_PHASES = (
     "rewards_page",
     "search_projects_q",
     "import",
+    "search",
+    *(f"page_{name}" for name in PAGES),
+    "writes_runner_burst",
+    "writes_runner_idle",
+    "writes_during_rebuild",
 )
 
 

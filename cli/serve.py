@@ -50,6 +50,9 @@ def load_demo_if_empty(settings: Settings, scale: str = "small") -> bool:
     return loaded
 
 
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -94,6 +97,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             workers=args.workers,
             log_level=args.log_level,
             proxy_headers=False,  # see above
+            # A worker that has not answered the supervisor's ping within this many seconds is
+            # killed and restarted: uvicorn's 5 s is shorter than a worker's imports take on a
+            # busy two-core machine, where workers were restarted over and over.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         )
     finally:
         if background is not None:

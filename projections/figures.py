@@ -59,6 +59,11 @@ METRICS = (
 )
 
 
+def quarter_of_month(month: str) -> str:
+    """`2024-11` → `2024Q4`."""
+    return f"{month[:4]}Q{(int(month[5:7]) - 1) // 3 + 1}"
+
+
 def split_fen(total: int, shares: Sequence[tuple[str, str]]) -> list[tuple[str, int]]:
     """Split an amount by percentage shares so the parts add up exactly (the project's one
     largest-remainder split and tie rule: equal remainders to the larger share, then by
@@ -70,7 +75,7 @@ def split_fen(total: int, shares: Sequence[tuple[str, str]]) -> list[tuple[str, 
 
 class FiguresProjection(Projection):
     name = "figures"
-    schema_version = 3  # 2: counters as WholeNumberText; 3: ties of the split by larger share
+    schema_version = 3  # 2: counters as WholeNumberText; 3: ties of the split by larger share, and the counters per quarter
 
     def __init__(self) -> None:
         super().__init__()
@@ -88,13 +93,24 @@ class FiguresProjection(Projection):
             Column("metric", String(32), primary_key=True),
             Column("value", WholeNumberText, nullable=False),
         )
+        # The monthly counters summed per quarter, kept in step by `flush`: the dispatch's year
+        # to date reads four quarters' rows rather than twelve months'.
+        quarterly = Table(
+            self.table_name("quarterly", generation),
+            metadata,
+            Column("quarter", String(6), primary_key=True),
+            Column("association_id", String(36), primary_key=True),
+            Column("city", String(32), primary_key=True),
+            Column("metric", String(32), primary_key=True),
+            Column("value", WholeNumberText, nullable=False),
+        )
         projects = Table(
             self.table_name("projects", generation),
             metadata,
             Column("project_id", String(36), primary_key=True),
             Column("doc", Text, nullable=False),
         )
-        return {"monthly": monthly, "projects": projects}
+        return {"monthly": monthly, "quarterly": quarterly, "projects": projects}
 
     def handlers(self) -> dict[type, Handler]:
         return {
@@ -124,31 +140,12 @@ class FiguresProjection(Projection):
         self.deltas.clear()
 
     def flush(self, conn: Connection) -> None:
-        monthly, projects = self.tables["monthly"], self.tables["projects"]
-        keys = ["month", "association_id", "city", "metric"]
-        key_columns = tuple_(*(monthly.c[k] for k in keys))
-        counters = insert(monthly) if self.bulk else upsert(conn.dialect, monthly, keys)
-        changed = sorted(k for k, v in self.deltas.items() if v != 0)
-        for part in chunked(changed, 500):  # in parts: a rebuild never builds every row at once
-            totals = {key: self.deltas[key] for key in part}
-            if not self.bulk:
-                stored = select(*(monthly.c[k] for k in keys), monthly.c.value).where(
-                    key_columns.in_(part)
-                )
-                for month, association_id, city, metric, value in conn.execute(stored):
-                    totals[(month, association_id, city, metric)] += value
-                # A correction or void can take a counter back to zero; a rebuild would never
-                # write such a row, so remove it to keep incremental and rebuilt tables identical.
-                zeros = [key for key, total in totals.items() if total == 0]
-                if zeros:
-                    conn.execute(delete(monthly).where(key_columns.in_(zeros)))
-            rows = [
-                {"month": m, "association_id": a, "city": c, "metric": k, "value": total}
-                for (m, a, c, k), total in totals.items()
-                if total != 0
-            ]
-            if rows:
-                conn.execute(counters, rows)
+        projects = self.tables["projects"]
+        by_quarter: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
+        for (month, association_id, city, metric), delta in self.deltas.items():
+            by_quarter[(quarter_of_month(month), association_id, city, metric)] += delta
+        self._add(conn, self.tables["monthly"], "month", self.deltas)
+        self._add(conn, self.tables["quarterly"], "quarter", by_quarter)
         documents = (
             insert(projects) if self.bulk else upsert(conn.dialect, projects, ["project_id"])
         )
@@ -162,6 +159,40 @@ class FiguresProjection(Projection):
         self.dirty.clear()
         if not self.bulk:
             self.docs.clear()
+
+    def _add(
+        self,
+        conn: Connection,
+        table: Table,
+        period: str,
+        deltas: dict[tuple[str, str, str, str], int],
+    ) -> None:
+        """Add the deltas to the counters of `table` (keyed by `period`, association, city and
+        metric)."""
+        keys = [period, "association_id", "city", "metric"]
+        key_columns = tuple_(*(table.c[k] for k in keys))
+        counters = insert(table) if self.bulk else upsert(conn.dialect, table, keys)
+        changed = sorted(k for k, v in deltas.items() if v != 0)
+        for part in chunked(changed, 500):  # in parts: a rebuild never builds every row at once
+            totals = {key: deltas[key] for key in part}
+            if not self.bulk:
+                stored = select(*(table.c[k] for k in keys), table.c.value).where(
+                    key_columns.in_(part)
+                )
+                for when, association_id, city, metric, value in conn.execute(stored):
+                    totals[(when, association_id, city, metric)] += value
+                # A correction or void can take a counter back to zero; a rebuild would never
+                # write such a row, so remove it to keep incremental and rebuilt tables identical.
+                zeros = [key for key, total in totals.items() if total == 0]
+                if zeros:
+                    conn.execute(delete(table).where(key_columns.in_(zeros)))
+            rows = [
+                {period: m, "association_id": a, "city": c, "metric": k, "value": total}
+                for (m, a, c, k), total in totals.items()
+                if total != 0
+            ]
+            if rows:
+                conn.execute(counters, rows)
 
     # -- counting ---------------------------------------------------------------------------
 

@@ -15,12 +15,13 @@ from typing import Any
 
 import msgspec
 import sqlalchemy.exc
-from sqlalchemy import Engine, and_, func, inspect, or_, select
+from sqlalchemy import Engine, Text, and_, func, inspect, or_, select, type_coerce
 
 from domain.duplicates import comparable
-from domain.periods import quarter_months
+from domain.periods import parse_quarter
 from projections.figures import CITY_TOTAL, FiguresProjection
 from projections.ledger import LedgerProjection
+from projections.progress import ProgressProjection, dispatch_query
 from projections.runtime import Projection, projections_table
 from projections.search import SearchProjection, normalise, search_condition, search_rank
 
@@ -75,6 +76,7 @@ class ReadModels:
         self._ledger = LedgerProjection()
         self._figures = FiguresProjection()
         self._search = SearchProjection()
+        self._progress = ProgressProjection()
 
     def _registered(self, column: str, name: str) -> Any:
         """A projection's `column` in the registry; None if it is not registered, or if no
@@ -158,13 +160,16 @@ class ReadModels:
         order: list[Any] = [projects.c.referred_on.desc(), projects.c.project_id]
         source: Any = projects
         wanted = normalise(q or "")
+        if wanted and not conditions:
+            return self._search_page(wanted, page, size)
         if wanted:
             self._bound(self._search)
             search = self._search
             found = search.tables["projects"]
+            dialect = self.engine.dialect.name
             source = projects.join(found, found.c.project_id == projects.c.project_id)
-            conditions.append(search_condition(self.engine.dialect.name, search, wanted))
-            order.insert(0, search_rank(search, wanted))
+            conditions.append(search_condition(dialect, search, wanted))
+            order.insert(0, search_rank(search, wanted, dialect))
         where = and_(*conditions) if conditions else None
         query = select(*columns).select_from(source).order_by(*order)
         count = select(func.count()).select_from(source)
@@ -176,6 +181,41 @@ class ReadModels:
             rows = [dict(r) for r in conn.execute(query).mappings()]
             self._attach_referrals(conn, links, rows)
         return Page(rows, int(total))
+
+    def _search_page(self, wanted: str, page: int, size: int) -> Page:
+        """`GET /projects?q=` with no other filter: matched, counted, ranked and cut to the
+        page in the search table alone (it keeps `referred_on` for the order), then only the
+        page's ledger rows are read — no join over every match."""
+        ledger_tables = self._bound(self._ledger).tables
+        projects, links = ledger_tables["projects"], ledger_tables["links"]
+        found = self._bound(self._search).tables["projects"]
+        dialect = self.engine.dialect.name
+        condition = search_condition(dialect, self._search, wanted)
+        ranked = (
+            select(found.c.project_id)
+            .where(condition)
+            .order_by(
+                search_rank(self._search, wanted, dialect),
+                found.c.referred_on.desc(),
+                found.c.project_id,
+            )
+            .limit(size)
+            .offset((page - 1) * size)
+        )
+        columns = [c for c in projects.c if c.name != "doc"]
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(found).where(condition))
+            count = int(total.scalar_one())
+            ids = list(conn.execute(ranked).scalars())
+            by_id = {
+                r["project_id"]: dict(r)
+                for r in conn.execute(
+                    select(*columns).where(projects.c.project_id.in_(ids))
+                ).mappings()
+            }
+            rows = [by_id[i] for i in ids if i in by_id]
+            self._attach_referrals(conn, links, rows)
+        return Page(rows, count)
 
     def _attach_referrals(self, conn: Any, links: Any, rows: list[dict[str, Any]]) -> None:
         ids = [r["project_id"] for r in rows]
@@ -295,6 +335,16 @@ class ReadModels:
                 doc["project_id"], doc["name"], doc["city"] = row.project_id, row.name, row.city
                 rows.append(doc)
         return rows
+
+    def dispatch_rows(
+        self, quarter: str, stalled_cutoff: str, overdue_cutoff: str
+    ) -> list[dict[str, Any]]:
+        """The progress read model's rows that can appear in the quarter's dispatch, by
+        project id (`projections.progress.dispatch_query`)."""
+        quarters = self._bound(self._progress).tables["quarters"]
+        query = dispatch_query(quarters, quarter, stalled_cutoff, overdue_cutoff)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
 
     def open_issues(self, project_ids: set[str] | None = None) -> list[dict[str, Any]]:
         """Every issue not yet closed (办结), with its project and the day it was raised; only
@@ -417,38 +467,42 @@ class ReadModels:
             for (association_id, city, metric), value in sorted(sums.items())
         ]
 
-    def _monthly_spans(self, spans: dict[str, list[str]]) -> dict[str, list[MonthlySum]]:
-        """`_monthly` of several spans of months at once: the rows of their union read once
-        (the quarter lies inside the year to date)."""
-        monthly = self._bound(self._figures).tables["monthly"]
-        every = sorted({m for months in spans.values() for m in months})
+    def _quarterly_spans(
+        self, spans: dict[str, list[str]]
+    ) -> dict[str, list[tuple[tuple[str, str, str], int]]]:
+        """The quarterly counters of several spans of quarters summed per (association, city,
+        metric), the rows of their union read once (the quarter lies inside the year to date).
+        The counters come as their text and are summed as Python integers
+        (`projections.amounts`), without SQLAlchemy's per-row type processing."""
+        quarterly = self._bound(self._figures).tables["quarterly"]
+        every = sorted({q for quarters in spans.values() for q in quarters})
         query = select(
-            monthly.c.month,
-            monthly.c.association_id,
-            monthly.c.city,
-            monthly.c.metric,
-            monthly.c.value,
-        ).where(monthly.c.month.in_(every))
-        in_span = {label: set(months) for label, months in spans.items()}
+            quarterly.c.quarter,
+            quarterly.c.association_id,
+            quarterly.c.city,
+            quarterly.c.metric,
+            type_coerce(quarterly.c.value, Text()),
+        ).where(quarterly.c.quarter.in_(every))
         sums: dict[str, defaultdict[tuple[str, str, str], int]] = {
             label: defaultdict(int) for label in spans
         }
+        labels_of = {q: [sums[label] for label, qs in spans.items() if q in qs] for q in every}
         with self.engine.connect() as conn:
-            for month, association_id, city, metric, value in conn.execute(query):
-                for label, months in in_span.items():
-                    if month in months:
-                        sums[label][(association_id, city, metric)] += value
-        return {
-            label: [MonthlySum(a, c, m, v) for (a, c, m), v in sorted(found.items())]
-            for label, found in sums.items()
-        }
+            for quarter, association_id, city, metric, value in conn.execute(query).tuples():
+                key = (association_id, city, metric)
+                amount = int(value)
+                for found in labels_of[quarter]:
+                    found[key] += amount
+        return {label: sorted(found.items()) for label, found in sums.items()}
 
     def dispatch_figures(self, quarter: str) -> dict[str, Any]:
         """The quarter's figures per association and per city, and the year to date."""
-        year, months = quarter_months(quarter)
-        ytd_months = [f"{year}-{m:02d}" for m in range(1, int(months[-1][5:]) + 1)]
+        year, number = parse_quarter(quarter)
+        ytd_quarters = [f"{year}Q{q}" for q in range(1, number + 1)]
         result: dict[str, Any] = {"quarter": quarter.upper()}
-        rows = self._monthly_spans({"quarter_figures": months, "year_to_date": ytd_months})
+        rows = self._quarterly_spans(
+            {"quarter_figures": [f"{year}Q{number}"], "year_to_date": ytd_quarters}
+        )
         for label in ("quarter_figures", "year_to_date"):
             by_association: defaultdict[str, defaultdict[str, int]] = defaultdict(
                 lambda: defaultdict(int)
@@ -458,15 +512,14 @@ class ReadModels:
                 lambda: defaultdict(int)
             )
             province: defaultdict[str, int] = defaultdict(int)
-            for row in rows[label]:
-                value = int(row.value)
-                if row.association_id == CITY_TOTAL:
-                    by_city[row.city][row.metric] += value
-                    province[row.metric] += value
+            for (association_id, city, metric), value in rows[label]:
+                if association_id == CITY_TOTAL:
+                    by_city[city][metric] += value
+                    province[metric] += value
                 else:
-                    by_association[row.association_id][row.metric] += value
-                    if row.city != CITY_TOTAL:
-                        by_pair[(row.association_id, row.city)][row.metric] += value
+                    by_association[association_id][metric] += value
+                    if city != CITY_TOTAL:
+                        by_pair[(association_id, city)][metric] += value
             result[label] = {
                 "province": dict(province),
                 "by_city": {c: dict(v) for c, v in sorted(by_city.items())},

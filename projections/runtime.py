@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -55,6 +56,7 @@ CONCURRENCY_ERRORS = (
 )
 
 Handler = Callable[[Any], None]
+RUNNER_SWITCH_INTERVAL = 0.0005  # seconds; see `ProjectionRunner.start`
 
 
 def engine_of(ledger: Ledger) -> Engine:
@@ -253,14 +255,16 @@ class ProjectionRunner:
     def apply_batch(
         self, batch: Sequence[tuple[int, Any]], projections: Sequence[Projection]
     ) -> None:
-        """Apply a batch to the projections behind it; rows and positions in one transaction.
+        """Apply a batch to the projections behind it; each projection's rows with its position.
 
         The events are folded first, in a read-only transaction (the rows they change are
-        loaded, the handlers run); only then does a second, write-only transaction write every
-        projection's rows and positions. So the database's writer (SQLite has one, which the
-        API's commands need too) is held for the writes alone, never while handlers run. The
-        guarded position update still makes the batch take effect exactly once: a runner that
-        lost the race rolls its writes back."""
+        loaded, the handlers run); only then are each projection's rows and position written,
+        in a short write-only transaction of its own. So the database's writer (SQLite has one,
+        which the API's commands need too) is held for one projection's writes at a time, never
+        while handlers run. The guarded position update still makes the batch take effect
+        exactly once for each projection: a runner that lost the race rolls that projection's
+        writes back, and a projection left behind by a failure is simply behind (the next
+        batch starts from the lowest position and skips what each projection has)."""
         last = batch[-1][0]
         folded: list[tuple[Projection, Registration]] = []
         try:
@@ -279,8 +283,11 @@ class ProjectionRunner:
                         handler = projection.handler_for(type(domain_event))
                         if handler is not None:
                             handler(domain_event)
-            with self.engine.begin() as conn:
-                for projection, reg in folded:
+            # One short transaction per projection (its rows with its position): the writer
+            # is let go between them, so an API command waits for one projection's rows at
+            # most, never for the whole batch's.
+            for projection, reg in folded:
+                with self.engine.begin() as conn:
                     projection.flush(conn)
                     result = conn.execute(
                         projections_table.update()
@@ -381,6 +388,11 @@ class ProjectionRunner:
         """Poll the log in a thread (SQLite has no LISTEN/NOTIFY; polling works on both)."""
 
         def loop() -> None:
+            # The runner folds in pure Python, holding the GIL; a request thread that released
+            # it for I/O waits up to the switch interval (5 ms by default) to get it back, many
+            # times a request. A shorter interval keeps the API's latency while a burst or a
+            # catch-up is being projected in the same process.
+            sys.setswitchinterval(min(sys.getswitchinterval(), RUNNER_SWITCH_INTERVAL))
             while not self._stop.is_set():
                 try:
                     self.run_once()

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     case,
+    func,
     insert,
     literal_column,
     or_,
@@ -58,7 +59,7 @@ def pinyin_of(value: str) -> tuple[str, str]:
 
 class SearchProjection(Projection):
     name = "search"
-    schema_version = 1
+    schema_version = 2  # 2: referred_on, so a search is ordered without the ledger's table
 
     def __init__(self) -> None:
         super().__init__()
@@ -80,6 +81,7 @@ class SearchProjection(Projection):
             C("association_ids", Text, nullable=False),
             C("text_key", Text, nullable=False),  # the Chinese (and Latin) text, one per line
             C("haystack", Text, nullable=False),  # the text, then pinyin and initials
+            C("referred_on", String(10)),  # the ledger's order among equal ranks
         )
         associations = Table(
             self.table_name("associations", generation),
@@ -228,6 +230,7 @@ class SearchProjection(Projection):
             "association_ids": ",".join(ids),
             "text_key": text_key,
             "haystack": haystack,
+            "referred_on": doc["referred_on"],
         }
 
     # -- handlers ---------------------------------------------------------------------------
@@ -238,6 +241,7 @@ class SearchProjection(Projection):
             "name_key": normalise(event.name),
             "investor_key": normalise(event.investor),
             "association_ids": ",".join(str(r["association_id"]) for r in event.referrals),
+            "referred_on": event.occurred_on.isoformat(),
         }
         self.dirty.add(project_id)
 
@@ -259,12 +263,24 @@ class SearchProjection(Projection):
         self.renamed.add(association_id)
 
 
+def _position(dialect: str, column: Any, needle: Any) -> ColumnElement[int]:
+    """Where `needle` starts in `column` (1-based; 0 when absent): a plain byte search, no
+    pattern, so `%`, `_`, quotes and backslashes are text. The keys and the query are both
+    normalised (`normalise`), so no case folding is needed."""
+    found: ColumnElement[int] = (func.strpos if dialect == "postgresql" else func.instr)(
+        column, needle, type_=Integer
+    )
+    return found
+
+
 def search_condition(dialect: str, projection: SearchProjection, query: str) -> ColumnElement[bool]:
     """Rows of the search table that match `query` (already normalised): through the trigram
     index when the query has three characters or more, by a substring scan otherwise. `%`,
     `_`, quotes and backslashes are text."""
     projects = projection.tables["projects"]
     if len(query) < TRIGRAM:
+        if dialect == "sqlite":  # instr: a byte search, cheaper than LIKE's pattern matching
+            return _position(dialect, projects.c.haystack, query) > 0
         return projects.c.haystack.contains(query, autoescape=True)
     if dialect == "sqlite":
         fts = bare_table(projection.fts_name())
@@ -278,27 +294,34 @@ def search_condition(dialect: str, projection: SearchProjection, query: str) -> 
     return projects.c.haystack.contains(query, autoescape=True)
 
 
-def search_rank(projection: SearchProjection, query: str) -> ColumnElement[int]:
+def search_rank(
+    projection: SearchProjection, query: str, dialect: str = "sqlite"
+) -> ColumnElement[int]:
     """0 exact (a name, investor or association name is the query), 1 prefix, 2 substring of
-    the text, 3 pinyin or initials only."""
+    the text, 3 pinyin or initials only. Byte searches (`_position`), evaluated for every
+    matching row: LIKE patterns cost several times more there."""
     projects = projection.tables["projects"]
+
+    def at(column: Any, needle: str) -> Any:
+        return _position(dialect, column, needle)
+
     return case(
         (
             or_(
                 projects.c.name_key == query,
                 projects.c.investor_key == query,
-                projects.c.associations_key.contains(f"\n{query}\n", autoescape=True),
+                at(projects.c.associations_key, f"\n{query}\n") > 0,
             ),
             0,
         ),
         (
             or_(
-                projects.c.name_key.startswith(query, autoescape=True),
-                projects.c.investor_key.startswith(query, autoescape=True),
-                projects.c.associations_key.contains(f"\n{query}", autoescape=True),
+                at(projects.c.name_key, query) == 1,
+                at(projects.c.investor_key, query) == 1,
+                at(projects.c.associations_key, f"\n{query}") > 0,
             ),
             1,
         ),
-        (projects.c.text_key.contains(query, autoescape=True), 2),
+        (at(projects.c.text_key, query) > 0, 2),
         else_=3,
     )

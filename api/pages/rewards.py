@@ -23,7 +23,8 @@ from api.read_models import not_ready
 from api.routers.evaluation import DesignationAwardIn
 from domain import errors
 from domain.values import ASSOCIATION_DESIGNATIONS, business_date
-from projections.evaluation import METRICS, Evaluation, evaluate
+from projections.evaluation import Evaluation, evaluate
+from projections.policy.evaluation_rules import METRICS
 from projections.policy.explain import STATUS_LABELS
 from projections.rewards import RewardQuery
 from services.bootstrap import Services

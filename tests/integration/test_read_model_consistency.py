@@ -38,7 +38,13 @@ class TestReadModelsAgainstTheLog:
         services.runner.run_once()
         report = verify_read_models(services.runner)
         assert report.ok, report.as_dict()
-        assert [c.name for c in report.checks] == ["ledger", "figures", "rewards", "search"]
+        assert [c.name for c in report.checks] == [
+            "ledger",
+            "figures",
+            "rewards",
+            "search",
+            "progress",
+        ]
         with services.engine.connect() as conn:  # the scratch tables are gone
             names = services.engine.dialect.get_table_names(conn)
         assert not [n for n in names if n.endswith("_g0")]

@@ -1,0 +1,193 @@
+"""HTTP writes while the projection runner is busy (DESIGN §10: the API's own writes never wait
+behind the runner): `POST /projects/{id}/funds` latency on one worker (warmed up first) whose
+in-process runner is projecting a burst of events just recorded by another process on other
+projects, then with the runner idle, then while another process rebuilds every projection
+(`zhaoshang projections rebuild`).
+
+    python -m bench.busy URL [--seconds 6] [--burst 20000]
+
+Each figure says how far behind the runner was when the writes began and ended, so a run in
+which the runner was not in fact busy shows it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adapters.database import open_ledger
+from demo.province import OFFICER
+from projections.queries import ReadModels
+from projections.runtime import engine_of, projections_table
+
+REPO = Path(__file__).resolve().parents[1]
+NOW = datetime(2026, 1, 20, 2, 0, tzinfo=UTC)
+
+
+def split_projects(url: str) -> tuple[list[str], list[str]]:
+    """Active projects in two halves: signed ones of the first for the HTTP writes, the second
+    for the burst (so the writes' cached aggregates are not the burst's)."""
+    ledger = open_ledger(url)
+    try:
+        rows = ReadModels(engine_of(ledger)).ledger_page(status="active", size=1000).items
+    finally:
+        ledger.close()
+    written = [r["project_id"] for r in rows[0::2] if r["signed_on"]]
+    return written, [r["project_id"] for r in rows[1::2]]
+
+
+def record_burst(url: str, ids: list[str], events: int) -> None:
+    """`events` visits on the projects `ids`, saved 50 projects a transaction."""
+    ledger = open_ledger(url, clock=lambda: NOW)
+    try:
+        ctx = ledger.context(OFFICER, source="bench")
+        per_project = max(1, events // len(ids))
+        for start in range(0, len(ids), 50):
+            projects = [ledger.get_project(i) for i in ids[start : start + 50]]
+            for project in projects:
+                for _ in range(per_project):
+                    project.record_visit(ctx, "2025-12-31")
+            ledger.save_or_conflict(*projects)
+    finally:
+        ledger.close()
+
+
+def behind(url: str) -> int:
+    """Events the slowest projection still has to apply."""
+    ledger = open_ledger(url)
+    try:
+        head = ledger.recorder.max_notification_id() or 0
+        with engine_of(ledger).connect() as conn:
+            positions = [
+                p
+                for (p,) in conn.execute(
+                    projections_table.select().with_only_columns(projections_table.c.position)
+                )
+            ]
+        return head - min(positions, default=0)
+    finally:
+        ledger.close()
+
+
+def writes_while_busy(
+    url: str, seconds: float = 6.0, burst: int = 20_000, connections: int = 8
+) -> dict[str, dict[str, Any]]:
+    from bench.__main__ import _drive, _free_port
+
+    env = {**os.environ, "ZHAOSHANG_DATABASE_URL": url, "PYTHONPATH": str(REPO)}
+    cli = [sys.executable, "-m", "cli.main"]
+    token = (
+        subprocess.run(
+            [*cli, "users", "create", f"bench-busy-{os.getpid()}", "--role", "admin"],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    signed, burst_ids = split_projects(url)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [
+            *cli,
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-scheduler",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=REPO,
+    )
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.NamedTemporaryFile("w", suffix=".ids", delete=False) as handle:
+        handle.write("\n".join(signed))
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.1)
+
+        def measure(name: str) -> None:
+            before = behind(url)
+            figures = _drive(base, token, "writes", seconds, connections, handle.name, env)
+            results[name] = {
+                "p50_ms": figures["p50_ms"],
+                "p95_ms": figures["p95_ms"],
+                "p99_ms": figures["p99_ms"],
+                "requests_per_s": figures["requests_per_s"],
+                "requests": figures["requests"],
+                "runner_behind_at_start": before,
+                "runner_behind_at_end": behind(url),
+                "client": figures["client"],
+            }
+
+        # Warm the server (imports, routes, the written projects' aggregates) with the runner
+        # idle; then record the burst from here and measure while the runner projects it.
+        _drive(base, token, "writes", 2.0, connections, handle.name, env)
+        record_burst(url, burst_ids, burst)
+        measure("writes_runner_burst")
+        settle = time.monotonic() + 300
+        while behind(url) > 0 and time.monotonic() < settle:
+            time.sleep(0.5)
+        measure("writes_runner_idle")
+        rebuild = subprocess.Popen(
+            [*cli, "projections", "rebuild"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(1.0)  # the rebuild under way (reading and folding)
+            measure("writes_during_rebuild")
+            results["writes_during_rebuild"]["rebuild_still_running"] = int(rebuild.poll() is None)
+        finally:
+            rebuild.wait(timeout=1800)
+    finally:
+        os.unlink(handle.name)
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.busy", description=__doc__)
+    parser.add_argument("url")
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--burst", type=int, default=20_000)
+    args = parser.parse_args(argv)
+    print(json.dumps(writes_while_busy(args.url, args.seconds, args.burst)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
