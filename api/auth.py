@@ -53,6 +53,8 @@ class Permission(StrEnum):
     POLICIES = "policies"  # reload the policy and evaluation-rules files (admins only)
     ASSIGN_OFFICERS = "assign_officers"  # which officers follow which project
     READ_ACCOUNTS = "read_accounts"  # the accounts and their history (an auditor)
+    NOTIFICATIONS = "notifications"  # one's own notifications and channels (DESIGN §20)
+    DELIVERIES = "deliveries"  # the delivery outbox and its failures (admins)
 
 
 P = Permission
@@ -70,12 +72,14 @@ _STAFF_WRITES = {
     P.ASSIGN_OFFICERS,
 }
 
+_OWN = {P.NOTIFICATIONS}  # every role: its own notifications and channels
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.STAFF: frozenset(_READ_ALL | _STAFF_WRITES),
-    Role.OFFICER: frozenset(_READ_ALL | {P.PROJECT_EVENTS}),
-    Role.LIAISON: frozenset({P.READ_OWN, P.OWN_ACTIVITIES, P.REFER_OWN_PROJECT}),
-    Role.AUDITOR: frozenset(_READ_ALL | {P.READ_ACCOUNTS}),
+    Role.STAFF: frozenset(_READ_ALL | _STAFF_WRITES | _OWN),
+    Role.OFFICER: frozenset(_READ_ALL | {P.PROJECT_EVENTS} | _OWN),
+    Role.LIAISON: frozenset({P.READ_OWN, P.OWN_ACTIVITIES, P.REFER_OWN_PROJECT} | _OWN),
+    Role.AUDITOR: frozenset(_READ_ALL | {P.READ_ACCOUNTS} | _OWN),
 }
 
 

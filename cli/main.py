@@ -82,7 +82,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 
 def _extensions() -> list[Callable[[Any, dict[str, Handler]], None]]:
     """The modules that own sub-commands, each with `register(commands, handlers)`."""
-    from cli import integrity, policies, projections, scheduler, serve, users
+    from cli import integrity, notifications, policies, projections, scheduler, serve, users
 
     return [
         integrity.register,
@@ -91,6 +91,7 @@ def _extensions() -> list[Callable[[Any, dict[str, Handler]], None]]:
         serve.register,
         projections.register,
         scheduler.register,
+        notifications.register,
     ]
 
 

@@ -214,3 +214,13 @@ class PossibleDuplicate(Conflict):
     confirm that this one is another."""
 
     code = "possible_duplicate"
+
+
+class WebhookNotAllowed(InvalidInput):
+    """A robot webhook naming a host (or scheme) the server may not call (DESIGN §20)."""
+
+    code = "webhook_not_allowed"
+
+
+class InvalidEmail(InvalidInput):
+    code = "invalid_email"

@@ -11,7 +11,15 @@ from api.pages.session import install_login_redirect
 
 
 def routers() -> list[APIRouter]:
-    from api.pages import assets, associations, audit, dispatches, projects, start
+    from api.pages import (
+        assets,
+        associations,
+        audit,
+        dispatches,
+        notifications,
+        projects,
+        start,
+    )
 
     return [
         assets.router,
@@ -20,6 +28,7 @@ def routers() -> list[APIRouter]:
         projects.router,
         audit.router,
         dispatches.router,
+        notifications.router,
     ]
 
 

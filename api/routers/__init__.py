@@ -23,6 +23,7 @@ def routers() -> list[APIRouter]:
         evaluation,
         files,
         ledger,
+        notifications,
         projects,
         rewards,
         users,
@@ -36,6 +37,7 @@ def routers() -> list[APIRouter]:
         files.router,
         ledger.router,
         rewards.router,
+        notifications.router,  # `/users/me/channels` before `/users/{user_id}`
         users.router,
         # Path parameters under shared prefixes: after the static paths above.
         associations.router,
