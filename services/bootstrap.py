@@ -191,7 +191,7 @@ class Services:
         return NotificationService(
             store=NotificationStore(self.engine),
             todo=self.todo,
-            users=self.users,
+            accounts=self.accounts.accounts,
             settlements=self._settlements_listing,
             settings=self.settings,
             clock=self.clock,

@@ -47,7 +47,7 @@ from adapters.senders import (
     send_email,
     wecom_body,
 )
-from adapters.users import UserStore
+from adapters.users import AccountRow
 from domain import errors
 from domain.values import business_date
 from i18n import gettext_for, normalise_language
@@ -157,7 +157,7 @@ class NotificationService:
         *,
         store: NotificationStore,
         todo: TodoRules,
-        users: UserStore,
+        accounts: Callable[[], list[AccountRow]],
         settlements: Callable[[], list[dict[str, Any]]],
         settings: Settings,
         clock: Callable[[], datetime],
@@ -165,7 +165,7 @@ class NotificationService:
     ) -> None:
         self.store = store
         self.todo = todo
-        self.users = users
+        self.accounts = accounts  # every account (role, active), for the recipients
         self.settlements = settlements
         self.settings = settings
         self.clock = clock
@@ -174,19 +174,15 @@ class NotificationService:
 
     # -- what is due ---------------------------------------------------------------------
 
-    def _staff(self) -> list[str]:
-        return sorted(a.id for a in self.users.accounts() if a.role == "staff" and a.active)
-
-    def _officers(self) -> set[str]:
-        return {a.id for a in self.users.accounts() if a.role == "officer" and a.active}
-
     def due(self, today: date) -> list[NewNotification]:
         """Every notification the rules call for on `today` (made or not)."""
         items: list[Todo] = self.todo.for_projects(today, None)
         items += settlements_awaiting_approval(self.settlements())
         assigned = self.todo.read.project_officers()
-        active_officers = self._officers()
-        staff = self._staff()
+        people = [a for a in self.accounts() if a.active]
+        # Staff may be assigned to follow a project too (`Ledger.assign_officer`).
+        active_officers = {a.id for a in people if a.role in ("officer", "staff")}
+        staff = sorted(a.id for a in people if a.role == "staff")
         wanted: list[NewNotification] = []
         for item in items:
             officers = [o for o in assigned.get(item.project_id or "", []) if o in active_officers]
