@@ -162,6 +162,8 @@ class Bench:
             requests_per_s=page["requests_per_s"],
             size=50,
         )
+        # Last: its set-up records accounts and officer assignments (issue 22).
+        self.record("notifications_day", **self.run_child("notifications"))
         return self.figures
 
     def _commands(self, ledger: Ledger) -> None:
@@ -487,6 +489,7 @@ EXPECTED_PHASES = (
     ),
     "rewards_page",
     "search_projects_q",
+    "notifications_day",
 )
 
 

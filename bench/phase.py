@@ -191,7 +191,14 @@ def search(url: str, queries: int = 400) -> dict[str, Any]:
     }
 
 
+def notifications(url: str) -> dict[str, Any]:
+    from bench.notifications import notifications_day
+
+    return {**notifications_day(url), "peak_rss_mib": _peak()}
+
+
 PHASES = {
+    "notifications": notifications,
     "search": search,
     "library_read": library_read,
     "library_mapper_read": library_mapper_read,

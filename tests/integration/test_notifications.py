@@ -5,6 +5,7 @@ HTTP receiver) at least once, retried with back-off, failed deliveries listed.""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -233,9 +234,7 @@ class TestDelivery:
                     attempts_at.append(moment)
                 moment += timedelta(seconds=15)
             # Tried at once, then after 30 s, 60 s and 120 s (doubling), sent the fourth time.
-            gaps = [
-                (b - a).total_seconds() for a, b in zip(attempts_at, attempts_at[1:], strict=False)
-            ]
+            gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(attempts_at)]
             assert [s.status for s in robot.received] == [500, 500, 500, 200]
             assert len(set(robot.ids(None))) == 1
             assert gaps == [30, 60, 120]
@@ -360,3 +359,34 @@ class TestDelivery:
 def _same(services: Services) -> dict[str, Any]:
     """The settings of `services` as keyword arguments (a restart with the same settings)."""
     return {k: v for k, v in services.settings.model_dump().items() if k not in ("database_url",)}
+
+
+class TestCommandLine:
+    def test_send_makes_what_is_due_once_and_refuses_a_future_now(
+        self, world: World, database_url: str
+    ) -> None:
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        repo = Path(__file__).resolve().parents[2]
+        env = {**os.environ, "ZHAOSHANG_DATABASE_URL": database_url, "PYTHONPATH": str(repo)}
+
+        def send(now: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "cli.main", "notifications", "send", "--now", now],
+                cwd=repo,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+
+        first = send("2025-03-01T10:00")
+        assert first.returncode == 0, first.stderr
+        assert "follow_up_due: 1" in first.stdout and "5 notification(s) made" in first.stdout
+        again = send("2025-03-01T18:00")
+        assert again.returncode == 0 and "0 notification(s) made" in again.stdout
+        future = send("2999-01-01T10:00")
+        assert future.returncode == 2 and world.services.notifications.store.count() == 5
