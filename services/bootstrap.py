@@ -195,7 +195,7 @@ class Services:
             settlements=self._settlements_listing,
             settings=self.settings,
             clock=self.clock,
-            refresh=self.runner.run_once,
+            refresh=lambda: self.runner.run_once(),  # the runner is built only when asked
         )
 
     def _settlements_listing(self) -> list[dict[str, Any]]:

@@ -85,7 +85,8 @@ TEXTS: dict[str, tuple[str, str]] = {
 TO_OFFICERS = {"follow_up_due"}
 TO_OFFICERS_AND_STAFF = {"stalled_signing", "issue_open"}
 
-_EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,63}")
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,63}")
+_SECRET = re.compile(r"[\x21-\x7e]{1,256}")
 _MISSING = "…"
 
 
@@ -114,6 +115,8 @@ def check_webhook_url(url: str, allowed_hosts: Iterable[str], allow_http: bool, 
     `allowed_hosts` (`host` on the scheme's default port, or `host:port`), no user or password,
     no fragment. Anything else → `WebhookNotAllowed` (422)."""
     text = url.strip()
+    if not text.isascii() or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in text):
+        raise errors.WebhookNotAllowed("the webhook is not a URL", field=field)
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -135,8 +138,6 @@ def check_webhook_url(url: str, allowed_hosts: Iterable[str], allow_http: bool, 
             "the webhook's host is not one the server may call (ZHAOSHANG_WEBHOOK_HOSTS)",
             field=field,
         )
-    if any(c.isspace() or ord(c) < 32 for c in text):
-        raise errors.WebhookNotAllowed("the webhook is not a URL", field=field)
     return text
 
 
@@ -305,6 +306,10 @@ class NotificationService:
         if dingtalk is not None:
             dingtalk = check_webhook_url(dingtalk, hosts, allow_http, "dingtalk_webhook")
         secret = (dingtalk_secret or "").strip() or None
+        if secret is not None and not _SECRET.fullmatch(secret):
+            raise errors.InvalidInput(
+                "a DingTalk secret is letters, digits and punctuation", field="dingtalk_secret"
+            )
         if secret is None and keep_secret and dingtalk is not None:
             secret = self.store.channels(user_id).dingtalk_secret
         if dingtalk is None:
