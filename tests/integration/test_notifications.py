@@ -207,6 +207,33 @@ class TestDelivery:
             assert restarted.notifications.deliver_all(NOW + timedelta(hours=1)).sent == 0
             assert len(mailbox.messages) == 3 and len(robot.received) == 6
 
+    def test_a_catch_up_after_downtime_sends_each_reminder_once(
+        self, ledger: Ledger, database_url: str, clock: list[datetime]
+    ) -> None:
+        clock[0] = NOW
+        with Receiver() as robot:
+            settings = {"webhook_hosts": robot.host, "webhook_allow_http": True}
+            services = make_services(ledger, database_url, clock, **settings)
+            world = World(ledger, services)
+            services.notifications.set_channels(
+                world.staff.id,
+                email=None,
+                wecom_webhook=robot.url("/cgi-bin/webhook/send?key=k"),
+                dingtalk_webhook=None,
+                dingtalk_secret=None,
+                language=None,
+            )
+            services.notifications.send(NOW)
+            assert len(robot.ids()) == 2  # the open issue and the stalled signing
+            # Down for 35 days, then restarted: the catch-up sends the new periods' reminders
+            # once, however often it runs.
+            later = NOW + timedelta(days=35)
+            clock[0] = later
+            for _ in range(3):
+                restarted = make_services(ledger, database_url, clock, **_same(services))
+                restarted.notifications.send(later)
+            assert len(robot.ids()) == 4 and set(Counter(robot.ids()).values()) == {1}
+
     def test_500_three_times_then_200_is_delivered_once_after_back_off(
         self, ledger: Ledger, database_url: str, clock: list[datetime]
     ) -> None:
