@@ -27,7 +27,32 @@ def get_notifications(request: Request) -> NotificationService:
 Notifications = Annotated[NotificationService, Depends(get_notifications)]
 
 
+_NOTIFICATION_EXAMPLE: dict[str, Any] = {
+    "id": "5b1e0c7a-3f2d-5a41-9c8e-7d6f5e4c3b2a",
+    "rule": "follow_up_due",
+    "subject": "0c7d1f52-8a0e-4c55-9b7e-2f6a1d0c2e22",
+    "text": "联新控股新材料产业园：应于 2026-12-01 前回访",
+    "link": "https://zhaoshang.hunan.gov.cn/app/projects/0c7d1f52-8a0e-4c55-9b7e-2f6a1d0c2e22/follow-ups/new",
+    "created_at": "2026-11-18T17:00:03+00:00",
+    "read": False,
+}
+_DELIVERY_EXAMPLE: dict[str, Any] = {
+    "id": 42,
+    "notification_id": "5b1e0c7a-3f2d-5a41-9c8e-7d6f5e4c3b2a",
+    "recipient_id": "c0a8012e-7f4b-4d3a-9e21-5b6c7d8e9f01",
+    "rule": "follow_up_due",
+    "channel": "wecom",
+    "status": "failed",
+    "attempts": 6,
+    "last_error": "webhook https://qyapi.weixin.qq.com: HTTP 502",
+    "created_at": "2026-11-18T17:00:03+00:00",
+    "sent_at": None,
+}
+
+
 class NotificationOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_NOTIFICATION_EXAMPLE]})
+
     id: str
     rule: str = Field(
         description="follow_up_due, stalled_signing, issue_open, settlement_awaiting_approval, "
@@ -43,11 +68,21 @@ class NotificationOut(BaseModel):
 
 
 class NotificationsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_NOTIFICATION_EXAMPLE], "total": 1}]}
+    )
+
     items: list[NotificationOut]
     total: int
 
 
 class ReadOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": "5b1e0c7a-3f2d-5a41-9c8e-7d6f5e4c3b2a", "read": True}]
+        }
+    )
+
     id: str
     read: bool
 
@@ -83,6 +118,21 @@ class ChannelsIn(In):
 
 
 class ChannelsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "chen@hunan.gov.cn",
+                    "wecom_webhook": None,
+                    "dingtalk_webhook": "https://oapi.dingtalk.com/robot/send?access_token=…",
+                    "dingtalk_secret_set": True,
+                    "language": "zh",
+                    "in_app": True,
+                }
+            ]
+        }
+    )
+
     email: str | None
     wecom_webhook: str | None
     dingtalk_webhook: str | None
@@ -92,6 +142,8 @@ class ChannelsOut(BaseModel):
 
 
 class DeliveryOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_DELIVERY_EXAMPLE]})
+
     id: int
     notification_id: str
     recipient_id: str | None
@@ -105,6 +157,10 @@ class DeliveryOut(BaseModel):
 
 
 class DeliveriesOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_DELIVERY_EXAMPLE], "total": 1}]}
+    )
+
     items: list[DeliveryOut]
     total: int
 
