@@ -392,7 +392,7 @@ class NotificationStore:
             "language": channels.language,
             "updated_at": _stamp(now),
         }
-        with self.engine.begin() as conn:
+        with connection_for(self.engine, write=True) as conn:
             changed = conn.execute(update(t).where(t.c.user_id == channels.user_id).values(values))
             if changed.rowcount == 0:
                 conn.execute(t.insert().values(user_id=channels.user_id, **values))

@@ -193,3 +193,15 @@ def test_a_robot_that_never_answers_does_not_slow_the_api(
         assert api.post(f"/notifications/{notification}/read", role="staff").status_code == 201
         assert not hanging_robot.released.is_set() and hanging_robot.received == []
         hanging_robot.released.set()
+
+
+def test_keyed_writes_answer_once(api: Api) -> None:
+    """With an Idempotency-Key the channels form and marking read run in the keyed request's
+    transaction, and a repeat answers the first answer."""
+    staff = _user_id(api, "staff")
+    notification = _notify(api, staff, "b1")
+    key = {"Idempotency-Key": "read-once-1"}
+    first = api.post(f"/notifications/{notification}/read", role="staff", headers=key)
+    again = api.post(f"/notifications/{notification}/read", role="staff", headers=key)
+    assert first.status_code == again.status_code == 201 and first.json() == again.json()
+    assert api.get("/notifications?unread=true", role="staff").json()["total"] == 0
