@@ -199,7 +199,7 @@ class NotificationService:
                     subject=item.subject,
                     recipient_id=recipient,
                     period=item.period,
-                    args=dict(item.args),
+                    args=item.args,  # shared, never changed
                     link=item.link,
                 )
                 for recipient in recipients

@@ -128,6 +128,16 @@ class TestReminders:
         assert service.make_due(later) == []
         assert service.make_due(later + timedelta(hours=5)) == []
 
+    def test_a_province_s_day_checks_the_keys_in_one_scan_and_still_makes_each_once(
+        self, world: World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import adapters.notifications
+
+        monkeypatch.setattr(adapters.notifications, "SCAN_ABOVE", 0)
+        service = world.services.notifications
+        assert len(service.make_due(NOW)) == 5
+        assert service.make_due(NOW) == [] and service.store.count() == 5
+
     def test_the_import_hook_makes_one_notification_for_its_author(self, world: World) -> None:
         service = world.services.notifications
         args = {"file": "台账.xlsx", "recorded": "12", "refused": "1"}
