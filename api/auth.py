@@ -55,6 +55,8 @@ class Permission(StrEnum):
     READ_ACCOUNTS = "read_accounts"  # the accounts and their history (an auditor)
     IMPORT = "import"  # import ledgers (项目台账): any association's rows
     IMPORT_OWN = "import_own"  # a liaison: only its own association's rows
+    NOTIFICATIONS = "notifications"  # one's own notifications and channels (DESIGN §20)
+    DELIVERIES = "deliveries"  # the delivery outbox and its failures (admins)
 
 
 P = Permission
@@ -73,12 +75,16 @@ _STAFF_WRITES = {
     P.IMPORT,
 }
 
+_OWN = {P.NOTIFICATIONS}  # every role: its own notifications and channels
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.STAFF: frozenset(_READ_ALL | _STAFF_WRITES),
-    Role.OFFICER: frozenset(_READ_ALL | {P.PROJECT_EVENTS}),
-    Role.LIAISON: frozenset({P.READ_OWN, P.OWN_ACTIVITIES, P.REFER_OWN_PROJECT, P.IMPORT_OWN}),
-    Role.AUDITOR: frozenset(_READ_ALL | {P.READ_ACCOUNTS}),
+    Role.STAFF: frozenset(_READ_ALL | _STAFF_WRITES | _OWN),
+    Role.OFFICER: frozenset(_READ_ALL | {P.PROJECT_EVENTS} | _OWN),
+    Role.LIAISON: frozenset(
+        {P.READ_OWN, P.OWN_ACTIVITIES, P.REFER_OWN_PROJECT, P.IMPORT_OWN} | _OWN
+    ),
+    Role.AUDITOR: frozenset(_READ_ALL | {P.READ_ACCOUNTS} | _OWN),
 }
 
 

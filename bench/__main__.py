@@ -192,6 +192,9 @@ class Bench:
             )
         if wanted("import"):
             self._import()
+        if wanted("notifications"):
+            # Last: its set-up records accounts and officer assignments (issue 22).
+            self.record("notifications_day", **self.run_child("notifications"))
         return self.figures
 
     def _import(self) -> None:
@@ -567,6 +570,7 @@ EXPECTED_PHASES = (
     "writes_runner_burst",
     "writes_runner_idle",
     "writes_during_rebuild",
+    "notifications_day",
 )
 
 

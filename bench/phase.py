@@ -204,8 +204,15 @@ def pages(url: str) -> dict[str, Any]:
     return measure_pages(url)
 
 
+def notifications(url: str) -> dict[str, Any]:
+    from bench.notifications import notifications_day
+
+    return {**notifications_day(url), "peak_rss_mib": _peak()}
+
+
 PHASES = {
     "pages": pages,
+    "notifications": notifications,
     "search": search,
     "library_read": library_read,
     "library_mapper_read": library_mapper_read,

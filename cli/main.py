@@ -82,7 +82,16 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 
 def _extensions() -> list[Callable[[Any, dict[str, Handler]], None]]:
     """The modules that own sub-commands, each with `register(commands, handlers)`."""
-    from cli import imports, integrity, policies, projections, scheduler, serve, users
+    from cli import (
+        imports,
+        integrity,
+        notifications,
+        policies,
+        projections,
+        scheduler,
+        serve,
+        users,
+    )
 
     return [
         integrity.register,
@@ -92,6 +101,7 @@ def _extensions() -> list[Callable[[Any, dict[str, Handler]], None]]:
         projections.register,
         scheduler.register,
         imports.register,
+        notifications.register,
     ]
 
 

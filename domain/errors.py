@@ -235,3 +235,13 @@ class NotOwnAssociation(InvalidInput):
     """A liaison's import row that names another association."""
 
     code = "not_own_association"
+
+
+class WebhookNotAllowed(InvalidInput):
+    """A robot webhook naming a host (or scheme) the server may not call (DESIGN §20)."""
+
+    code = "webhook_not_allowed"
+
+
+class InvalidEmail(InvalidInput):
+    code = "invalid_email"

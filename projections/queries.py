@@ -375,6 +375,19 @@ class ReadModels:
                         )
         return sorted(found, key=lambda i: (i["raised_on"], i["project_id"], i["issue_id"]))
 
+    def project_officers(self) -> dict[str, list[str]]:
+        """The officers following each project (`POST /projects/{id}/officers`), for the
+        reminders sent to them."""
+        officers = self._bound(self._ledger).tables["officers"]
+        query = select(officers.c.project_id, officers.c.officer_id).order_by(
+            officers.c.project_id, officers.c.officer_id
+        )
+        found: dict[str, list[str]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                found.setdefault(str(row.project_id), []).append(str(row.officer_id))
+        return found
+
     def first_business_date(self) -> date | None:
         """The earliest referral or association registration on record."""
         tables = self._bound(self._ledger).tables

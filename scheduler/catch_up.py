@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.documents import Document, DocumentStore
 from domain import errors
@@ -24,6 +24,9 @@ from projections.evaluation import EvaluationRules, evaluate, load_evaluation_ru
 from projections.queries import ReadModels
 from projections.runtime import ProjectionRunner
 from services.settlements import SettlementService
+
+if TYPE_CHECKING:
+    from services.notifications import NotificationService
 
 
 @dataclass
@@ -197,5 +200,16 @@ def settlement_job(service: SettlementService, settlement_day: tuple[int, int] =
                     continue  # another process settled it a moment ago
                 made.append(service.document(policy_id, year))
         return made
+
+    return run
+
+
+def notifications_job(service: NotificationService) -> Job:
+    """Make the reminders due now (each once, DESIGN §20); the background sender delivers them.
+    They are rows of their own, no documents: the job answers none."""
+
+    def run(now: datetime, generated_by: str) -> list[Document]:
+        service.make_due(now)
+        return []
 
     return run

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from scheduler.catch_up import CatchUp
+    from services.notifications import NotificationSender
     from services.settlements import SettlementService
 
 log = logging.getLogger("zhaoshang.background")
@@ -42,6 +43,7 @@ class BackgroundWork:
         clock: Callable[[], datetime],
         scheduler_enabled: bool,
         poll_interval: float,
+        notifications: NotificationSender | None = None,
     ) -> None:
         self.lock = SingleRunnerLock(lock_url)
         self.runner = runner
@@ -54,6 +56,7 @@ class BackgroundWork:
         self.scheduler: BackgroundScheduler | None = None
         self._start_up: threading.Thread | None = None
         self._catch_up_lock = threading.Lock()
+        self.notifications = notifications  # the outbox's sender (DESIGN §20)
 
     def catch_up_now(self) -> list[Document]:
         """Make every missing document as of the clock's now (what each scheduler tick does)."""
@@ -71,6 +74,8 @@ class BackgroundWork:
             log.info("another process runs the projections and the scheduler")
             return False
         self.runner.start(self.poll_interval)
+        if self.notifications is not None:
+            self.notifications.start()
         if self.scheduler_enabled:
             from scheduler.service import start_scheduler
 
@@ -94,5 +99,7 @@ class BackgroundWork:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None
+        if self.notifications is not None:
+            self.notifications.stop()
         self.runner.stop()
         self.lock.release()

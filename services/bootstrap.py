@@ -17,16 +17,19 @@ import os
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 from sqlalchemy import Engine
 
 from adapters.database import open_ledger
 from adapters.documents import DocumentStore
 from adapters.files import FileIndex, FolderFileStore
+from adapters.notifications import NotificationStore
 from adapters.sessions import SessionStore
 from adapters.throttle import Throttle
 from adapters.users import UserStore
 from domain.application import Ledger, utc_now
+from domain.events import Actor
 from projections.catalogue import all_projections
 from projections.policy import PolicyRegistry
 from projections.policy.evaluation_rules import (
@@ -42,7 +45,8 @@ from projections.runtime import ProjectionRunner, engine_of
 from services.accounts import AccountService
 from services.background import BackgroundWork
 from services.files import FileService
-from services.imports import ImportService
+from services.imports import ImportReport, ImportService
+from services.notifications import NotificationSender, NotificationService
 from services.settings import Settings
 from services.settlements import SettlementService
 from services.todo import TodoRules
@@ -190,11 +194,51 @@ class Services:
             self.ledger,
             associations=self.read_models.associations,
             project_keys=self.read_models.project_keys,
+            on_recorded=self._import_finished,
         )
+
+    def _import_finished(self, report: ImportReport, author: Actor) -> None:
+        """The author's "import finished" notification (DESIGN §20), once per batch."""
+        self.notifications.notify(
+            "import_finished",
+            subject=report.batch_id,
+            recipient_id=author.id,
+            period=report.batch_id,
+            args={
+                "file": report.file_name,
+                "recorded": str(report.rows_recorded),
+                "refused": str(report.count("problem")),
+            },
+            link="/app/imports",
+        )
+
+    @cached_property
+    def notifications(self) -> NotificationService:
+        """Reminders and other notifications, each user's channels and the delivery outbox
+        (DESIGN §20)."""
+        return NotificationService(
+            store=NotificationStore(self.engine),
+            todo=self.todo,
+            accounts=self.accounts.accounts,
+            settlements=self._settlements_listing,
+            settings=self.settings,
+            clock=self.clock,
+            refresh=lambda: self.runner.run_once(),  # the runner is built only when asked
+        )
+
+    def _settlements_listing(self) -> list[dict[str, Any]]:
+        """Every frozen settlement (`SettlementService.describe`), for the approval reminders."""
+        found = []
+        for policy_id in self.policies.ids():
+            policy = self.policies.get(policy_id)
+            for year in range(policy.valid_from.year, policy.valid_to.year + 1):
+                if self.ledger.find_settlement(policy_id, year) is not None:
+                    found.append(self.settlements.describe(policy_id, year))
+        return found
 
     def background(self, *, scheduler_enabled: bool | None = None) -> BackgroundWork:
         """The projection runner and (unless turned off) the scheduler, for one process."""
-        from scheduler.catch_up import CatchUp, settlement_job, standard_kinds
+        from scheduler.catch_up import CatchUp, notifications_job, settlement_job, standard_kinds
 
         enabled = (
             self.settings.scheduler_enabled if scheduler_enabled is None else scheduler_enabled
@@ -204,7 +248,10 @@ class Services:
             self.documents,
             self.read_models,
             standard_kinds(self.read_models, self.follow_up_interval_days, self.evaluation_rules),
-            [settlement_job(self.settlements, self.settings.settlement_month_day())],
+            [
+                settlement_job(self.settlements, self.settings.settlement_month_day()),
+                notifications_job(self.notifications),
+            ],
         )
         return BackgroundWork(
             lock_url=self.settings.database_url,
@@ -214,6 +261,9 @@ class Services:
             clock=self.clock,
             scheduler_enabled=enabled,
             poll_interval=self.settings.projection_poll_seconds,
+            notifications=NotificationSender(
+                self.notifications, self.settings.notification_poll_seconds
+            ),
         )
 
     def close(self) -> None:

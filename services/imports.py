@@ -241,10 +241,13 @@ class ImportService:
         ledger: Ledger,
         associations: Callable[[], list[dict[str, Any]]],
         project_keys: Callable[[], Iterable[tuple[str, str, str, str]]],
+        on_recorded: Callable[[ImportReport, Actor], object] = lambda report, actor: None,
     ) -> None:
         self.ledger = ledger
         self.associations = associations
         self.project_keys = project_keys
+        # Told of every batch recorded (its author's "import finished" notification).
+        self.on_recorded = on_recorded
 
     def run(self, request: ImportRequest, progress: Progress | None = None) -> ImportReport:
         """Preview or record `request`'s file (see the module's docstring)."""
@@ -349,6 +352,7 @@ class ImportService:
             report.status = "recorded"
             for number, project_id in outcome.projects.items():
                 by_row[number].project_id = str(project_id)
+            self.on_recorded(report, request.actor)
         elif not request.dry_run:
             report.status = "not_recorded"
         return report

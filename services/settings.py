@@ -56,6 +56,31 @@ class Settings(BaseSettings):
     stalled_signing_months: int = 3
     issue_open_days: int = 30
 
+    # Notifications (DESIGN §20, issue 22). E-mail over SMTP (empty host: no e-mail is sent and
+    # e-mail deliveries wait); the password is read from here only, never stored or logged.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "zhaoshang@localhost"
+    # The hosts a user's robot webhook may name (comma-separated; `host` for the scheme's
+    # default port, `host:port` for another): only the official WeCom and DingTalk robot hosts
+    # unless the department adds its own relay. https only unless `webhook_allow_http` (tests
+    # with a local receiver set both: `ZHAOSHANG_WEBHOOK_HOSTS=127.0.0.1:8081`,
+    # `ZHAOSHANG_WEBHOOK_ALLOW_HTTP=true`).
+    webhook_hosts: str = "qyapi.weixin.qq.com,oapi.dingtalk.com"
+    webhook_allow_http: bool = False
+    # The base of every link in a message (never a request's Host header).
+    public_url: str = "http://127.0.0.1:8000"
+    # The outbox: how often the background sender looks for due deliveries, the first retry's
+    # delay (doubled after each failure), how many attempts before a delivery is failed, and
+    # each attempt's socket timeout.
+    notification_poll_seconds: float = 5.0
+    notification_retry_seconds: float = 30.0
+    notification_max_attempts: int = 6
+    notification_timeout_seconds: float = 10.0
+
     def policy_folders(self) -> list[Path]:
         """The folders of `ZHAOSHANG_POLICY_PATH` (`:`-separated), read after the project's."""
         return [Path(p) for p in self.policy_path.split(":") if p.strip()]
@@ -74,6 +99,9 @@ class Settings(BaseSettings):
         """`01-15` → (1, 15): the day of the next year on which a year is settled."""
         month, day = (int(part) for part in self.settlement_day.split("-"))
         return month, day
+
+    def webhook_host_list(self) -> list[str]:
+        return [h.strip().lower() for h in self.webhook_hosts.split(",") if h.strip()]
 
     def trusted_proxy_list(self) -> list[str]:
         return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]

@@ -15,7 +15,7 @@ date, the month, each 30 days open, the settlement) and a link to the page that 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -33,6 +33,9 @@ class Todo:
     period: str
     link: str
     overdue: bool = False
+    # The values a reminder's text is made of (`services.notifications` renders them in the
+    # recipient's language); the detail above is the start page's Chinese line.
+    args: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +89,7 @@ class TodoRules:
                     period=due.isoformat(),
                     link=f"/app/projects/{row['project_id']}/follow-ups/new",
                     overdue=late > 0,
+                    args={"title": row["name"], "due_on": due.isoformat()},
                 )
             )
         return items
@@ -107,6 +111,11 @@ class TodoRules:
                     period=today.isoformat()[:7],
                     link=f"/app/projects/{row['project_id']}",
                     overdue=True,
+                    args={
+                        "title": row["name"],
+                        "signed_on": str(row["signed_on"]),
+                        "months": str(self.stalled_signing_months),
+                    },
                 )
             )
         return items
@@ -128,6 +137,12 @@ class TodoRules:
                     period=f"{issue['raised_on']}+{days_open // self.issue_open_days}",
                     link=f"/app/projects/{issue['project_id']}/issues/{issue['issue_id']}/update",
                     overdue=True,
+                    args={
+                        "title": issue["name"],
+                        "category": issue["category"],
+                        "raised_on": issue["raised_on"],
+                        "days": str(days_open),
+                    },
                 )
             )
         return items
@@ -159,6 +174,12 @@ def settlements_awaiting_approval(settlements: Iterable[dict[str, Any]]) -> list
                 due_on=None,
                 period=f"{subject}#{s['revision']}",
                 link=f"/app/settlements/{subject}",
+                args={
+                    "policy": str(s["policy"]),
+                    "year": str(s["year"]),
+                    "revision": str(s["revision"]),
+                    "total": str(s["total"]),
+                },
             )
         )
     return items

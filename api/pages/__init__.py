@@ -18,6 +18,7 @@ def routers() -> list[APIRouter]:
         audit,
         dispatches,
         imports,
+        notifications,
         officers,
         projects,
         rewards,
@@ -37,6 +38,7 @@ def routers() -> list[APIRouter]:
         service_contracts.router,
         accounts.router,
         officers.router,
+        notifications.router,
     ]
 
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
@@ -165,6 +166,19 @@ def nonce(request: Request) -> str:
     return found
 
 
+def unread_notifications(request: Request) -> int:
+    """The signed-in user's unread notifications, for the bell in the header (DESIGN §20)."""
+    user = getattr(request.state, "principal", None)
+    services = getattr(request.app.state, "services", None)
+    if user is None or services is None:
+        return 0
+    try:
+        count: int = services.notifications.store.unread_count(user.id)
+    except sqlalchemy.exc.SQLAlchemyError:  # the bell never breaks a page
+        return 0
+    return count
+
+
 def render(
     request: Request,
     template: str,
@@ -187,6 +201,7 @@ def render(
         "path": request.url.path,
         "query": request.url.query,
         "page_title": "",
+        "unread_notifications": unread_notifications(request),
         **(context or {}),
     }
     body = environment.get_template(template).render(page)

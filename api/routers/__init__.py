@@ -24,6 +24,7 @@ def routers() -> list[APIRouter]:
         files,
         imports,
         ledger,
+        notifications,
         projects,
         rewards,
         users,
@@ -38,6 +39,7 @@ def routers() -> list[APIRouter]:
         imports.router,
         ledger.router,
         rewards.router,
+        notifications.router,  # `/users/me/channels` before `/users/{user_id}`
         users.router,
         # Path parameters under shared prefixes: after the static paths above.
         associations.router,

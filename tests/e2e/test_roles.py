@@ -284,6 +284,18 @@ CASES = [
     Case("import a ledger", "POST", "/imports", {"file": "x"}, STAFF | {"liaison"}),
     Case("list imports", "GET", "/imports", None, ALL),
     Case("import template", "GET", "/imports/template", None, STAFF | {"liaison"}),
+    # Notifications (issue 22): one's own, for every role; the outbox for admins.
+    Case("my notifications", "GET", "/notifications?unread=true", None, ALL),
+    Case("mark a notification read", "POST", "/notifications/{N}/read", None, ALL),
+    Case("my channels", "GET", "/users/me/channels", None, ALL),
+    Case("choose my channels", "PUT", "/users/me/channels", {"email": "a@hunan.gov.cn"}, ALL),
+    Case(
+        "failed deliveries",
+        "GET",
+        "/notifications/deliveries?status=failed",
+        None,
+        frozenset({"admin"}),
+    ),
 ]
 
 
@@ -316,6 +328,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, dict[
         r = api.post("/users", {"name": "officer-u", "role": "officer"})
         ids["U"] = r.json()["id"]
         ids["T"] = api.post(f"/users/{ids['U']}/tokens", {"name": "t"}).json()["token_id"]
+        # A notification of nobody's: marking it read is 404 for every role that may try.
+        ids["N"] = "0c7d0000-0000-4000-8000-00000000000e"
         project_read_models(api)
         yield api, ids
 
@@ -446,6 +460,7 @@ def test_every_operation_has_a_case(world: tuple[Api, dict[str, str]]) -> None:
                 ("{issue_id}", "{issue}"),
                 ("{user_id}", "{U}"),
                 ("{token_id}", "{T}"),
+                ("{notification_id}", "{N}"),
                 ("{quarter}", "2023Q4"),
                 ("{policy}", "hunan-2022"),
                 ("/evaluations/{year}", "/evaluations/2023"),
