@@ -28,6 +28,7 @@ from adapters.notifications import NotificationStore
 from adapters.sessions import SessionStore
 from adapters.throttle import Throttle
 from adapters.users import UserStore
+from domain import errors
 from domain.application import Ledger, utc_now
 from domain.events import Actor
 from projections.catalogue import all_projections
@@ -198,11 +199,16 @@ class Services:
         )
 
     def _import_finished(self, report: ImportReport, author: Actor) -> None:
-        """The author's "import finished" notification (DESIGN §20), once per batch."""
+        """The author's "import finished" notification (DESIGN §20), once per batch. Events
+        name their actor by account name; notifications go to the account's id."""
+        try:
+            recipient = self.accounts.account_named(author.id)
+        except errors.NotFound:
+            return  # an actor without an account (e.g. a system actor) has no inbox
         self.notifications.notify(
             "import_finished",
             subject=report.batch_id,
-            recipient_id=author.id,
+            recipient_id=recipient.id,
             period=report.batch_id,
             args={
                 "file": report.file_name,
