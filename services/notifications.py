@@ -178,9 +178,14 @@ class NotificationService:
 
     def reminders(self, today: date) -> list[Reminder]:
         """Every reminder the rules call for on `today` (made or not), each with its
-        recipients: one per (rule, subject, period), most urgent first."""
-        items: list[Todo] = self.todo.for_projects(today, None)
-        items += settlements_awaiting_approval(self.settlements())
+        recipients: one per (rule, subject, period), rule by rule (the start page's urgency order is
+        not needed to make them)."""
+        items: list[Todo] = [
+            *self.todo.follow_ups_due(today),
+            *self.todo.stalled_signings(today),
+            *self.todo.issues_open(today),
+            *settlements_awaiting_approval(self.settlements()),
+        ]
         assigned = self.todo.read.project_officers()
         people = [a for a in self.accounts() if a.active]
         # Staff may be assigned to follow a project too (`Ledger.assign_officer`).
