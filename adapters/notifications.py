@@ -101,7 +101,7 @@ deliveries_table = Table(
 
 CHANNELS = ("email", "wecom", "dingtalk")
 PERIODS_PER_QUERY = 500  # periods asked for in one `IN (…)` when reading the known keys
-ROWS_PER_TRANSACTION = 5_000  # new notifications inserted (with their outbox rows) at once
+ROWS_PER_TRANSACTION = 20_000  # new notifications (and their outbox rows) per transaction
 STATUSES = ("pending", "sending", "sent", "failed", "dropped")
 _NAMESPACE = uuid.UUID("6d1f3c52-8a0e-4c55-9b7e-2f6a1d0c2e22")
 
