@@ -247,8 +247,7 @@ class NotificationStore:
         """Store the notifications of `wanted` not stored yet, each with an outbox row per
         channel its recipient chose (`channels_of`); answer those this call made."""
         reminders = [
-            Reminder(n.rule, n.subject, n.period, n.args, n.link, (n.recipient_id,))
-            for n in wanted
+            Reminder(n.rule, n.subject, n.period, n.args, n.link, (n.recipient_id,)) for n in wanted
         ]
         return self.add_reminders(reminders, channels_of, now)
 

@@ -5,7 +5,6 @@ file and on PostgreSQL. A faster way of making them must make these and only the
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -193,10 +192,38 @@ def test_a_day_makes_exactly_the_pinned_set(province: Province) -> None:
     b_issue = args(title="乙项目", category="用工", raised_on="2025-01-10", days="50")
     settlement = args(policy="hunan-2022", year="2023", revision="2", total="1250000.00")
     expected = {
-        ("follow_up_due", "A", "officer1", "2023-11-28", "/app/projects/A/follow-ups/new", follow_a),
-        ("follow_up_due", "A", "officer2", "2023-11-28", "/app/projects/A/follow-ups/new", follow_a),
-        ("follow_up_due", "F", "officer1", "2025-03-09", "/app/projects/F/follow-ups/new", follow_f),
-        ("follow_up_due", "F", "officer2", "2025-03-09", "/app/projects/F/follow-ups/new", follow_f),
+        (
+            "follow_up_due",
+            "A",
+            "officer1",
+            "2023-11-28",
+            "/app/projects/A/follow-ups/new",
+            follow_a,
+        ),
+        (
+            "follow_up_due",
+            "A",
+            "officer2",
+            "2023-11-28",
+            "/app/projects/A/follow-ups/new",
+            follow_a,
+        ),
+        (
+            "follow_up_due",
+            "F",
+            "officer1",
+            "2025-03-09",
+            "/app/projects/F/follow-ups/new",
+            follow_f,
+        ),
+        (
+            "follow_up_due",
+            "F",
+            "officer2",
+            "2025-03-09",
+            "/app/projects/F/follow-ups/new",
+            follow_f,
+        ),
         *(
             ("stalled_signing", "C", who, "2025-03", "/app/projects/C", stalled_c)
             for who in ("officer1", "staff1", "staff2")
