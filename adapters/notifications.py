@@ -62,6 +62,13 @@ notifications_table = Table(
     Column("read_at", String(40), nullable=True),
     Index("ix_zhaoshang_notifications_recipient", "recipient_id", "created_at"),
 )
+# The keys made for a period: a day's reminders ask only for the keys of their own periods
+# (each known and stable for days — a due date, a month, a 30-day span), never the whole table.
+period_index = Index(
+    "ix_zhaoshang_notifications_period",
+    notifications_table.c.period,
+    notifications_table.c.key_hash,
+)
 channels_table = Table(
     "zhaoshang_notification_channels",
     metadata,
@@ -93,7 +100,8 @@ deliveries_table = Table(
 )
 
 CHANNELS = ("email", "wecom", "dingtalk")
-SCAN_ABOVE = 20_000  # candidates above which the known keys are read in one scan
+PERIODS_PER_QUERY = 500  # periods asked for in one `IN (…)` when reading the known keys
+ROWS_PER_TRANSACTION = 20_000  # new notifications (and their outbox rows) per transaction
 STATUSES = ("pending", "sending", "sent", "failed", "dropped")
 _NAMESPACE = uuid.UUID("6d1f3c52-8a0e-4c55-9b7e-2f6a1d0c2e22")
 
@@ -123,6 +131,25 @@ class NewNotification:
     def __post_init__(self) -> None:
         key = notification_key(self.rule, self.subject, self.recipient_id, self.period)
         object.__setattr__(self, "key_hash", key)
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One (rule, subject, period) and everyone it goes to: it stands for one notification per
+    recipient, each under its own key (`notification_key`)."""
+
+    rule: str
+    subject: str
+    period: str
+    args: dict[str, str]
+    link: str
+    recipients: tuple[str, ...]
+
+    def notifications(self) -> list[NewNotification]:
+        return [
+            NewNotification(self.rule, self.subject, r, self.period, self.args, self.link)
+            for r in self.recipients
+        ]
 
 
 @dataclass(frozen=True)
@@ -197,6 +224,8 @@ class NotificationStore:
         self.engine = engine
         with contextlib.suppress(sqlalchemy.exc.DatabaseError):  # another process, same moment
             metadata.create_all(engine, checkfirst=True)
+        with contextlib.suppress(sqlalchemy.exc.DatabaseError):  # a table made before the index
+            period_index.create(engine, checkfirst=True)
 
     # -- notifications -----------------------------------------------------------------------
 
@@ -214,72 +243,73 @@ class NotificationStore:
         wanted: Sequence[NewNotification],
         channels_of: dict[str, list[str]],
         now: datetime,
-        chunk: int = 500,
     ) -> list[Notification]:
         """Store the notifications of `wanted` not stored yet, each with an outbox row per
         channel its recipient chose (`channels_of`); answer those this call made."""
-        made: list[Notification] = []
-        stamp = _stamp(now)
-        epoch = now.timestamp()
+        reminders = [
+            Reminder(n.rule, n.subject, n.period, n.args, n.link, (n.recipient_id,)) for n in wanted
+        ]
+        return self.add_reminders(reminders, channels_of, now)
+
+    def known_keys(self, periods: Iterable[str]) -> set[str]:
+        """The keys made so far for these periods (through the period index: a day's
+        reminders read their own periods' keys, not every key ever made)."""
         t = notifications_table
-        every_known: set[str] | None = None
-        if len(wanted) > SCAN_ABOVE:
-            # A province's day: one scan of the unique index beats a lookup per chunk; the
-            # insert below still lets the unique key decide (another process may be inserting).
-            with self.engine.connect() as conn:
-                every_known = set(conn.execute(select(t.c.key_hash)).scalars())
-            wanted = [n for n in wanted if n.key_hash not in every_known]
-        for start in range(0, len(wanted), chunk):
-            part = {n.key_hash: n for n in wanted[start : start + chunk]}
-            with connection_for(self.engine, write=True) as conn:
-                known = (
-                    set()
-                    if every_known is not None
-                    else set(
-                        conn.execute(select(t.c.key_hash).where(t.c.key_hash.in_(part))).scalars()
-                    )
-                )
-                rows: list[dict[str, Any]] = [
+        wanted = sorted(set(periods))
+        known: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), PERIODS_PER_QUERY):
+                part = wanted[start : start + PERIODS_PER_QUERY]
+                result = conn.execute(select(t.c.key_hash).where(t.c.period.in_(part)))
+                # Hundreds of thousands of plain strings: straight from the driver's cursor.
+                known.update(row[0] for row in result.cursor.fetchall())
+        return known
+
+    def add_reminders(
+        self,
+        reminders: Sequence[Reminder],
+        channels_of: dict[str, list[str]],
+        now: datetime,
+    ) -> list[Notification]:
+        """Store, for each reminder, the notification of each recipient not stored yet, with an
+        outbox row per channel the recipient chose (`channels_of`); answer those this call
+        made. The known keys are read once for the reminders' periods and only the new rows
+        are built; the insert still lets the unique key decide (another process may be
+        inserting the same at the same moment)."""
+        stamp = _stamp(now)
+        known = self.known_keys(r.period for r in reminders)
+        rows: list[dict[str, Any]] = []
+        sha256 = hashlib.sha256
+        for reminder in reminders:
+            rule, subject, period = reminder.rule, reminder.subject, reminder.period
+            head, tail = f"{rule}\x1f{subject}\x1f", f"\x1f{period}"
+            args: str | None = None
+            for recipient in reminder.recipients:
+                # notification_key(rule, subject, recipient, period), inlined: the day's loop.
+                key = sha256((head + recipient + tail).encode()).hexdigest()
+                if key in known:
+                    continue
+                known.add(key)  # a recipient named twice is one notification
+                if args is None:
+                    args = json.dumps(reminder.args, ensure_ascii=False, sort_keys=True)
+                rows.append(
                     {
                         "id": notification_id(key),
                         "key_hash": key,
-                        "rule": n.rule,
-                        "subject": n.subject,
-                        "recipient_id": n.recipient_id,
-                        "period": n.period,
-                        "args": json.dumps(n.args, ensure_ascii=False, sort_keys=True),
-                        "link": n.link,
+                        "rule": rule,
+                        "subject": subject,
+                        "recipient_id": recipient,
+                        "period": period,
+                        "args": args,
+                        "link": reminder.link,
                         "created_at": stamp,
                         "read_at": None,
                     }
-                    for key, n in part.items()
-                    if key not in known
-                ]
-                if not rows:
-                    continue
-                inserted = set(
-                    conn.execute(
-                        self._insert_ignoring_duplicates().returning(t.c.id), rows
-                    ).scalars()
                 )
-                outbox = [
-                    {
-                        "notification_id": row["id"],
-                        "channel": channel,
-                        "status": "pending",
-                        "attempts": 0,
-                        "next_attempt_at": epoch,
-                        "claimed_until": None,
-                        "last_error": None,
-                        "created_at": stamp,
-                        "sent_at": None,
-                    }
-                    for row in rows
-                    if row["id"] in inserted
-                    for channel in channels_of.get(row["recipient_id"], [])
-                ]
-                if outbox:
-                    conn.execute(deliveries_table.insert(), outbox)
+        made: list[Notification] = []
+        for start in range(0, len(rows), ROWS_PER_TRANSACTION):
+            part = rows[start : start + ROWS_PER_TRANSACTION]
+            inserted = self._insert(part, channels_of, now)
             made.extend(
                 Notification(
                     id=row["id"],
@@ -292,10 +322,42 @@ class NotificationStore:
                     created_at=stamp,
                     read_at=None,
                 )
-                for row in rows
+                for row in part
                 if row["id"] in inserted
             )
         return made
+
+    def _insert(
+        self, rows: list[dict[str, Any]], channels_of: dict[str, list[str]], now: datetime
+    ) -> set[str]:
+        """Insert `rows` (those another process made meanwhile are skipped) and the outbox
+        rows of those inserted, in one transaction; answer the ids inserted."""
+        stamp, epoch = _stamp(now), now.timestamp()
+        with connection_for(self.engine, write=True) as conn:
+            inserted = set(
+                conn.execute(
+                    self._insert_ignoring_duplicates().returning(notifications_table.c.id), rows
+                ).scalars()
+            )
+            outbox = [
+                {
+                    "notification_id": row["id"],
+                    "channel": channel,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": epoch,
+                    "claimed_until": None,
+                    "last_error": None,
+                    "created_at": stamp,
+                    "sent_at": None,
+                }
+                for row in rows
+                if row["id"] in inserted
+                for channel in channels_of.get(row["recipient_id"], [])
+            ]
+            if outbox:
+                conn.execute(deliveries_table.insert(), outbox)
+        return inserted
 
     def get(self, notification_id: str) -> Notification | None:
         t = notifications_table

@@ -66,10 +66,12 @@ def notifications_day(url: str) -> dict[str, Any]:
         started = time.perf_counter()
         again = service.make_due(NOW)
         elapsed_again = time.perf_counter() - started
+        reminders = service.reminders(today)
         return {
             "seconds": elapsed,
             "notifications": len(made),
-            "candidates": len(service.due(today)),
+            "candidates": sum(len(r.recipients) for r in reminders),
+            "reminders": len(reminders),
             "projects_with_reminders": len(projects),
             "recipients": len({n.recipient_id for n in backlog}),
             "first_run_seconds": backlog_seconds,

@@ -36,6 +36,7 @@ from adapters.notifications import (
     NewNotification,
     Notification,
     NotificationStore,
+    Reminder,
 )
 from adapters.senders import (
     OutgoingMessage,
@@ -175,44 +176,55 @@ class NotificationService:
 
     # -- what is due ---------------------------------------------------------------------
 
-    def due(self, today: date) -> list[NewNotification]:
-        """Every notification the rules call for on `today` (made or not)."""
-        items: list[Todo] = self.todo.for_projects(today, None)
-        items += settlements_awaiting_approval(self.settlements())
+    def reminders(self, today: date) -> list[Reminder]:
+        """Every reminder the rules call for on `today` (made or not), each with its
+        recipients: one per (rule, subject, period), rule by rule (the start page's urgency order is
+        not needed to make them)."""
+        items: list[Todo] = [
+            *self.todo.follow_ups_due(today),
+            *self.todo.stalled_signings(today),
+            *self.todo.issues_open(today),
+            *settlements_awaiting_approval(self.settlements()),
+        ]
         assigned = self.todo.read.project_officers()
         people = [a for a in self.accounts() if a.active]
         # Staff may be assigned to follow a project too (`Ledger.assign_officer`).
         active_officers = {a.id for a in people if a.role in ("officer", "staff")}
-        staff = sorted(a.id for a in people if a.role == "staff")
-        wanted: list[NewNotification] = []
+        staff = tuple(sorted(a.id for a in people if a.role == "staff"))
+        # Many reminders share a project (its issues) and all share the staff: each project's
+        # recipients are worked out once per kind of rule.
+        recipients_of: dict[tuple[bool, bool, str], tuple[str, ...]] = {}
+        found: list[Reminder] = []
         for item in items:
-            officers = [o for o in assigned.get(item.project_id or "", []) if o in active_officers]
-            if item.rule in TO_OFFICERS:
-                recipients = officers
-            elif item.rule in TO_OFFICERS_AND_STAFF:
-                recipients = officers + [s for s in staff if s not in officers]
-            else:
-                recipients = staff
-            wanted.extend(
-                NewNotification(
-                    rule=item.rule,
-                    subject=item.subject,
-                    recipient_id=recipient,
-                    period=item.period,
-                    args=item.args,  # shared, never changed
-                    link=item.link,
+            to_officers = item.rule in TO_OFFICERS or item.rule in TO_OFFICERS_AND_STAFF
+            to_staff = item.rule not in TO_OFFICERS
+            project = item.project_id or ""
+            recipients = recipients_of.get((to_officers, to_staff, project))
+            if recipients is None:
+                officers = (
+                    [o for o in assigned.get(project, []) if o in active_officers]
+                    if to_officers
+                    else []
                 )
-                for recipient in recipients
+                if to_staff:
+                    officers += [s for s in staff if s not in officers]
+                recipients = recipients_of[(to_officers, to_staff, project)] = tuple(officers)
+            found.append(
+                Reminder(item.rule, item.subject, item.period, item.args, item.link, recipients)
             )
-        return wanted
+        return found
+
+    def due(self, today: date) -> list[NewNotification]:
+        """Every notification the rules call for on `today` (made or not)."""
+        return [n for reminder in self.reminders(today) for n in reminder.notifications()]
 
     def make_due(self, now: datetime | None = None) -> list[Notification]:
         """Make the notifications due at `now` that were not made before (any number of
         processes may run this at once: the unique key keeps each once)."""
         moment = now or self.clock()
         self.refresh()
-        wanted = self.due(business_date(moment))
-        return self._add(wanted, moment)
+        reminders = self.reminders(business_date(moment))
+        return self._add(reminders, moment)
 
     def notify(
         self,
@@ -230,22 +242,22 @@ class NotificationService:
             raise errors.InvalidInput(f"no notification rule {rule!r}", field="rule")
         if not link.startswith("/"):
             raise errors.InvalidInput("a notification's link is a path of the app", field="link")
-        wanted = NewNotification(
+        wanted = Reminder(
             rule=rule,
             subject=subject,
-            recipient_id=recipient_id,
             period=period,
             args={k: str(v) for k, v in args.items()},
             link=link,
+            recipients=(recipient_id,),
         )
         made = self._add([wanted], now or self.clock())
         return made[0] if made else None
 
-    def _add(self, wanted: list[NewNotification], now: datetime) -> list[Notification]:
-        recipients = {n.recipient_id for n in wanted}
+    def _add(self, wanted: list[Reminder], now: datetime) -> list[Notification]:
+        recipients = {r for reminder in wanted for r in reminder.recipients}
         channels = self.store.channels_of(recipients)
         channels_of = {user: c.chosen() for user, c in channels.items()}
-        made = self.store.add(wanted, channels_of, now)
+        made = self.store.add_reminders(wanted, channels_of, now)
         if made:
             log.info("made %d notification(s)", len(made))
             self.wake.set()

@@ -128,15 +128,26 @@ class TestReminders:
         assert service.make_due(later) == []
         assert service.make_due(later + timedelta(hours=5)) == []
 
-    def test_a_province_s_day_checks_the_keys_in_one_scan_and_still_makes_each_once(
+    def test_a_day_reads_the_keys_of_its_own_periods_and_still_makes_each_once(
         self, world: World, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         import adapters.notifications
+        from adapters.notifications import notification_key
 
-        monkeypatch.setattr(adapters.notifications, "SCAN_ABOVE", 0)
+        monkeypatch.setattr(adapters.notifications, "PERIODS_PER_QUERY", 1)
+        monkeypatch.setattr(adapters.notifications, "ROWS_PER_TRANSACTION", 2)
         service = world.services.notifications
-        assert len(service.make_due(NOW)) == 5
+        first = service.make_due(NOW)
+        assert len(first) == 5
         assert service.make_due(NOW) == [] and service.store.count() == 5
+        # The keys of a period are those made for it, and none of another period's.
+        stalled = {
+            notification_key(n.rule, n.subject, n.recipient_id, n.period)
+            for n in first
+            if n.rule == "stalled_signing"
+        }
+        assert service.store.known_keys(["2025-03"]) == stalled and len(stalled) == 2
+        assert service.store.known_keys(["2025-04", "2023-11-29"]) == set()
 
     def test_the_import_hook_makes_one_notification_for_its_author(self, world: World) -> None:
         service = world.services.notifications
