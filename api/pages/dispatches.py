@@ -3,12 +3,20 @@ each quarter's figures for the province, every city and every association, year 
 progress list, stalled signings and overdue follow-ups; three charts (funds by city, funds and
 signings by quarter, the quarter's funnel), each drawn by ECharts from a JSON endpoint and with
 its table beside it; revisions and what they changed; downloads through the API.
+
+The long tables (associations, the progress list, stalled signings, overdue follow-ups) are
+shown 50 rows a page, each table paged by its own query parameter (`progress_page=` …) with
+the total and previous/next links; the province, city and chart tables stay whole, and the
+downloads keep every row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -54,6 +62,49 @@ TABLE_METRICS = (
 )
 FUNNEL = ("referrals", "visits", "negotiations", "signings", "production_starts")
 TREND_QUARTERS = 8
+ROWS_PER_PAGE = 50
+# The long tables of a dispatch page: each one's anchor, paged by `{name}_page`.
+LONG_TABLES = ("associations", "progress", "stalled", "overdue")
+
+
+@dataclass(frozen=True)
+class TablePage:
+    """One page of a long table: its rows, where they start, the table's total and the links
+    to the pages around it (None at either end)."""
+
+    rows: Sequence[Any]
+    total: int
+    page: int
+    pages: int
+    first: int  # the number of the page's first row, from 1
+    previous_link: str | None
+    next_link: str | None
+
+
+def table_page(
+    rows: Sequence[Any], name: str, page: int, base: str, params: dict[str, int]
+) -> TablePage:
+    """`rows` cut to page `page` (kept within the table's pages) of `ROWS_PER_PAGE`; the links
+    go to `base`, keep the other tables' pages and the revision (`params`) and land on the
+    table (its anchor is its name)."""
+    pages = max(1, -(-len(rows) // ROWS_PER_PAGE))
+    page = min(max(page, 1), pages)
+    start = (page - 1) * ROWS_PER_PAGE
+
+    def link(to_page: int) -> str:
+        wanted = {k: v for k, v in params.items() if k == "revision" or v > 1}
+        wanted[f"{name}_page"] = to_page
+        return f"{base}?{urlencode(wanted)}#{name}"
+
+    return TablePage(
+        rows=rows[start : start + ROWS_PER_PAGE],
+        total=len(rows),
+        page=page,
+        pages=pages,
+        first=start + 1,
+        previous_link=link(page - 1) if page > 1 else None,
+        next_link=link(page + 1) if page < pages else None,
+    )
 
 
 def figure(metric: str, value: Any) -> str:
@@ -99,7 +150,14 @@ def dispatches(request: Request, user: PageUser) -> Response:
 
 @router.get("/dispatches/{quarter}")
 def dispatch(
-    request: Request, quarter: str, user: PageUser, revision: int | None = None
+    request: Request,
+    quarter: str,
+    user: PageUser,
+    revision: int | None = None,
+    associations_page: int = 1,
+    progress_page: int = 1,
+    stalled_page: int = 1,
+    overdue_page: int = 1,
 ) -> Response:
     need(user, P.READ)
     document = _document(request, _quarter(quarter), revision)
@@ -108,6 +166,32 @@ def dispatch(
     quarter_figures = content["figures"]["quarter_figures"]
     ytd = content["figures"]["year_to_date"]
     revisions = _store(request).summaries("dispatch", document.period)
+    asked = {
+        "associations": associations_page,
+        "progress": progress_page,
+        "stalled": stalled_page,
+        "overdue": overdue_page,
+    }
+    params = {f"{name}_page": page for name, page in asked.items()}
+    if revision is not None:
+        params["revision"] = revision
+    associations = sorted(
+        (
+            (names.get(a, a), figures, ytd["by_association"].get(a, {}))
+            for a, figures in quarter_figures["by_association"].items()
+        ),
+        key=lambda row: (-int(row[1].get("funds_fen", 0)), row[0]),
+    )
+    long_rows: dict[str, Sequence[Any]] = {
+        "associations": associations,
+        "progress": content["progress"],
+        "stalled": content["stalled_signings"],
+        "overdue": content["overdue_follow_ups"],
+    }
+    base = f"/app/dispatches/{document.period}"
+    tables = {
+        name: table_page(long_rows[name], name, asked[name], base, params) for name in LONG_TABLES
+    }
     return render(
         request,
         "app/dispatch.html",
@@ -125,13 +209,7 @@ def dispatch(
                 )
                 for code in CITIES
             ],
-            "associations": sorted(
-                (
-                    (names.get(a, a), figures, ytd["by_association"].get(a, {}))
-                    for a, figures in quarter_figures["by_association"].items()
-                ),
-                key=lambda row: (-int(row[1].get("funds_fen", 0)), row[0]),
-            ),
+            "tables": tables,
             "metrics": TABLE_METRICS,
             "labels": METRIC_LABELS,
             "figure": figure,
