@@ -605,19 +605,19 @@ class ReadModels:
                 keys = (table.c.association_id, table.c.metric)
                 chosen = and_(period.in_(periods), table.c.association_id != CITY_TOTAL)
                 short = func.length(text) <= 18
-                summed = func.sum(cast(text, Numeric() if postgres else BigInteger()))
+                number: Numeric[Any] | BigInteger = Numeric() if postgres else BigInteger()
+                summed = func.sum(cast(text, number))
                 query = select(*keys, summed).where(chosen).group_by(*keys)
+                found: list[Any]
                 try:
                     if postgres:
-                        found = conn.execute(query).tuples().all()
+                        found = list(conn.execute(query).tuples())
                     else:
-                        found = conn.execute(query.where(short)).tuples().all()
-                        found += (
-                            conn.execute(select(*keys, text).where(chosen, ~short)).tuples().all()
-                        )
+                        found = list(conn.execute(query.where(short)).tuples())
+                        found += conn.execute(select(*keys, text).where(chosen, ~short)).tuples()
                 except sqlalchemy.exc.OperationalError:  # SQLite: the sum overflows 64 bits
                     conn.rollback()
-                    found = conn.execute(select(*keys, text).where(chosen)).tuples().all()
+                    found = list(conn.execute(select(*keys, text).where(chosen)).tuples())
                 for association_id, metric, value in found:
                     sums[(association_id, metric)] += int(value)
         return [(a, m, v) for (a, m), v in sums.items()]
