@@ -464,13 +464,14 @@ class ReadModels:
             return dict(conn.execute(query).tuples().all())
 
     def association_names(self, only: Collection[str] | None = None) -> dict[str, str]:
-        """Association id → name: every association, or `only` those (a page's rows)."""
-        if only is None:
-            return {a["association_id"]: a["name"] for a in self.associations()}
+        """Association id → name: every association (by id, two columns read: a form's list of
+        2,000), or `only` those (a page's rows)."""
         table = self._bound(self._ledger).tables["associations"]
-        query = select(table.c.association_id, table.c.name).where(
-            table.c.association_id.in_(list(only))
-        )
+        query = select(table.c.association_id, table.c.name)
+        if only is None:
+            query = query.order_by(table.c.association_id)
+        else:
+            query = query.where(table.c.association_id.in_(list(only)))
         with self.engine.connect() as conn:
             return dict(conn.execute(query).tuples().all())
 

@@ -182,7 +182,7 @@ def record_activity(
 
 def _referral_choices(request: Request, user: Principal) -> dict[str, str]:
     if user.can(P.READ):
-        return {str(r["association_id"]): str(r["name"]) for r in _read(request).associations()}
+        return {str(a): str(name) for a, name in _read(request).association_names().items()}
     if user.association_id:
         own = _ledger(request).get_association(user.association_id)
         return {str(own.id): own.name}
