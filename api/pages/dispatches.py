@@ -12,8 +12,7 @@ downloads keep every row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -23,6 +22,7 @@ from fastapi.responses import JSONResponse, Response
 
 from adapters.documents import Document, DocumentStore
 from api.auth import Permission
+from api.pages.paging import table_page
 from api.pages.render import render
 from api.pages.session import PageUser, need
 from domain import errors
@@ -62,49 +62,8 @@ TABLE_METRICS = (
 )
 FUNNEL = ("referrals", "visits", "negotiations", "signings", "production_starts")
 TREND_QUARTERS = 8
-ROWS_PER_PAGE = 50
 # The long tables of a dispatch page: each one's anchor, paged by `{name}_page`.
 LONG_TABLES = ("associations", "progress", "stalled", "overdue")
-
-
-@dataclass(frozen=True)
-class TablePage:
-    """One page of a long table: its rows, where they start, the table's total and the links
-    to the pages around it (None at either end)."""
-
-    rows: Sequence[Any]
-    total: int
-    page: int
-    pages: int
-    first: int  # the number of the page's first row, from 1
-    previous_link: str | None
-    next_link: str | None
-
-
-def table_page(
-    rows: Sequence[Any], name: str, page: int, base: str, params: dict[str, int]
-) -> TablePage:
-    """`rows` cut to page `page` (kept within the table's pages) of `ROWS_PER_PAGE`; the links
-    go to `base`, keep the other tables' pages and the revision (`params`) and land on the
-    table (its anchor is its name)."""
-    pages = max(1, -(-len(rows) // ROWS_PER_PAGE))
-    page = min(max(page, 1), pages)
-    start = (page - 1) * ROWS_PER_PAGE
-
-    def link(to_page: int) -> str:
-        wanted = {k: v for k, v in params.items() if k == "revision" or v > 1}
-        wanted[f"{name}_page"] = to_page
-        return f"{base}?{urlencode(wanted)}#{name}"
-
-    return TablePage(
-        rows=rows[start : start + ROWS_PER_PAGE],
-        total=len(rows),
-        page=page,
-        pages=pages,
-        first=start + 1,
-        previous_link=link(page - 1) if page > 1 else None,
-        next_link=link(page + 1) if page < pages else None,
-    )
 
 
 def figure(metric: str, value: Any) -> str:
@@ -189,9 +148,19 @@ def dispatch(
         "overdue": content["overdue_follow_ups"],
     }
     base = f"/app/dispatches/{document.period}"
-    tables = {
-        name: table_page(long_rows[name], name, asked[name], base, params) for name in LONG_TABLES
-    }
+
+    def link_to(name: str) -> Callable[[int], str]:
+        """A page of table `name`, keeping the other tables' pages and the revision, landing
+        on the table."""
+
+        def link(to_page: int) -> str:
+            wanted = {k: v for k, v in params.items() if k == "revision" or v > 1}
+            wanted[f"{name}_page"] = to_page
+            return f"{base}?{urlencode(wanted)}#{name}"
+
+        return link
+
+    tables = {name: table_page(long_rows[name], asked[name], link_to(name)) for name in LONG_TABLES}
     return render(
         request,
         "app/dispatch.html",

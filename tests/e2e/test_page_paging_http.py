@@ -84,3 +84,23 @@ def test_a_page_number_that_is_not_a_number_is_refused(sqlite_api: Api) -> None:
     api.app.state.services.background().catch_up(api.clock[0])
     r = api.get("/app/dispatches/2023Q4?progress_page=two", role="staff")
     assert r.status_code == 422
+
+
+def test_the_associations_list_pages_fifty_at_a_time_with_the_total(sqlite_api: Api) -> None:
+    api = sqlite_api
+    ids = {api.association(f"分页商会{n:03d}") for n in range(PROJECTS)}
+    project_read_models(api)
+
+    first = api.get("/app/associations", role="staff")
+    assert first.status_code == 200, first.text
+    assert f"商协会（{PROJECTS}）" in first.text
+    on_first = set(re.findall(r'<a href="/app/associations/([0-9a-f-]{36})">', first.text))
+    assert len(on_first) == 50
+    assert 'href="/app/associations?page=2" rel="next"' in first.text
+
+    second = api.get("/app/associations?page=2", role="staff").text
+    on_second = set(re.findall(r'<a href="/app/associations/([0-9a-f-]{36})">', second))
+    assert len(on_second) == PROJECTS - 50 and not on_first & on_second
+    assert on_first | on_second == ids
+    assert f"第 51–{PROJECTS} 项，共 {PROJECTS} 项" in second
+    assert 'href="/app/associations?page=1" rel="prev"' in second
