@@ -12,6 +12,7 @@ downloads keep every row.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -188,6 +189,30 @@ def dispatch(
     )
 
 
+# The province's figures of each dispatch a trend has drawn, by document id (a stored document
+# never changes): a trend of eight quarters would otherwise parse eight whole dispatches, about
+# 9 MB of JSON each at province scale, on every chart request.
+_PROVINCE_FIGURES: dict[int, dict[str, Any]] = {}
+_PROVINCE_FIGURES_KEPT = 256
+_province_lock = threading.Lock()
+
+
+def _province_figures(store: DocumentStore, summary: dict[str, Any]) -> dict[str, Any]:
+    with _province_lock:
+        found = _PROVINCE_FIGURES.get(int(summary["id"]))
+    if found is not None:
+        return found
+    document = store.get("dispatch", str(summary["period"]), int(summary["revision"]))
+    if document is None:  # not possible for a listed document; nothing to draw then
+        return {}
+    province: dict[str, Any] = document.content["figures"]["quarter_figures"]["province"]
+    with _province_lock:
+        if len(_PROVINCE_FIGURES) >= _PROVINCE_FIGURES_KEPT:
+            _PROVINCE_FIGURES.pop(next(iter(_PROVINCE_FIGURES)))
+        _PROVINCE_FIGURES[document.id] = province
+    return province
+
+
 @router.get("/dispatches/{quarter}/charts.json")
 def dispatch_charts(
     request: Request, quarter: str, user: PageUser, revision: int | None = None
@@ -199,14 +224,16 @@ def dispatch_charts(
     by_city = figures["by_city"]
     cities = [code for code in CITIES if by_city.get(code, {}).get("funds_fen")]
     trend = []
+    store = _store(request)
+    latest = {s["period"]: s for s in store.summaries("dispatch")}  # the last revision wins
     year, q = parse_quarter(document.period)
     for _ in range(TREND_QUARTERS):
-        earlier = _store(request).latest("dispatch", f"{year}Q{q}")
+        earlier = latest.get(f"{year}Q{q}")
         if earlier is not None:
-            province = earlier.content["figures"]["quarter_figures"]["province"]
+            province = _province_figures(store, earlier)
             trend.append(
                 {
-                    "quarter": earlier.period,
+                    "quarter": earlier["period"],
                     "funds_wan": wan_text(province.get("funds_fen")),
                     "signings": int(province.get("signings", 0)),
                 }

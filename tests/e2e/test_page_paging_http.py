@@ -69,6 +69,15 @@ def test_a_dispatch_pages_its_progress_list_and_the_download_keeps_every_row(
     # The other tables keep their own pages: one association, no pager of its own.
     assert _pager(first.text, "associations") == ""
 
+    # The charts' data: the quarter's funnel, and the trend drawn from each quarter's latest
+    # dispatch (read once per dispatch), the same when asked again.
+    charts = api.get("/app/dispatches/2023Q4/charts.json", role="staff").json()
+    assert charts["funnel"]["values"][:2] == [PROJECTS, PROJECTS]  # referred, visited
+    assert charts["by_quarter"]["labels"][-1] == "2023Q4"
+    assert charts["by_quarter"]["signings"][-1] == 0
+    again = api.get("/app/dispatches/2023Q4/charts.json", role="staff").json()
+    assert again == charts
+
     download = api.get("/dispatches/2023Q4?format=xlsx", role="staff")
     assert download.status_code == 200
     sheet = load_workbook(io.BytesIO(download.content))["项目进展"]
