@@ -12,12 +12,15 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import eventsourcing.persistence
+import msgspec
 import sqlalchemy.exc
 from sqlalchemy import (
     BigInteger,
@@ -87,13 +90,13 @@ class Document:
         }
 
 
-def _document(row: Any) -> Document:
+def _document(row: Any, content: dict[str, Any] | None = None) -> Document:
     return Document(
         id=row.id,
         kind=row.kind,
         period=row.period,
         revision=row.revision,
-        content=json.loads(row.content),
+        content=json.loads(row.content) if content is None else content,
         content_hash=row.content_hash,
         position=row.position,
         generated_at=row.generated_at,
@@ -103,33 +106,89 @@ def _document(row: Any) -> Document:
     )
 
 
+def parse_content(text: str) -> dict[str, Any]:
+    """A document's canonical JSON: msgspec's compiled decoder (several times the json
+    module's rate on a province's 9 MB dispatch), the json module for what it refuses."""
+    try:
+        content: dict[str, Any] = msgspec.json.decode(text)
+    except msgspec.MsgspecError:
+        content = json.loads(text)
+    return content
+
+
+# The parsed contents kept in a process, by the size of their text: a province's dispatch is
+# about 9 MB of JSON and takes most of a second to parse, and pages read the same few.
+PARSED_KEPT_CHARS = 32_000_000
+
+
+class ParsedContents:
+    """Contents already parsed, by document id. A stored document is never changed (a change is
+    a new revision, a new id), so its parsed content stays right for as long as it is kept;
+    the least recently read go first once their text passes `limit` characters. Readers share
+    the parsed content and must not change it."""
+
+    def __init__(self, limit: int = PARSED_KEPT_CHARS) -> None:
+        self.limit = limit
+        self._kept: OrderedDict[int, tuple[int, dict[str, Any]]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, document_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._kept.get(document_id)
+            if found is None:
+                return None
+            self._kept.move_to_end(document_id)
+            return found[1]
+
+    def put(self, document_id: int, size: int, content: dict[str, Any]) -> None:
+        if size > self.limit:
+            return
+        with self._lock:
+            if document_id in self._kept:
+                return
+            self._kept[document_id] = (size, content)
+            self._size += size
+            while self._size > self.limit:
+                _, (dropped, _) = self._kept.popitem(last=False)
+                self._size -= dropped
+
+
 class DocumentStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.parsed = ParsedContents()
         # Another process may create it at the same moment.
         with contextlib.suppress(sqlalchemy.exc.DatabaseError):
             metadata.create_all(engine, checkfirst=True)
 
+    def _one(self, *conditions: Any, newest: bool = False) -> Document | None:
+        """The document the conditions name (the highest revision with `newest`): its other
+        columns first, then its content, parsed only when this process has not parsed it."""
+        t = documents_table
+        query = select(*[c for c in t.c if c.name != "content"]).where(*conditions)
+        if newest:
+            query = query.order_by(t.c.revision.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+            if row is None:
+                return None
+            content = self.parsed.get(row.id)
+            if content is None:
+                text = conn.execute(select(t.c.content).where(t.c.id == row.id)).scalar_one()
+                content = parse_content(text)
+                self.parsed.put(row.id, len(text), content)
+        return _document(row, content)
+
     def latest(self, kind: str, period: str) -> Document | None:
         t = documents_table
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(t)
-                .where(t.c.kind == kind, t.c.period == period)
-                .order_by(t.c.revision.desc())
-                .limit(1)
-            ).first()
-        return None if row is None else _document(row)
+        return self._one(t.c.kind == kind, t.c.period == period, newest=True)
 
     def get(self, kind: str, period: str, revision: int | None = None) -> Document | None:
         if revision is None:
             return self.latest(kind, period)
         t = documents_table
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(t).where(t.c.kind == kind, t.c.period == period, t.c.revision == revision)
-            ).first()
-        return None if row is None else _document(row)
+        return self._one(t.c.kind == kind, t.c.period == period, t.c.revision == revision)
 
     def list(self, kind: str | None = None) -> list[Document]:
         t = documents_table

@@ -3,7 +3,10 @@ scale), measured in process through the ASGI app (`TestClient`: the routing, mid
 session check, queries and template rendering, without a socket), one key `page_<name>` each
 with `p95_ms`, beside `search` (`GET /projects?q=` over HTTP in process, `p95_ms`).
 
-    python -m bench.pages URL [--samples 40]
+    python -m bench.pages URL [--samples 40] [--pages start,dispatch,…]
+
+`--pages` measures only the pages named (and `search` only when named), for a before/after
+pair on a province without measuring everything each time.
 
 A page the app does not serve (yet) is listed under `pages_skipped` instead of failing the run.
 """
@@ -38,7 +41,13 @@ PAGES = {
     "association": "/app/associations/{association}",
     "rewards": "/app/rewards/2024?page=1",
     "new_project": "/app/projects/new",
+    # The closed evaluation year before NOW, not frozen here (no scheduler): computed live.
+    "evaluation": "/app/evaluations/2025",
+    "service_contract": "/app/service-contracts/2025",
+    "accounts": "/app/accounts",
 }
+# Pages measured for another role than admin: name → (role, path).
+ROLE_PAGES = {"start_staff": ("staff", "/app/")}
 QUARTER = "2024Q4"
 
 
@@ -47,7 +56,9 @@ def _p(times: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def measure_pages(url: str, samples: int = 40) -> dict[str, dict[str, Any]]:
+def measure_pages(
+    url: str, samples: int = 40, only: set[str] | None = None
+) -> dict[str, dict[str, Any]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
@@ -77,9 +88,19 @@ def measure_pages(url: str, samples: int = 40) -> dict[str, dict[str, Any]]:
     figures: dict[str, dict[str, Any]] = {}
     skipped = []
     with TestClient(app) as client:
-        _, token = services.accounts.create(f"bench-pages-{os.getpid()}", "admin")
-        client.headers["Authorization"] = f"Bearer {token}"
-        for name, template in PAGES.items():
+        tokens = {
+            role: services.accounts.create(f"bench-pages-{role}-{os.getpid()}", role)[1]
+            for role in ("admin", *{role for role, _ in ROLE_PAGES.values()})
+        }
+        # The accounts are events too: the pages that wait for the read models (rewards) would
+        # wait for a runner this run does not start.
+        services.runner.run_once()
+        client.headers["Authorization"] = f"Bearer {tokens['admin']}"
+        every = {name: ("admin", path) for name, path in PAGES.items()} | ROLE_PAGES
+        if only is not None:
+            every = {name: page for name, page in every.items() if name in only}
+        for name, (role, template) in every.items():
+            client.headers["Authorization"] = f"Bearer {tokens[role]}"
             times: list[float] = []
             status = 200
             for i in range(samples):
@@ -104,12 +125,15 @@ def measure_pages(url: str, samples: int = 40) -> dict[str, dict[str, Any]]:
                 continue
             figures[f"page_{name}"] = {
                 "path": template,
+                "role": role,
                 "samples": len(times),
                 "median_ms": _p(times, 50),
                 "p95_ms": _p(times, 95),
                 "max_ms": max(times),
             }
-        figures["search"] = _search(client, names, rng)
+        client.headers["Authorization"] = f"Bearer {tokens['admin']}"
+        if only is None or "search" in only:
+            figures["search"] = _search(client, names, rng)
     figures["pages_skipped"] = {"pages": ", ".join(skipped) or "none", "count": len(skipped)}
     return figures
 
@@ -150,8 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pages", description=__doc__)
     parser.add_argument("url")
     parser.add_argument("--samples", type=int, default=40)
+    parser.add_argument("--pages", default="", help="comma-separated names (default: all)")
     args = parser.parse_args(argv)
-    print(json.dumps(measure_pages(args.url, args.samples), ensure_ascii=False))
+    only = {name.strip() for name in args.pages.split(",") if name.strip()} or None
+    print(json.dumps(measure_pages(args.url, args.samples, only), ensure_ascii=False))
     return 0
 
 

@@ -186,24 +186,23 @@ def compute_evaluation(
         else:
             entrants.append(association)
 
-    def raw(association_id: str, indicator: Indicator) -> int:
-        figures = indicators.get(association_id, {})
-        return sum(_raw(figures, m) for m in indicator.metrics)
-
-    best = {
-        ind.id: max((raw(str(a["association_id"]), ind) for a in entrants), default=0)
-        for ind in rules.indicators
-    }
+    # Each entrant's raw indicator values, read once (the best of each, then the points).
+    columns = [tuple(METRICS[m][0] for m in ind.metrics) for ind in rules.indicators]
+    raws: dict[str, list[int]] = {}
+    for association in entrants:
+        figures = indicators.get(str(association["association_id"]), {})
+        raws[str(association["association_id"])] = [
+            sum(int(figures.get(c, 0)) for c in keys) for keys in columns
+        ]
+    best = [max((r[i] for r in raws.values()), default=0) for i in range(len(columns))]
     scored: list[tuple[tuple[Any, ...], str, str, Decimal, tuple[IndicatorResult, ...], Any]] = []
     for association in entrants:
         association_id = str(association["association_id"])
         results = []
-        for ind in rules.indicators:
-            value = raw(association_id, ind)
+        for i, ind in enumerate(rules.indicators):
+            value = raws[association_id][i]
             shown: Number = from_fen(value) if ind.unit == "yuan" else value
-            results.append(
-                IndicatorResult(ind.id, shown, indicator_points(ind, value, best[ind.id]))
-            )
+            results.append(IndicatorResult(ind.id, shown, indicator_points(ind, value, best[i])))
         score = sum((r.points for r in results), Decimal("0.00"))
         figures = indicators.get(association_id, {})
         tie_values = tuple(_raw(figures, m) for m in rules.tie_break)
@@ -249,10 +248,12 @@ def evaluate(read: ReadModels, year: int, rules: EvaluationRules | None = None) 
     date first when the result is to be frozen). Without `rules`, the Hunan 2022 rules."""
     the_rules = load_evaluation_rules() if rules is None else rules
     positions = {name: read.position(name) for name in ("figures", "ledger")}
+    associations = read.associations()
+    ids = [str(a["association_id"]) for a in associations]
     return compute_evaluation(
         the_rules,
         year,
-        read.evaluation_indicators(year, the_rules.ends_month),
-        read.associations(),
+        read.evaluation_indicators(year, the_rules.ends_month, ids),
+        associations,
         positions,
     )

@@ -15,7 +15,19 @@ from typing import Any
 
 import msgspec
 import sqlalchemy.exc
-from sqlalchemy import Engine, Text, and_, func, inspect, or_, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    Numeric,
+    Text,
+    and_,
+    cast,
+    func,
+    inspect,
+    or_,
+    select,
+    type_coerce,
+)
 
 from domain.duplicates import comparable
 from domain.periods import parse_quarter
@@ -452,13 +464,14 @@ class ReadModels:
             return dict(conn.execute(query).tuples().all())
 
     def association_names(self, only: Collection[str] | None = None) -> dict[str, str]:
-        """Association id → name: every association, or `only` those (a page's rows)."""
-        if only is None:
-            return {a["association_id"]: a["name"] for a in self.associations()}
+        """Association id → name: every association (by id, two columns read: a form's list of
+        2,000), or `only` those (a page's rows)."""
         table = self._bound(self._ledger).tables["associations"]
-        query = select(table.c.association_id, table.c.name).where(
-            table.c.association_id.in_(list(only))
-        )
+        query = select(table.c.association_id, table.c.name)
+        if only is None:
+            query = query.order_by(table.c.association_id)
+        else:
+            query = query.where(table.c.association_id.in_(list(only)))
         with self.engine.connect() as conn:
             return dict(conn.execute(query).tuples().all())
 
@@ -544,13 +557,78 @@ class ReadModels:
             }
         return result
 
-    def evaluation_indicators(self, year: int, ends_month: int = 11) -> dict[str, dict[str, int]]:
+    def evaluation_indicators(
+        self,
+        year: int,
+        ends_month: int = 11,
+        associations: Collection[str] | None = None,
+    ) -> dict[str, dict[str, int]]:
         """Per association, the evaluation year's indicators (activities by kind, referrals,
-        visits, negotiations, signings, funds in fen); the year ends with month `ends_month`."""
-        indicators: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for row in self._monthly(evaluation_months(year, ends_month)):
-            if row.association_id != CITY_TOTAL:
-                indicators[row.association_id][row.metric] += int(row.value)
-        for association in self.associations():
-            indicators[association["association_id"]]  # every registered association is listed
-        return {a: dict(v) for a, v in sorted(indicators.items())}
+        visits, negotiations, signings, funds in fen); the year ends with month `ends_month`.
+        Every registered association is listed (`associations`, when the caller has their ids
+        at hand already)."""
+        indicators: defaultdict[str, dict[str, int]] = defaultdict(dict)
+        for association_id, metric, value in self._association_sums(
+            evaluation_months(year, ends_month)
+        ):
+            indicators[association_id][metric] = value
+        if associations is None:
+            associations = [str(a["association_id"]) for a in self.associations()]
+        for association_id in associations:
+            indicators[association_id]  # every registered association is listed
+        return {a: v for a, v in sorted(indicators.items())}
+
+    def _association_sums(self, months: list[str]) -> list[tuple[str, str, int]]:
+        """Each association's counters over `months` (every city together; not the cities' own
+        totals), summed in the database: whole quarters from the quarterly counters, the other
+        months from the monthly ones — a few tens of thousands of sums rather than hundreds of
+        thousands of rows through Python at province scale.
+
+        The counters are decimal text that no sum may overflow (`projections.amounts`): on
+        PostgreSQL they are summed as NUMERIC (exact at any size); on SQLite as 64-bit integers
+        only while each fits in 18 digits, the longer ones in Python, and a sum that would
+        overflow (SQLite refuses it) falls back to summing every row in Python."""
+        tables = self._bound(self._figures).tables
+        spans = _whole_quarters(months)
+        quarters = [q for q, in_it in spans.items() if all(m in months for m in in_it)]
+        covered = {m for q in quarters for m in spans[q]}
+        parts = [
+            (tables["quarterly"], tables["quarterly"].c.quarter, quarters),
+            (tables["monthly"], tables["monthly"].c.month, [m for m in months if m not in covered]),
+        ]
+        sums: defaultdict[tuple[str, str], int] = defaultdict(int)
+        postgres = self.engine.dialect.name == "postgresql"
+        with self.engine.connect() as conn:
+            for table, period, periods in parts:
+                if not periods:
+                    continue
+                text = type_coerce(table.c.value, Text())
+                keys = (table.c.association_id, table.c.metric)
+                chosen = and_(period.in_(periods), table.c.association_id != CITY_TOTAL)
+                short = func.length(text) <= 18
+                number: Numeric[Any] | BigInteger = Numeric() if postgres else BigInteger()
+                summed = func.sum(cast(text, number))
+                query = select(*keys, summed).where(chosen).group_by(*keys)
+                found: list[Any]
+                try:
+                    if postgres:
+                        found = list(conn.execute(query).tuples())
+                    else:
+                        found = list(conn.execute(query.where(short)).tuples())
+                        found += conn.execute(select(*keys, text).where(chosen, ~short)).tuples()
+                except sqlalchemy.exc.OperationalError:  # SQLite: the sum overflows 64 bits
+                    conn.rollback()
+                    found = list(conn.execute(select(*keys, text).where(chosen)).tuples())
+                for association_id, metric, value in found:
+                    sums[(association_id, metric)] += int(value)
+        return [(a, m, v) for (a, m), v in sums.items()]
+
+
+def _whole_quarters(months: list[str]) -> dict[str, list[str]]:
+    """The quarters the months fall in (`2024Q1` → its three months)."""
+    found: dict[str, list[str]] = {}
+    for month in months:
+        number = (int(month[5:7]) - 1) // 3 + 1
+        first = (number - 1) * 3 + 1
+        found[f"{month[:4]}Q{number}"] = [f"{month[:4]}-{m:02d}" for m in range(first, first + 3)]
+    return found

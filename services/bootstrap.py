@@ -45,6 +45,7 @@ from projections.queries import ReadModels
 from projections.runtime import ProjectionRunner, engine_of
 from services.accounts import AccountService
 from services.background import BackgroundWork
+from services.evaluations import EvaluationService
 from services.files import FileService
 from services.imports import ImportReport, ImportService
 from services.notifications import NotificationSender, NotificationService
@@ -186,6 +187,12 @@ class Services:
             read_models_position=lambda: self.read_models.position("rewards"),
             wait_seconds=self.settings.read_models_wait_seconds,
         )
+
+    @cached_property
+    def evaluations(self) -> EvaluationService:
+        """A year's evaluation from the read models, computed once per state of them (the
+        evaluation page, `GET /evaluations/{year}`, the designation award)."""
+        return EvaluationService(self.read_models, lambda: self.evaluation_rules)
 
     @cached_property
     def imports(self) -> ImportService:

@@ -55,13 +55,13 @@ def _accounts(request: Request) -> AccountService:
 
 def _association_choices(request: Request) -> dict[str, str]:
     try:
-        rows = _services(request).read_models.associations()
+        names = _services(request).read_models.association_names()
     except LookupError:
         return {}
-    return {str(r["association_id"]): str(r["name"]) for r in rows}
+    return {str(a): str(name) for a, name in names.items()}
 
 
-def _create_inputs(request: Request) -> tuple[Input, ...]:
+def _create_inputs(request: Request, choices: dict[str, str]) -> tuple[Input, ...]:
     return (
         Input("name", "用户名", required=True),
         Input("role", "角色", "select", ROLE_LABELS, required=True),
@@ -69,7 +69,7 @@ def _create_inputs(request: Request) -> tuple[Input, ...]:
             "association_id",
             "所属商协会",
             "select",
-            _association_choices(request),
+            choices,
             hint="联络员必选；其他角色不选",
         ),
         Input("password", "初始密码", "password", hint=PASSWORD_HINT),
@@ -87,6 +87,7 @@ def accounts(request: Request, user: PageUser) -> Response:
 
 def _list_page(request: Request, user: Principal, state: FormState, status: int = 200) -> Response:
     service = _accounts(request)
+    names = _association_choices(request)  # read once: the list's names and the form's choices
     rows = [
         {
             "account": a,
@@ -101,9 +102,9 @@ def _list_page(request: Request, user: Principal, state: FormState, status: int 
             "page_title": "账号管理",
             "rows": rows,
             "role_labels": ROLE_LABELS,
-            "names": _association_choices(request),
+            "names": names,
             "may_write": user.can(P.USERS),
-            "inputs": _create_inputs(request),
+            "inputs": _create_inputs(request, names),
             "form": state,
         },
         status=status,
@@ -125,7 +126,7 @@ def create(request: Request, user: PageUser, form: SubmittedForm) -> Response:
     created = submit(AccountIn, form, run, state)
     if created is not None:
         return RedirectResponse(f"/app/accounts/{created[0]}", status_code=303)
-    place_refusals(state, (i.name for i in _create_inputs(request)))
+    place_refusals(state, (i.name for i in _create_inputs(request, {})))
     return _list_page(request, user, state, 422)
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.auth import Permission, Principal
 from api.pages.forms import FormState, SubmittedForm, submit
+from api.pages.paging import table_page
 from api.pages.projects import Input
 from api.pages.render import page_language, render
 from api.pages.session import PageUser, need, page_writer
@@ -78,7 +79,8 @@ def _ledger(request: Request) -> Ledger:
 
 
 @router.get("/associations")
-def associations(request: Request, user: PageUser) -> Response:
+def associations(request: Request, user: PageUser, page: int = 1) -> Response:
+    """Every association, 50 a page (a province has 2,000), with the total."""
     if not user.can(P.READ):
         if user.association_id:
             return RedirectResponse(f"/app/associations/{user.association_id}", status_code=303)
@@ -89,7 +91,7 @@ def associations(request: Request, user: PageUser) -> Response:
         "app/associations.html",
         {
             "page_title": "商协会",
-            "rows": rows,
+            "table": table_page(rows, page, lambda to_page: f"/app/associations?page={to_page}"),
             "kinds": ASSOCIATION_KINDS,
             "may_register": user.can(P.ASSOCIATIONS),
         },
@@ -182,7 +184,7 @@ def record_activity(
 
 def _referral_choices(request: Request, user: Principal) -> dict[str, str]:
     if user.can(P.READ):
-        return {str(r["association_id"]): str(r["name"]) for r in _read(request).associations()}
+        return {str(a): str(name) for a, name in _read(request).association_names().items()}
     if user.association_id:
         own = _ledger(request).get_association(user.association_id)
         return {str(own.id): own.name}

@@ -3,18 +3,27 @@ each quarter's figures for the province, every city and every association, year 
 progress list, stalled signings and overdue follow-ups; three charts (funds by city, funds and
 signings by quarter, the quarter's funnel), each drawn by ECharts from a JSON endpoint and with
 its table beside it; revisions and what they changed; downloads through the API.
+
+The long tables (associations, the progress list, stalled signings, overdue follow-ups) are
+shown 50 rows a page, each table paged by its own query parameter (`progress_page=` …) with
+the total and previous/next links; the province, city and chart tables stay whole, and the
+downloads keep every row.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from adapters.documents import Document, DocumentStore
 from api.auth import Permission
+from api.pages.paging import table_page
 from api.pages.render import render
 from api.pages.session import PageUser, need
 from domain import errors
@@ -54,6 +63,8 @@ TABLE_METRICS = (
 )
 FUNNEL = ("referrals", "visits", "negotiations", "signings", "production_starts")
 TREND_QUARTERS = 8
+# The long tables of a dispatch page: each one's anchor, paged by `{name}_page`.
+LONG_TABLES = ("associations", "progress", "stalled", "overdue")
 
 
 def figure(metric: str, value: Any) -> str:
@@ -99,7 +110,14 @@ def dispatches(request: Request, user: PageUser) -> Response:
 
 @router.get("/dispatches/{quarter}")
 def dispatch(
-    request: Request, quarter: str, user: PageUser, revision: int | None = None
+    request: Request,
+    quarter: str,
+    user: PageUser,
+    revision: int | None = None,
+    associations_page: int = 1,
+    progress_page: int = 1,
+    stalled_page: int = 1,
+    overdue_page: int = 1,
 ) -> Response:
     need(user, P.READ)
     document = _document(request, _quarter(quarter), revision)
@@ -108,6 +126,42 @@ def dispatch(
     quarter_figures = content["figures"]["quarter_figures"]
     ytd = content["figures"]["year_to_date"]
     revisions = _store(request).summaries("dispatch", document.period)
+    asked = {
+        "associations": associations_page,
+        "progress": progress_page,
+        "stalled": stalled_page,
+        "overdue": overdue_page,
+    }
+    params = {f"{name}_page": page for name, page in asked.items()}
+    if revision is not None:
+        params["revision"] = revision
+    associations = sorted(
+        (
+            (names.get(a, a), figures, ytd["by_association"].get(a, {}))
+            for a, figures in quarter_figures["by_association"].items()
+        ),
+        key=lambda row: (-int(row[1].get("funds_fen", 0)), row[0]),
+    )
+    long_rows: dict[str, Sequence[Any]] = {
+        "associations": associations,
+        "progress": content["progress"],
+        "stalled": content["stalled_signings"],
+        "overdue": content["overdue_follow_ups"],
+    }
+    base = f"/app/dispatches/{document.period}"
+
+    def link_to(name: str) -> Callable[[int], str]:
+        """A page of table `name`, keeping the other tables' pages and the revision, landing
+        on the table."""
+
+        def link(to_page: int) -> str:
+            wanted = {k: v for k, v in params.items() if k == "revision" or v > 1}
+            wanted[f"{name}_page"] = to_page
+            return f"{base}?{urlencode(wanted)}#{name}"
+
+        return link
+
+    tables = {name: table_page(long_rows[name], asked[name], link_to(name)) for name in LONG_TABLES}
     return render(
         request,
         "app/dispatch.html",
@@ -125,13 +179,7 @@ def dispatch(
                 )
                 for code in CITIES
             ],
-            "associations": sorted(
-                (
-                    (names.get(a, a), figures, ytd["by_association"].get(a, {}))
-                    for a, figures in quarter_figures["by_association"].items()
-                ),
-                key=lambda row: (-int(row[1].get("funds_fen", 0)), row[0]),
-            ),
+            "tables": tables,
             "metrics": TABLE_METRICS,
             "labels": METRIC_LABELS,
             "figure": figure,
@@ -139,6 +187,30 @@ def dispatch(
             "revisions": revisions,
         },
     )
+
+
+# The province's figures of each dispatch a trend has drawn, by document id (a stored document
+# never changes): a trend of eight quarters would otherwise parse eight whole dispatches, about
+# 9 MB of JSON each at province scale, on every chart request.
+_PROVINCE_FIGURES: dict[int, dict[str, Any]] = {}
+_PROVINCE_FIGURES_KEPT = 256
+_province_lock = threading.Lock()
+
+
+def _province_figures(store: DocumentStore, summary: dict[str, Any]) -> dict[str, Any]:
+    with _province_lock:
+        found = _PROVINCE_FIGURES.get(int(summary["id"]))
+    if found is not None:
+        return found
+    document = store.get("dispatch", str(summary["period"]), int(summary["revision"]))
+    if document is None:  # not possible for a listed document; nothing to draw then
+        return {}
+    province: dict[str, Any] = document.content["figures"]["quarter_figures"]["province"]
+    with _province_lock:
+        if len(_PROVINCE_FIGURES) >= _PROVINCE_FIGURES_KEPT:
+            _PROVINCE_FIGURES.pop(next(iter(_PROVINCE_FIGURES)))
+        _PROVINCE_FIGURES[document.id] = province
+    return province
 
 
 @router.get("/dispatches/{quarter}/charts.json")
@@ -152,14 +224,16 @@ def dispatch_charts(
     by_city = figures["by_city"]
     cities = [code for code in CITIES if by_city.get(code, {}).get("funds_fen")]
     trend = []
+    store = _store(request)
+    latest = {s["period"]: s for s in store.summaries("dispatch")}  # the last revision wins
     year, q = parse_quarter(document.period)
     for _ in range(TREND_QUARTERS):
-        earlier = _store(request).latest("dispatch", f"{year}Q{q}")
+        earlier = latest.get(f"{year}Q{q}")
         if earlier is not None:
-            province = earlier.content["figures"]["quarter_figures"]["province"]
+            province = _province_figures(store, earlier)
             trend.append(
                 {
-                    "quarter": earlier.period,
+                    "quarter": earlier["period"],
                     "funds_wan": wan_text(province.get("funds_fen")),
                     "signings": int(province.get("signings", 0)),
                 }

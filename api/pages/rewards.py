@@ -23,7 +23,7 @@ from api.read_models import not_ready
 from api.routers.evaluation import DesignationAwardIn
 from domain import errors
 from domain.values import ASSOCIATION_DESIGNATIONS, business_date
-from projections.evaluation import Evaluation, evaluate
+from projections.evaluation import Evaluation
 from projections.policy.evaluation_rules import METRICS
 from projections.policy.explain import STATUS_LABELS
 from projections.rewards import RewardQuery
@@ -187,7 +187,7 @@ def _policy(services: Services, year: int, asked: str) -> str:
 
 def _evaluation(services: Services, year: int) -> Evaluation:
     try:
-        return evaluate(services.read_models, year, services.evaluation_rules)
+        return services.evaluations.evaluation(year)
     except LookupError as e:
         raise not_ready(e) from e
 
