@@ -26,6 +26,7 @@ from projections.runtime import Projection, projections_table
 from projections.search import (
     TRIGRAM,
     SearchProjection,
+    match_count,
     normalise,
     search_condition,
     search_rank,
@@ -203,7 +204,7 @@ class ReadModels:
             counted, ranked = short_query_page(self._search, wanted, size, (page - 1) * size)
         else:
             condition = search_condition(dialect, self._search, wanted)
-            counted = select(func.count()).select_from(found).where(condition)
+            counted = match_count(dialect, self._search, wanted)
             ranked = (
                 select(found.c.project_id)
                 .where(condition)

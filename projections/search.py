@@ -453,15 +453,31 @@ def search_condition(dialect: str, projection: SearchProjection, query: str) -> 
         fragments = projection.tables["fragments"]
         return projects.c.number.in_(select(fragments.c.number).where(fragments.c.gram == query))
     if dialect == "sqlite":
-        fts = bare_table(projection.fts_name())
-        phrase = '"' + query.replace('"', '""') + '"'
-        matching: Any = (
-            select(literal_column("rowid"))
-            .select_from(fts)
-            .where(text(f"{projection.fts_name()} MATCH :phrase").bindparams(phrase=phrase))
+        matching: Any = select(literal_column("rowid")).select_from(
+            bare_table(projection.fts_name())
         )
-        return literal_column(f"{projects.name}.rowid").in_(matching)
+        return literal_column(f"{projects.name}.rowid").in_(
+            matching.where(_fts_match(projection, query))
+        )
     return projects.c.haystack.contains(query, autoescape=True)
+
+
+def _fts_match(projection: SearchProjection, query: str) -> Any:
+    """The FTS5 condition for `query` as one phrase: its trigrams in a row, so the text itself
+    (quotes doubled, the rest taken as it is)."""
+    phrase = '"' + query.replace('"', '""') + '"'
+    return text(f"{projection.fts_name()} MATCH :phrase").bindparams(phrase=phrase)
+
+
+def match_count(dialect: str, projection: SearchProjection, query: str) -> Any:
+    """How many projects match `query` (three characters or more). On SQLite the FTS5 index
+    counts alone — it holds one row per project — without a lookup of each match."""
+    projects = projection.tables["projects"]
+    if dialect == "sqlite":
+        fts = bare_table(projection.fts_name())
+        return select(func.count()).select_from(fts).where(_fts_match(projection, query))
+    condition = search_condition(dialect, projection, query)
+    return select(func.count()).select_from(projects).where(condition)
 
 
 def short_query_page(
