@@ -35,7 +35,15 @@ from projections.figures import CITY_TOTAL, FiguresProjection
 from projections.ledger import LedgerProjection
 from projections.progress import ProgressProjection, dispatch_query
 from projections.runtime import Projection, projections_table
-from projections.search import SearchProjection, normalise, search_condition, search_rank
+from projections.search import (
+    TRIGRAM,
+    SearchProjection,
+    match_count,
+    normalise,
+    search_condition,
+    search_rank,
+    short_query_page,
+)
 
 ACTIVITY_INDICATORS = ("promotion", "service", "talent", "technology")
 
@@ -181,6 +189,8 @@ class ReadModels:
             dialect = self.engine.dialect.name
             source = projects.join(found, found.c.project_id == projects.c.project_id)
             conditions.append(search_condition(dialect, search, wanted))
+            # equal ranks newest first, as `_search_page` orders them
+            order[1:1] = [found.c.number.desc()]
             order.insert(0, search_rank(search, wanted, dialect))
         where = and_(*conditions) if conditions else None
         query = select(*columns).select_from(source).order_by(*order)
@@ -202,22 +212,25 @@ class ReadModels:
         projects, links = ledger_tables["projects"], ledger_tables["links"]
         found = self._bound(self._search).tables["projects"]
         dialect = self.engine.dialect.name
-        condition = search_condition(dialect, self._search, wanted)
-        ranked = (
-            select(found.c.project_id)
-            .where(condition)
-            .order_by(
-                search_rank(self._search, wanted, dialect),
-                found.c.referred_on.desc(),
-                found.c.project_id,
+        if len(wanted) < TRIGRAM:
+            counted, ranked = short_query_page(self._search, wanted, size, (page - 1) * size)
+        else:
+            condition = search_condition(dialect, self._search, wanted)
+            counted = match_count(dialect, self._search, wanted)
+            ranked = (
+                select(found.c.project_id)
+                .where(condition)
+                .order_by(
+                    search_rank(self._search, wanted, dialect),
+                    found.c.referred_on.desc(),
+                    found.c.number.desc(),
+                )
+                .limit(size)
+                .offset((page - 1) * size)
             )
-            .limit(size)
-            .offset((page - 1) * size)
-        )
         columns = [c for c in projects.c if c.name != "doc"]
         with self.engine.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(found).where(condition))
-            count = int(total.scalar_one())
+            count = int(conn.execute(counted).scalar_one())
             ids = list(conn.execute(ranked).scalars())
             by_id = {
                 r["project_id"]: dict(r)

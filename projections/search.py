@@ -3,15 +3,22 @@ as text, as pinyin and as pinyin initials (pypinyin), one row per project.
 
 `haystack` holds all of them, lower-cased, one per line; SQLite indexes it with an FTS5 table
 (trigram tokenizer, kept in step by triggers), PostgreSQL with a `pg_trgm` GIN index. Both need
-three characters, so shorter queries (two-character names are common) scan the table instead.
-Matches are ranked exact, prefix, substring, pinyin (see `search_rank`).
+three characters, so shorter queries (two-character names are common) are answered by the
+`fragments` table instead: a row for every one- and two-character fragment of a project's
+haystack lines, carrying the rank that fragment as a query would earn (`fragment_relevance`), the
+referral date and the project's referral `number`; its key is also the result order, so such a
+query is one indexed equality lookup, counted and paged in the index alone.
+Matches are ranked exact, prefix, substring, pinyin (see `search_rank`); equal ranks newest
+referral first (date, then the later recorded).
 """
 
 from __future__ import annotations
 
 import functools
 import unicodedata
+from array import array
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 from pypinyin import Style, lazy_pinyin
@@ -21,9 +28,11 @@ from sqlalchemy import (
     Connection,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
+    bindparam,
     case,
     func,
     insert,
@@ -38,8 +47,17 @@ from domain.association import Association
 from domain.project import Project
 from projections.runtime import Handler, Projection, chunked, upsert
 
-TRIGRAM = 3  # characters the trigram indexes need; shorter queries scan
+TRIGRAM = 3  # characters the trigram indexes need; shorter queries use `fragments`
 MAX_QUERY = 100
+# `fragments.relevance` by rank: higher is better, so that the key (gram, relevance,
+# referred_on, number) read backwards is the result order (rank, newest first) on both databases.
+EXACT, PREFIX, SUBSTRING, PINYIN = 3, 2, 1, 0
+# A rebuild packs a fragment's (relevance, referral day, number) into one integer that sorts
+# as the key does: number in the low bits, the date's ordinal above, relevance on top.
+_NUMBER_BITS = 26
+_NUMBER_MASK = (1 << _NUMBER_BITS) - 1
+_RELEVANCE_SHIFT = _NUMBER_BITS + 22
+_DAY_MASK = (1 << 22) - 1
 
 
 def normalise(value: str) -> str:
@@ -59,7 +77,9 @@ def pinyin_of(value: str) -> tuple[str, str]:
 
 class SearchProjection(Projection):
     name = "search"
-    schema_version = 2  # 2: referred_on, so a search is ordered without the ledger's table
+    # 2: referred_on, so a search is ordered without the ledger's table; 3: `number` and the
+    # one- and two-character `fragments`
+    schema_version = 3
 
     def __init__(self) -> None:
         super().__init__()
@@ -68,6 +88,10 @@ class SearchProjection(Projection):
         self.dirty: set[str] = set()
         self.dirty_associations: set[str] = set()
         self.renamed: set[str] = set()
+        # Rows as stored before this batch, whose fragments a changed row replaces.
+        self.stored: dict[str, dict[str, Any]] = {}
+        self.last_number: int | None = None  # the highest referral `number` given so far
+        self._gathered: dict[str, array[int]] = {}  # a rebuild's fragments (`_gather_fragments`)
 
     def define_tables(self, metadata: MetaData, generation: int) -> dict[str, Table]:
         projects = Table(
@@ -82,6 +106,19 @@ class SearchProjection(Projection):
             C("text_key", Text, nullable=False),  # the Chinese (and Latin) text, one per line
             C("haystack", Text, nullable=False),  # the text, then pinyin and initials
             C("referred_on", String(10)),  # the ledger's order among equal ranks
+            # 1, 2, 3… in the order the referrals were recorded: the fragments' short key
+            C("number", Integer, nullable=False, index=True, unique=True),
+        )
+        fragments = Table(
+            self.table_name("fragments", generation),
+            metadata,
+            C("gram", Text, nullable=False),  # one or two characters of one haystack line
+            C("relevance", Integer, nullable=False),  # EXACT … PINYIN for `gram` as the query
+            C("referred_on", String(10), nullable=False),
+            C("number", Integer, nullable=False),
+            # The key is the index and, backwards, the order: no separate index to keep.
+            PrimaryKeyConstraint("gram", "relevance", "referred_on", "number"),
+            sqlite_with_rowid=False,
         )
         associations = Table(
             self.table_name("associations", generation),
@@ -90,7 +127,7 @@ class SearchProjection(Projection):
             C("name", Text, nullable=False),
             C("version", Integer, nullable=False),
         )
-        return {"projects": projects, "associations": associations}
+        return {"projects": projects, "fragments": fragments, "associations": associations}
 
     def fts_name(self, generation: int | None = None) -> str:
         return self.table_name("fts", self.generation if generation is None else generation)
@@ -148,9 +185,15 @@ class SearchProjection(Projection):
             query = select(projects).where(projects.c.project_id.in_(part))
             for row in conn.execute(query).mappings():
                 self.docs[row["project_id"]] = dict(row)
+                self.stored[row["project_id"]] = dict(row)
+        if any(isinstance(e, Project.Referred) for e in events):
+            self.last_number = conn.execute(select(func.max(projects.c.number))).scalar()
 
     def reset(self) -> None:
         self.docs.clear()
+        self.stored.clear()
+        self._gathered.clear()
+        self.last_number = None
         self.names.clear()
         self.dirty.clear()
         self.dirty_associations.clear()
@@ -189,6 +232,7 @@ class SearchProjection(Projection):
                 )
                 for row in conn.execute(query).mappings():
                     self.docs.setdefault(row["project_id"], dict(row))
+                    self.stored.setdefault(row["project_id"], dict(row))
                     self.dirty.add(row["project_id"])
         elif self.renamed:
             self.dirty |= {
@@ -204,13 +248,84 @@ class SearchProjection(Projection):
             insert(projects) if self.bulk else upsert(conn.dialect, projects, ["project_id"])
         )
         for part in chunked(ids, 1000):
-            conn.execute(statement, [self._row(p) for p in part])
+            rows = [self._row(p) for p in part]
+            conn.execute(statement, rows)
+            if self.bulk:
+                self._gather_fragments(rows)
+            else:
+                self._write_fragments(conn, rows)
+        if self.bulk:
+            self._insert_gathered(conn)
         self.dirty.clear()
         self.dirty_associations.clear()
         self.renamed.clear()
         if not self.bulk:
             self.docs.clear()
             self.names.clear()
+            self.stored.clear()
+
+    def _gather_fragments(self, rows: Sequence[dict[str, Any]]) -> None:
+        """A rebuild's fragments, held packed (one integer each, by gram) until every row is
+        made, so that they are written in key order: appended to the index, not scattered."""
+        for row in rows:
+            day = date.fromisoformat(row["referred_on"]).toordinal()
+            if row["number"] >= 1 << _NUMBER_BITS:
+                raise ValueError(f"referral number {row['number']} too large to pack")
+            base = (day << _NUMBER_BITS) | row["number"]
+            for gram, relevance in fragment_relevance(row).items():
+                packed = self._gathered.get(gram)
+                if packed is None:
+                    packed = self._gathered[gram] = array("q")
+                packed.append((relevance << _RELEVANCE_SHIFT) | base)
+
+    def _insert_gathered(self, conn: Connection) -> None:
+        """Write the gathered fragments in key order. Millions of rows: plain tuples through
+        the driver's own executemany (a Core insert spends most of its time on parameters)."""
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        statement = (
+            f"INSERT INTO {self.tables['fragments'].name} "
+            f"(gram, relevance, referred_on, number) VALUES ({mark}, {mark}, {mark}, {mark})"
+        )
+        days: dict[int, str] = {}
+        batch: list[tuple[str, int, str, int]] = []
+        for gram in sorted(self._gathered):
+            for packed in sorted(self._gathered.pop(gram)):
+                day = (packed >> _NUMBER_BITS) & _DAY_MASK
+                referred_on = days.get(day)
+                if referred_on is None:
+                    referred_on = days[day] = date.fromordinal(day).isoformat()
+                batch.append((gram, packed >> _RELEVANCE_SHIFT, referred_on, packed & _NUMBER_MASK))
+                if len(batch) >= 20_000:
+                    conn.exec_driver_sql(statement, batch)
+                    batch = []
+        if batch:
+            conn.exec_driver_sql(statement, batch)
+        self._gathered.clear()
+
+    def _write_fragments(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Each row's fragments in place of those its stored version had: only the
+        difference is deleted and inserted (a renamed association changes a few)."""
+        fragments = self.tables["fragments"]
+        gone: list[dict[str, Any]] = []
+        new: list[dict[str, Any]] = []
+        for row in rows:
+            before = self.stored.get(row["project_id"])
+            now = fragment_keys(row)
+            old = fragment_keys(before) if before is not None else set()
+            gone.extend(_fragment_params(old - now, "old_"))
+            new.extend(_fragment_params(now - old))
+        if gone:
+            conn.execute(
+                fragments.delete().where(
+                    fragments.c.gram == bindparam("old_gram"),
+                    fragments.c.relevance == bindparam("old_relevance"),
+                    fragments.c.referred_on == bindparam("old_referred_on"),
+                    fragments.c.number == bindparam("old_number"),
+                ),
+                gone,
+            )
+        if new:
+            conn.execute(insert(fragments), new)
 
     def _row(self, project_id: str) -> dict[str, Any]:
         doc = self.docs[project_id]
@@ -231,6 +346,7 @@ class SearchProjection(Projection):
             "text_key": text_key,
             "haystack": haystack,
             "referred_on": doc["referred_on"],
+            "number": doc["number"],
         }
 
     # -- handlers ---------------------------------------------------------------------------
@@ -242,7 +358,10 @@ class SearchProjection(Projection):
             "investor_key": normalise(event.investor),
             "association_ids": ",".join(str(r["association_id"]) for r in event.referrals),
             "referred_on": event.occurred_on.isoformat(),
+            # A rebuild starts from empty tables; a batch has loaded the highest so far.
+            "number": (self.last_number or 0) + 1,
         }
+        self.last_number = self.docs[project_id]["number"]
         self.dirty.add(project_id)
 
     def on_attribution_changed(self, event: Project.AttributionChanged) -> None:
@@ -263,6 +382,58 @@ class SearchProjection(Projection):
         self.renamed.add(association_id)
 
 
+def _grams(lines: Iterable[str]) -> set[str]:
+    """Every one- and two-character fragment of the lines (none across a line break)."""
+    found: set[str] = set()
+    for line in lines:
+        found.update(line)
+        found.update(line[i : i + 2] for i in range(len(line) - 1))
+    return found
+
+
+def fragment_relevance(row: dict[str, Any]) -> dict[str, int]:
+    """Each fragment of a search row with the rank `search_rank` gives the row for it as the
+    query (as relevance: EXACT, PREFIX, SUBSTRING, PINYIN): exact when a name, the investor
+    or an association name is the fragment, prefix when one starts with it, substring when
+    the text holds it, pinyin otherwise (it is only in the pinyin or initials)."""
+    names = [row["name_key"], row["investor_key"], *row["associations_key"].split("\n")]
+    exact = set(names)
+    prefix = {name[:n] for name in names for n in (1, 2)}
+    text = _grams(row["text_key"].split("\n"))
+    return {
+        gram: EXACT
+        if gram in exact
+        else PREFIX
+        if gram in prefix
+        else SUBSTRING
+        if gram in text
+        else PINYIN
+        for gram in _grams(row["haystack"].split("\n"))
+    }
+
+
+def fragment_keys(row: dict[str, Any]) -> set[tuple[str, int, str, int]]:
+    """The `fragments` rows of a search row, as (gram, relevance, referred_on, number)."""
+    return {
+        (gram, relevance, row["referred_on"], row["number"])
+        for gram, relevance in fragment_relevance(row).items()
+    }
+
+
+def _fragment_params(
+    keys: Iterable[tuple[str, int, str, int]], prefix: str = ""
+) -> list[dict[str, Any]]:
+    return [
+        {
+            f"{prefix}gram": gram,
+            f"{prefix}relevance": relevance,
+            f"{prefix}referred_on": referred_on,
+            f"{prefix}number": number,
+        }
+        for gram, relevance, referred_on, number in sorted(keys)
+    ]
+
+
 def _position(dialect: str, column: Any, needle: Any) -> ColumnElement[int]:
     """Where `needle` starts in `column` (1-based; 0 when absent): a plain byte search, no
     pattern, so `%`, `_`, quotes and backslashes are text. The keys and the query are both
@@ -275,23 +446,66 @@ def _position(dialect: str, column: Any, needle: Any) -> ColumnElement[int]:
 
 def search_condition(dialect: str, projection: SearchProjection, query: str) -> ColumnElement[bool]:
     """Rows of the search table that match `query` (already normalised): through the trigram
-    index when the query has three characters or more, by a substring scan otherwise. `%`,
+    index when the query has three characters or more, through `fragments` otherwise. `%`,
     `_`, quotes and backslashes are text."""
     projects = projection.tables["projects"]
     if len(query) < TRIGRAM:
-        if dialect == "sqlite":  # instr: a byte search, cheaper than LIKE's pattern matching
-            return _position(dialect, projects.c.haystack, query) > 0
-        return projects.c.haystack.contains(query, autoescape=True)
+        fragments = projection.tables["fragments"]
+        return projects.c.number.in_(select(fragments.c.number).where(fragments.c.gram == query))
+    if dialect == "sqlite":
+        matching: Any = select(literal_column("rowid")).select_from(
+            bare_table(projection.fts_name())
+        )
+        return literal_column(f"{projects.name}.rowid").in_(
+            matching.where(_fts_match(projection, query))
+        )
+    return projects.c.haystack.contains(query, autoescape=True)
+
+
+def _fts_match(projection: SearchProjection, query: str) -> Any:
+    """The FTS5 condition for `query` as one phrase: its trigrams in a row, so the text itself
+    (quotes doubled, the rest taken as it is)."""
+    phrase = '"' + query.replace('"', '""') + '"'
+    return text(f"{projection.fts_name()} MATCH :phrase").bindparams(phrase=phrase)
+
+
+def match_count(dialect: str, projection: SearchProjection, query: str) -> Any:
+    """How many projects match `query` (three characters or more). On SQLite the FTS5 index
+    counts alone — it holds one row per project — without a lookup of each match."""
+    projects = projection.tables["projects"]
     if dialect == "sqlite":
         fts = bare_table(projection.fts_name())
-        phrase = '"' + query.replace('"', '""') + '"'
-        matching: Any = (
-            select(literal_column("rowid"))
-            .select_from(fts)
-            .where(text(f"{projection.fts_name()} MATCH :phrase").bindparams(phrase=phrase))
+        return select(func.count()).select_from(fts).where(_fts_match(projection, query))
+    condition = search_condition(dialect, projection, query)
+    return select(func.count()).select_from(projects).where(condition)
+
+
+def short_query_page(
+    projection: SearchProjection, query: str, size: int, offset: int
+) -> tuple[Any, Any]:
+    """(count, page of project ids) for a query of one or two characters: both read the
+    `fragments` index alone, the page in its key order backwards (best rank, newest first)
+    and cut to `size` there; only the page's ids are looked up."""
+    fragments, projects = projection.tables["fragments"], projection.tables["projects"]
+    count = select(func.count()).select_from(fragments).where(fragments.c.gram == query)
+    numbers = (
+        select(fragments.c.number, fragments.c.relevance, fragments.c.referred_on)
+        .where(fragments.c.gram == query)
+        .order_by(
+            fragments.c.relevance.desc(),
+            fragments.c.referred_on.desc(),
+            fragments.c.number.desc(),
         )
-        return literal_column(f"{projects.name}.rowid").in_(matching)
-    return projects.c.haystack.contains(query, autoescape=True)
+        .limit(size)
+        .offset(offset)
+        .subquery()
+    )
+    page = (
+        select(projects.c.project_id)
+        .join_from(numbers, projects, projects.c.number == numbers.c.number)
+        .order_by(numbers.c.relevance.desc(), numbers.c.referred_on.desc(), numbers.c.number.desc())
+    )
+    return count, page
 
 
 def search_rank(
