@@ -9,13 +9,13 @@ databases.
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -91,6 +91,16 @@ def add_dated(doc: dict[str, Any], key: str, day: str) -> None:
         entry[0] += 1
         entry[1] = min(entry[1], day)
         entry[2] = max(entry[2], day)
+
+
+DOCUMENT_ENCODER = msgspec.json.Encoder()
+
+
+def document_text(doc: dict[str, Any]) -> str:
+    """A document as stored: compact JSON, non-ASCII kept — the very text of
+    `json.dumps(doc, separators=(",", ":"), ensure_ascii=False)` (so rows written before
+    and after compare equal in `verify --read-models`), encoded in C."""
+    return DOCUMENT_ENCODER.encode(doc).decode()
 
 
 def _stage(doc: dict[str, Any]) -> str:
@@ -263,7 +273,7 @@ class LedgerProjection(Projection):
                 doc = self.docs[project_id]
                 row = {column: doc[column] for column in PROJECT_COLUMNS}
                 row["project_id"] = project_id
-                row["doc"] = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+                row["doc"] = document_text(doc)
                 project_rows.append(row)
                 link_rows.extend(
                     {"project_id": project_id, "association_id": a, "share": s}

@@ -145,6 +145,16 @@ class Projection:
             self._handlers = self.handlers()
         return self._handlers.get(event_class)
 
+    def share_fold(self, builders: Sequence[Projection]) -> None:
+        """Before a rebuild's bulk fold, with every projection being rebuilt alongside: one
+        that folds the very state another one folds may take that state from it rather than
+        fold it a second time (it then answers no handlers until `unshare_fold`). By default
+        nothing is shared."""
+
+    def unshare_fold(self) -> None:
+        """After the bulk fold's flush: fold its own state again (a rebuild's catch-up and the
+        runner's batches apply each projection's own handlers)."""
+
     def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
         """Load into memory the rows the batch's events will change (not in `bulk`)."""
 
@@ -454,6 +464,8 @@ class ProjectionRunner:
         head = self.ledger.recorder.max_notification_id() or 0
         position = 0
         done = 0
+        for builder in builders:
+            builder.share_fold(builders)
         dispatch = _dispatcher(builders)
         with fewer_collections():  # the folded rows stay alive: see `fewer_collections`
             while position < head:
@@ -471,9 +483,12 @@ class ProjectionRunner:
                 if progress:
                     progress(done, head)
         with self.engine.begin() as conn:
+            # Every builder flushes before any forgets its state: some share what they folded.
             for builder in builders:
                 builder.flush(conn)
+            for builder in builders:
                 builder.reset()
+                builder.unshare_fold()
                 builder.bulk = False
         # Catch the new generations up with events recorded meanwhile, then switch them all.
         while True:
