@@ -35,7 +35,7 @@ from domain.project import Project
 from domain.values import largest_remainder, to_cny, to_fen
 from projections.amounts import WholeNumberText
 from projections.ledger import day_text, month_text
-from projections.runtime import Handler, Projection, chunked, load_docs, upsert
+from projections.runtime import Handler, Projection, chunked, insert_rows, load_docs, upsert
 
 CITY_TOTAL = ""
 METRICS = (
@@ -154,7 +154,10 @@ class FiguresProjection(Projection):
                 {"project_id": p, "doc": json.dumps(self.docs[p], separators=(",", ":"))}
                 for p in ids
             ]
-            conn.execute(documents, docs)
+            if self.bulk:
+                insert_rows(conn, projects, docs)
+            else:
+                conn.execute(documents, docs)
         self.deltas.clear()
         self.dirty.clear()
         if not self.bulk:
@@ -191,7 +194,9 @@ class FiguresProjection(Projection):
                 for (m, a, c, k), total in totals.items()
                 if total != 0
             ]
-            if rows:
+            if self.bulk:
+                insert_rows(conn, table, rows)
+            elif rows:
                 conn.execute(counters, rows)
 
     # -- counting ---------------------------------------------------------------------------

@@ -32,7 +32,6 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
-    insert,
     select,
 )
 
@@ -40,7 +39,14 @@ from domain.periods import quarter_bounds
 from domain.project import STAGE_RULE, Project, stage_from
 from projections.as_of import MILESTONE_WORDS, fen_to_yuan
 from projections.ledger import LedgerProjection, document_text
-from projections.runtime import Handler, Projection, chunked, load_docs, upsert
+from projections.runtime import (
+    Handler,
+    Projection,
+    chunked,
+    insert_rows,
+    load_docs,
+    upsert,
+)
 
 MILESTONES = (
     "referred_on",
@@ -271,9 +277,7 @@ class ProgressProjection(LedgerProjection):
         projects, quarters = self.tables["projects"], self.tables["quarters"]
         # Sharing the ledger builder's fold, every document it folded is this one's too.
         ids = sorted(self.docs if self.folded_by is not None else self.dirty)
-        statement = (
-            insert(projects) if self.bulk else upsert(conn.dialect, projects, ["project_id"])
-        )
+        statement = upsert(conn.dialect, projects, ["project_id"])
         # In parts, so a rebuild never holds every row in memory at once.
         for part in chunked(ids, 1000):
             project_rows = []
@@ -289,9 +293,11 @@ class ProgressProjection(LedgerProjection):
                 quarter_rows_.extend(quarter_rows(project_id, doc))
             if not self.bulk:
                 conn.execute(delete(quarters).where(quarters.c.project_id.in_(part)))
-            conn.execute(statement, project_rows)
-            if quarter_rows_:
-                conn.execute(insert(quarters), quarter_rows_)
+            if self.bulk:
+                insert_rows(conn, projects, project_rows)
+            else:
+                conn.execute(statement, project_rows)
+            insert_rows(conn, quarters, quarter_rows_)
         self.dirty.clear()
         self.dirty_associations.clear()
         if not self.bulk:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import operator
 import sys
 import threading
 import time
@@ -557,6 +558,45 @@ class ProjectionEventError(RuntimeError):
             f"cannot apply {type(event).__qualname__} of stream {event.originator_id} "
             f"version {event.originator_version} (notification {notification_id})"
         )
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """A plain INSERT of many rows (every row with the same keys).
+
+    On SQLite the rows go straight to the driver's `executemany` as tuples, each value through
+    its column's bind processing: SQLAlchemy's per-row parameter handling took about a tenth
+    of a rebuild. On PostgreSQL SQLAlchemy batches an INSERT of many rows itself."""
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(table.insert(), list(rows))
+        return
+    names = list(rows[0])
+    preparer = conn.dialect.identifier_preparer
+    statement = (
+        f"INSERT INTO {preparer.format_table(table)} "
+        f"({', '.join(preparer.quote(name) for name in names)}) "
+        f"VALUES ({', '.join('?' for _ in names)})"
+    )
+    processors = [
+        (index, processor)
+        for index, name in enumerate(names)
+        if (processor := table.c[name].type.bind_processor(conn.dialect)) is not None
+    ]
+    values = operator.itemgetter(*names)
+    if len(names) == 1:
+        parameters: list[tuple[Any, ...]] = [(row[names[0]],) for row in rows]
+    else:
+        parameters = [values(row) for row in rows]
+    if processors:
+        converted = []
+        for row_values in parameters:
+            row_list = list(row_values)
+            for index, processor in processors:
+                row_list[index] = processor(row_list[index])
+            converted.append(tuple(row_list))
+        parameters = converted
+    conn.exec_driver_sql(statement, parameters)
 
 
 def load_docs(conn: Connection, table: Table, events: Sequence[Any]) -> dict[str, Any]:
