@@ -12,9 +12,16 @@ from typing import Any
 
 from demo.province import generate
 from domain.application import Ledger
+from domain.project import Project
 from projections.as_of import open_problems, progress_in, stage_as_of, status_as_of
 from projections.ledger import LedgerProjection
-from projections.progress import dated_days, quarter_days, quarter_of_day, quarter_rows
+from projections.progress import (
+    ProgressProjection,
+    dated_days,
+    quarter_days,
+    quarter_of_day,
+    quarter_rows,
+)
 
 
 def quarter_rows_one_by_one(project_id: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -132,3 +139,26 @@ def test_one_sweep_on_the_edges_of_quarters() -> None:
             assert quarter_rows(project_id, variation) == expected, project_id
             compared += len(expected)
     assert compared > 0
+
+
+def test_a_rebuild_beside_the_ledger_folds_each_document_once() -> None:
+    """With the ledger builder beside it, the progress builder takes the ledger's documents
+    and answers no handlers of its own; after the bulk flush it folds its own again."""
+    ledger, progress = LedgerProjection(), ProgressProjection()
+    ledger.bulk = progress.bulk = True
+    for builder in (ledger, progress):
+        builder.share_fold([ledger, progress])
+    assert progress.docs is ledger.docs
+    assert progress.handler_for(Project.Referred) is None
+    assert ledger.handler_for(Project.Referred) is not None
+    progress.unshare_fold()
+    assert progress.docs is not ledger.docs and not progress.docs
+    assert progress.handler_for(Project.Referred) is not None
+
+
+def test_the_progress_projection_alone_folds_its_own_documents() -> None:
+    progress = ProgressProjection()
+    progress.bulk = True
+    progress.share_fold([progress])  # as `verify --read-models` rebuilds it: alone
+    assert progress.folded_by is None
+    assert progress.handler_for(Project.Referred) is not None
