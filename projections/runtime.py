@@ -483,7 +483,9 @@ class ProjectionRunner:
                 done += len(batch)
                 if progress:
                     progress(done, head)
-        with self.engine.begin() as conn:
+        # The bulk writes build millions of row values with the folded state still alive: the
+        # collector is held back while they do, as while folding.
+        with fewer_collections(), self.engine.begin() as conn:
             # Every builder flushes before any forgets its state: some share what they folded.
             for builder in builders:
                 builder.flush(conn)
