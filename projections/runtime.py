@@ -574,6 +574,23 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         conn.execute(table.insert(), list(rows))
         return
     names = list(rows[0])
+    values = operator.itemgetter(*names)
+    if len(names) == 1:
+        insert_values(conn, table, names, [(row[names[0]],) for row in rows])
+    else:
+        insert_values(conn, table, names, [values(row) for row in rows])
+
+
+def insert_values(
+    conn: Connection, table: Table, names: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """A plain INSERT of many rows given as tuples of the columns `names` (see
+    `insert_rows`)."""
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(table.insert(), [dict(zip(names, row, strict=True)) for row in rows])
+        return
     preparer = conn.dialect.identifier_preparer
     statement = (
         f"INSERT INTO {preparer.format_table(table)} "
@@ -585,11 +602,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         for index, name in enumerate(names)
         if (processor := table.c[name].type.bind_processor(conn.dialect)) is not None
     ]
-    values = operator.itemgetter(*names)
-    if len(names) == 1:
-        parameters: list[tuple[Any, ...]] = [(row[names[0]],) for row in rows]
-    else:
-        parameters = [values(row) for row in rows]
+    parameters = rows
     if processors:
         converted = []
         for row_values in parameters:
