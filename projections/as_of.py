@@ -8,6 +8,15 @@ from typing import Any
 
 from domain.project import stage_from
 
+# The milestones a quarter's progress names, in the order it names them.
+MILESTONE_WORDS = (
+    ("signed_on", "签约"),
+    ("registered_on", "注册"),
+    ("construction_started_on", "开工"),
+    ("production_started_on", "投产"),
+    ("capacity_reached_on", "达产"),
+)
+
 
 def on_or_before(day: str | None, end: str) -> bool:
     return day is not None and day <= end
@@ -50,13 +59,7 @@ def progress_in(doc: dict[str, Any], start: str, end: str) -> list[str]:
         )
         if count:
             items.append(f"{label}{count}次")
-    for column, label in (
-        ("signed_on", "签约"),
-        ("registered_on", "注册"),
-        ("construction_started_on", "开工"),
-        ("production_started_on", "投产"),
-        ("capacity_reached_on", "达产"),
-    ):
+    for column, label in MILESTONE_WORDS:
         if within(doc[column]):
             items.append(f"{label}（{doc[column]}）")
     funds = sum(fen for day, fen, voided in doc["arrivals"].values() if not voided and within(day))

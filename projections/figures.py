@@ -11,6 +11,7 @@ count a jointly referred project twice.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Sequence
@@ -35,7 +36,15 @@ from domain.project import Project
 from domain.values import largest_remainder, to_cny, to_fen
 from projections.amounts import WholeNumberText
 from projections.ledger import day_text, month_text
-from projections.runtime import Handler, Projection, chunked, load_docs, upsert
+from projections.runtime import (
+    Handler,
+    Projection,
+    chunked,
+    insert_rows,
+    insert_values,
+    load_docs,
+    upsert,
+)
 
 CITY_TOTAL = ""
 METRICS = (
@@ -59,6 +68,7 @@ METRICS = (
 )
 
 
+@functools.cache
 def quarter_of_month(month: str) -> str:
     """`2024-11` → `2024Q4`."""
     return f"{month[:4]}Q{(int(month[5:7]) - 1) // 3 + 1}"
@@ -154,7 +164,10 @@ class FiguresProjection(Projection):
                 {"project_id": p, "doc": json.dumps(self.docs[p], separators=(",", ":"))}
                 for p in ids
             ]
-            conn.execute(documents, docs)
+            if self.bulk:
+                insert_rows(conn, projects, docs)
+            else:
+                conn.execute(documents, docs)
         self.deltas.clear()
         self.dirty.clear()
         if not self.bulk:
@@ -170,8 +183,14 @@ class FiguresProjection(Projection):
         """Add the deltas to the counters of `table` (keyed by `period`, association, city and
         metric)."""
         keys = [period, "association_id", "city", "metric"]
+        if self.bulk:
+            # Fresh tables, nothing stored to add to: tuples in key order, in large parts.
+            counted = sorted((key, total) for key, total in deltas.items() if total != 0)
+            for part in chunked(counted, 10_000):
+                insert_values(conn, table, [*keys, "value"], [(*k, t) for k, t in part])
+            return
         key_columns = tuple_(*(table.c[k] for k in keys))
-        counters = insert(table) if self.bulk else upsert(conn.dialect, table, keys)
+        counters = upsert(conn.dialect, table, keys)
         changed = sorted(k for k, v in deltas.items() if v != 0)
         for part in chunked(changed, 500):  # in parts: a rebuild never builds every row at once
             totals = {key: deltas[key] for key in part}

@@ -9,13 +9,13 @@ databases.
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -27,7 +27,6 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
-    insert,
     select,
 )
 
@@ -35,7 +34,7 @@ from domain.association import Association
 from domain.project import Project, stage_from
 from domain.values import to_cny, to_fen
 from projections.amounts import WholeNumberText
-from projections.runtime import Handler, Projection, chunked, load_docs, upsert
+from projections.runtime import Handler, Projection, chunked, insert_rows, load_docs, upsert
 
 PROJECT_COLUMNS = (
     "name",
@@ -91,6 +90,16 @@ def add_dated(doc: dict[str, Any], key: str, day: str) -> None:
         entry[0] += 1
         entry[1] = min(entry[1], day)
         entry[2] = max(entry[2], day)
+
+
+DOCUMENT_ENCODER = msgspec.json.Encoder()
+
+
+def document_text(doc: dict[str, Any]) -> str:
+    """A document as stored: compact JSON, non-ASCII kept — the very text of
+    `json.dumps(doc, separators=(",", ":"), ensure_ascii=False)` (so rows written before
+    and after compare equal in `verify --read-models`), encoded in C."""
+    return DOCUMENT_ENCODER.encode(doc).decode()
 
 
 def _stage(doc: dict[str, Any]) -> str:
@@ -250,9 +259,7 @@ class LedgerProjection(Projection):
         )
         officers = self.tables["officers"]
         ids = sorted(self.dirty)
-        project_statement = (
-            insert(projects) if self.bulk else upsert(conn.dialect, projects, ["project_id"])
-        )
+        project_upsert = upsert(conn.dialect, projects, ["project_id"])
         # In parts, so a rebuild never holds every row (and its JSON) in memory at once.
         for part in chunked(ids, 1000):
             project_rows: list[dict[str, Any]] = []
@@ -263,7 +270,7 @@ class LedgerProjection(Projection):
                 doc = self.docs[project_id]
                 row = {column: doc[column] for column in PROJECT_COLUMNS}
                 row["project_id"] = project_id
-                row["doc"] = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+                row["doc"] = document_text(doc)
                 project_rows.append(row)
                 link_rows.extend(
                     {"project_id": project_id, "association_id": a, "share": s}
@@ -285,21 +292,18 @@ class LedgerProjection(Projection):
                 conn.execute(delete(links).where(links.c.project_id.in_(part)))
                 conn.execute(delete(years).where(years.c.project_id.in_(part)))
                 conn.execute(delete(officers).where(officers.c.project_id.in_(part)))
-            conn.execute(project_statement, project_rows)
-            if link_rows:
-                conn.execute(insert(links), link_rows)
-            if year_rows:
-                conn.execute(insert(years), year_rows)
-            if officer_rows:
-                conn.execute(insert(officers), officer_rows)
+            if self.bulk:
+                insert_rows(conn, projects, project_rows)
+            else:
+                conn.execute(project_upsert, project_rows)
+            insert_rows(conn, links, link_rows)
+            insert_rows(conn, years, year_rows)
+            insert_rows(conn, officers, officer_rows)
         association_rows = [self.associations[a] for a in sorted(self.dirty_associations)]
-        if association_rows:
-            statement = (
-                insert(associations)
-                if self.bulk
-                else upsert(conn.dialect, associations, ["association_id"])
-            )
-            conn.execute(statement, association_rows)
+        if self.bulk:
+            insert_rows(conn, associations, association_rows)
+        elif association_rows:
+            conn.execute(upsert(conn.dialect, associations, ["association_id"]), association_rows)
         self.dirty.clear()
         self.dirty_associations.clear()
         if not self.bulk:

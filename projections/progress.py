@@ -32,15 +32,21 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
-    insert,
     select,
 )
 
 from domain.periods import quarter_bounds
-from domain.project import Project
-from projections.as_of import open_problems, progress_in, stage_as_of, status_as_of
-from projections.ledger import LedgerProjection
-from projections.runtime import Handler, chunked, load_docs, upsert
+from domain.project import STAGE_RULE, Project, stage_from
+from projections.as_of import MILESTONE_WORDS, fen_to_yuan
+from projections.ledger import LedgerProjection, document_text
+from projections.runtime import (
+    Handler,
+    Projection,
+    chunked,
+    insert_rows,
+    load_docs,
+    upsert,
+)
 
 MILESTONES = (
     "referred_on",
@@ -51,6 +57,8 @@ MILESTONES = (
     "production_started_on",
     "capacity_reached_on",
 )
+# Facts counted per month in a document, as [count, first day, last day].
+MONTHLY_FACTS = ("visits", "negotiations", "follow_ups")
 
 
 @functools.cache
@@ -70,7 +78,7 @@ def dated_days(doc: dict[str, Any]) -> Iterator[str]:
     for column in MILESTONES:
         if doc[column]:
             yield doc[column]
-    for key in ("visits", "negotiations", "follow_ups"):
+    for key in MONTHLY_FACTS:
         for _, first, last in doc["dates"][key].values():
             yield first
             yield last
@@ -84,16 +92,93 @@ def dated_days(doc: dict[str, Any]) -> Iterator[str]:
             yield closed_on
 
 
+def json_list(words: list[str]) -> str:
+    """As `json.dumps(words, ensure_ascii=False)`; most quarters' lists are empty."""
+    return json.dumps(words, ensure_ascii=False) if words else "[]"
+
+
 def quarter_rows(project_id: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The project drawn up as of the end of each quarter holding one of its dated facts."""
+    """The project drawn up as of the end of each quarter holding one of its dated facts.
+
+    One pass over the document's dated facts, each put in its quarter, then one sweep over the
+    quarters in order: the same rows as drawing the project up quarter by quarter with
+    `projections.as_of` (a day is on or before a quarter's end exactly when its quarter is
+    not later; `tests/unit/test_progress_rows.py` checks the two agree)."""
+    dates = doc["dates"]
+    issues = doc["issues"].values()
+    live_arrivals = [(day, fen) for day, fen, voided in doc["arrivals"].values() if not voided]
     quarters = sorted({quarter_of_day(day) for day in dated_days(doc)})
-    funded = [day for day, _, voided in doc["arrivals"].values() if not voided]
+    # What happened in each quarter, in the order of `progress_in`'s words.
+    counted: dict[str, dict[str, int]] = {}
+    last_follow_up: dict[str, str] = {}  # the quarter's latest follow-up day
+    first_reached: dict[str, str] = {}  # a fact → the quarter it was first reached in
+    for key in MONTHLY_FACTS:
+        for month, (count, first, last) in dates[key].items():
+            quarter = quarter_of_day(month)
+            in_quarter = counted.setdefault(quarter, {})
+            in_quarter[key] = in_quarter.get(key, 0) + count
+            if key == "follow_ups":
+                if last > last_follow_up.get(quarter, ""):
+                    last_follow_up[quarter] = last
+            else:
+                first_quarter = quarter_of_day(first)
+                if key not in first_reached or first_quarter < first_reached[key]:
+                    first_reached[key] = first_quarter
+    for _, column in STAGE_RULE:
+        if column not in MONTHLY_FACTS and doc[column] is not None:
+            first_reached[column] = quarter_of_day(doc[column])
+    funds: dict[str, int] = {}
+    for day, fen in live_arrivals:
+        quarter = quarter_of_day(day)
+        funds[quarter] = funds.get(quarter, 0) + fen
+    raised: dict[str, int] = {}
+    closed: dict[str, int] = {}
+    problems = []  # (quarter raised, quarter closed or None, category)
+    for raised_on, closed_on, category in issues:
+        raised_in = quarter_of_day(raised_on)
+        raised[raised_in] = raised.get(raised_in, 0) + 1
+        closed_in = None
+        if closed_on is not None:
+            closed_in = quarter_of_day(closed_on)
+            closed[closed_in] = closed.get(closed_in, 0) + 1
+        problems.append((raised_in, closed_in, category))
+    statuses = sorted(dates["status"])  # as `status_as_of` reads them: by day, then status
+    funded = [day for day, _ in live_arrivals]
+    first_funded_on = min(funded) if funded else None
     referrals = json.dumps([a for a, _ in doc["referrals"]], ensure_ascii=False)
     rows = []
+    status = "active"
+    next_status = 0
+    latest_follow_up: str | None = None
     for index, quarter in enumerate(quarters):
-        start, end = quarter_days(quarter)
-        follow_ups = [last for _, _, last in doc["dates"]["follow_ups"].values() if last <= end]
-        problems = open_problems(doc, end)
+        while next_status < len(statuses) and quarter_of_day(statuses[next_status][0]) <= quarter:
+            status = statuses[next_status][1]
+            next_status += 1
+        if quarter in last_follow_up and (
+            latest_follow_up is None or last_follow_up[quarter] > latest_follow_up
+        ):
+            latest_follow_up = last_follow_up[quarter]
+        reached = {fact for fact, first in first_reached.items() if first <= quarter}
+        open_now = sorted(
+            category
+            for raised_in, closed_in, category in problems
+            if raised_in <= quarter and (closed_in is None or closed_in > quarter)
+        )
+        progress = []
+        in_quarter = counted.get(quarter, {})
+        for key, label in (("visits", "考察"), ("negotiations", "洽谈"), ("follow_ups", "回访")):
+            if in_quarter.get(key):
+                progress.append(f"{label}{in_quarter[key]}次")
+        for column, label in MILESTONE_WORDS:
+            day = doc[column]
+            if day is not None and quarter_of_day(day) == quarter:
+                progress.append(f"{label}（{day}）")
+        if funds.get(quarter):
+            progress.append(f"资金到位{fen_to_yuan(funds[quarter])}元")
+        if raised.get(quarter):
+            progress.append(f"新提问题诉求{raised[quarter]}项")
+        if closed.get(quarter):
+            progress.append(f"办结问题诉求{closed[quarter]}项")
         rows.append(
             {
                 "project_id": project_id,
@@ -103,16 +188,16 @@ def quarter_rows(project_id: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
                 "city": doc["city"],
                 "referred_on": doc["referred_on"],
                 "associations": referrals,
-                "stage": stage_as_of(doc, end),
-                "status": status_as_of(doc, end),
-                "progress": json.dumps(progress_in(doc, start, end), ensure_ascii=False),
-                "open_problems": json.dumps(problems, ensure_ascii=False),
-                "has_problems": 1 if problems else 0,
+                "stage": stage_from(reached.__contains__),
+                "status": status,
+                "progress": json_list(progress),
+                "open_problems": json_list(open_now),
+                "has_problems": 1 if open_now else 0,
                 "signed_on": doc["signed_on"],
-                "first_funded_on": min(funded) if funded else None,
+                "first_funded_on": first_funded_on,
                 "construction_started_on": doc["construction_started_on"],
                 "production_started_on": doc["production_started_on"],
-                "last_follow_up_on": max(follow_ups) if follow_ups else None,
+                "last_follow_up_on": latest_follow_up,
             }
         )
     return rows
@@ -153,8 +238,31 @@ class ProgressProjection(LedgerProjection):
         Index(f"ix_{quarters.name}_quarter", quarters.c.quarter)
         return {"projects": projects, "quarters": quarters}
 
+    def __init__(self) -> None:
+        super().__init__()
+        # During a rebuild beside the ledger projection: the ledger builder whose documents
+        # (folded by the same handlers) this one writes, instead of folding them twice.
+        self.folded_by: LedgerProjection | None = None
+
+    def share_fold(self, builders: Sequence[Projection]) -> None:
+        ledger = next((b for b in builders if type(b) is LedgerProjection and b.bulk), None)
+        if ledger is None or not self.bulk or self.docs:
+            return
+        self.folded_by = ledger
+        self.docs = ledger.docs
+        self._handlers = {}
+
+    def unshare_fold(self) -> None:
+        if self.folded_by is not None:
+            self.folded_by = None
+            self.docs = {}
+            self._handlers = {}
+
     def handlers(self) -> dict[type, Handler]:
-        """The ledger's project handlers (association rows are the ledger's business)."""
+        """The ledger's project handlers (association rows are the ledger's business); none
+        while the ledger builder folds the documents for both (`share_fold`)."""
+        if self.folded_by is not None:
+            return {}
         return {
             event_class: handler
             for event_class, handler in super().handlers().items()
@@ -167,10 +275,9 @@ class ProgressProjection(LedgerProjection):
 
     def flush(self, conn: Connection) -> None:
         projects, quarters = self.tables["projects"], self.tables["quarters"]
-        ids = sorted(self.dirty)
-        statement = (
-            insert(projects) if self.bulk else upsert(conn.dialect, projects, ["project_id"])
-        )
+        # Sharing the ledger builder's fold, every document it folded is this one's too.
+        ids = sorted(self.docs if self.folded_by is not None else self.dirty)
+        statement = upsert(conn.dialect, projects, ["project_id"])
         # In parts, so a rebuild never holds every row in memory at once.
         for part in chunked(ids, 1000):
             project_rows = []
@@ -180,15 +287,17 @@ class ProgressProjection(LedgerProjection):
                 project_rows.append(
                     {
                         "project_id": project_id,
-                        "doc": json.dumps(doc, separators=(",", ":"), ensure_ascii=False),
+                        "doc": document_text(doc),
                     }
                 )
                 quarter_rows_.extend(quarter_rows(project_id, doc))
             if not self.bulk:
                 conn.execute(delete(quarters).where(quarters.c.project_id.in_(part)))
-            conn.execute(statement, project_rows)
-            if quarter_rows_:
-                conn.execute(insert(quarters), quarter_rows_)
+            if self.bulk:
+                insert_rows(conn, projects, project_rows)
+            else:
+                conn.execute(statement, project_rows)
+            insert_rows(conn, quarters, quarter_rows_)
         self.dirty.clear()
         self.dirty_associations.clear()
         if not self.bulk:

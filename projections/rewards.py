@@ -30,7 +30,15 @@ from projections.policy import FactsFold, Policy, ProjectFacts, RewardReport, ev
 from projections.policy.engine import AssociationReward, RewardRow, cyclic_gc_paused
 from projections.policy.explain import LANGUAGES
 from projections.policy.fold import ProjectFactsState
-from projections.runtime import Handler, Projection, chunked, load_docs, projections_table, upsert
+from projections.runtime import (
+    Handler,
+    Projection,
+    chunked,
+    insert_rows,
+    load_docs,
+    projections_table,
+    upsert,
+)
 
 
 class RewardFactsProjection(Projection):
@@ -97,9 +105,11 @@ class RewardFactsProjection(Projection):
                 )
             if not self.bulk:
                 conn.execute(delete(years).where(years.c.project_id.in_(part)))
-            conn.execute(statement, fact_rows)
-            if year_rows:
-                conn.execute(insert(years), year_rows)
+            if self.bulk:
+                insert_rows(conn, facts, fact_rows)
+            else:
+                conn.execute(statement, fact_rows)
+            insert_rows(conn, years, year_rows)
         self.dirty.clear()
         if not self.bulk:
             self.fold = FactsFold()
