@@ -104,12 +104,20 @@ class _AnsweredAlready(Exception):
     """The unique scope refused our reservation: another request holds the key."""
 
 
-def fingerprint(body: bytes, if_match: str | None) -> str:
-    """The same request: the same JSON (whatever its spacing and key order) and If-Match."""
+_BOUNDARY = re.compile(r"boundary=\"?([^\";]+)\"?", re.IGNORECASE)
+
+
+def fingerprint(body: bytes, if_match: str | None, content_type: str | None = None) -> str:
+    """The same request: the same JSON (whatever its spacing and key order) and If-Match. A
+    multipart body is the same whatever boundary the client drew: a browser draws a new one for
+    each send, so a double tap on a form with a photo sends two bodies that differ only there."""
+    boundary = _BOUNDARY.search(content_type or "")
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, ensure_ascii=False).encode()
     except (ValueError, UnicodeDecodeError):
         canonical = body
+        if boundary is not None and (content_type or "").lower().startswith("multipart/"):
+            canonical = body.replace(boundary.group(1).encode("latin-1"), b"\0boundary\0")
     digest = hashlib.sha256(canonical)
     digest.update(b"\0" + (if_match or "").strip().encode("latin-1"))
     return digest.hexdigest()
@@ -148,7 +156,7 @@ class IdempotencyMiddleware:
             scope=scope,
             key=key,
             path=scope.get("path", ""),
-            fingerprint=fingerprint(body, headers.get("if-match")),
+            fingerprint=fingerprint(body, headers.get("if-match"), headers.get("content-type")),
         )
 
         async def replay() -> Any:
