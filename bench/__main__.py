@@ -266,24 +266,26 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def admin_token(url: str, name: str) -> tuple[dict[str, str], list[str], str]:
+    """The environment and command line of the CLI on `url`, and a new admin's API token."""
+    env = {**os.environ, "ZHAOSHANG_DATABASE_URL": url, "PYTHONPATH": str(REPO)}
+    cli = [sys.executable, "-m", "cli.main"]
+    created = subprocess.run(
+        [*cli, "users", "create", name, "--role", "admin"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return env, cli, created.stdout.strip().splitlines()[-1]
+
+
 def api_load(
     url: str, workers: int, seconds: float, concurrency: int = 8
 ) -> dict[str, dict[str, Any]]:
     """Start `zhaoshang serve` on a loopback port and drive it from a separate process."""
-    env = {**os.environ, "ZHAOSHANG_DATABASE_URL": url, "PYTHONPATH": str(REPO)}
-    cli = [sys.executable, "-m", "cli.main"]
-    token = (
-        subprocess.run(
-            [*cli, "users", "create", f"bench-{workers}w-{os.getpid()}", "--role", "admin"],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    env, cli, token = admin_token(url, f"bench-{workers}w-{os.getpid()}")
     ledger = open_ledger(url)
     engine = engine_of(ledger)
     from projections.queries import ReadModels

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -82,22 +81,9 @@ def behind(url: str) -> int:
 def writes_while_busy(
     url: str, seconds: float = 6.0, burst: int = 20_000, connections: int = 8
 ) -> dict[str, dict[str, Any]]:
-    from bench.__main__ import _drive, _free_port
+    from bench.__main__ import _drive, _free_port, admin_token
 
-    env = {**os.environ, "ZHAOSHANG_DATABASE_URL": url, "PYTHONPATH": str(REPO)}
-    cli = [sys.executable, "-m", "cli.main"]
-    token = (
-        subprocess.run(
-            [*cli, "users", "create", f"bench-busy-{os.getpid()}", "--role", "admin"],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    env, cli, token = admin_token(url, f"bench-busy-{os.getpid()}")
     signed, burst_ids = split_projects(url)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
