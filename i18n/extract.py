@@ -161,7 +161,10 @@ def template_words(templates: Path = TEMPLATES) -> Iterator[tuple[str, str]]:
         source = path.read_text(encoding="utf-8")
         relative = path.relative_to(templates.parent.parent).as_posix()
         found = environment.extract_translations(source)  # type: ignore[attr-defined]
-        for lineno, _function, message in found:
+        for lineno, function, message in found:
+            # `_("… %(n)s", n=…)` comes as (text, None): its values are keywords, not messages.
+            if isinstance(message, tuple) and function in ("_", "gettext") and message:
+                message = message[0]
             if isinstance(message, str):
                 yield message, f"{relative}:{lineno}"
 

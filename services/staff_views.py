@@ -14,6 +14,7 @@ from adapters.documents import DocumentStore
 from adapters.users import AccountRow
 from domain.application import Ledger
 from domain.errors import NotFound
+from i18n import N_, ZH, gettext_for
 from projections.policy import PolicyRegistry
 from projections.queries import ReadModels
 from projections.search import normalise, pinyin_of
@@ -59,11 +60,15 @@ def designations_held(
     return held
 
 
-def officer_choices(accounts: Iterable[AccountRow]) -> dict[str, str]:
-    """Active accounts an officer assignment may name: id → "name（role）"."""
-    labels = {"officer": "跟踪服务专员", "staff": "工作人员"}
+OFFICER_ROLE_WORDS = {"officer": N_("Follow-up officer"), "staff": N_("Staff")}
+
+
+def officer_choices(accounts: Iterable[AccountRow], lang: str = ZH) -> dict[str, str]:
+    """Active accounts an officer assignment may name: id → "name（role）" in `lang`."""
+    said = N_("%(name)s (%(role)s)")
     return {
-        a.id: f"{a.name}（{labels[a.role]}）"
+        a.id: gettext_for(lang, said)
+        % {"name": a.name, "role": gettext_for(lang, OFFICER_ROLE_WORDS[a.role])}
         for a in sorted(accounts, key=lambda a: (a.role, a.name))
         if a.active and a.role in OFFICER_ROLES
     }

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from i18n import N_, ZH, gettext_for
 from projections.queries import ReadModels
 
 
@@ -27,23 +28,37 @@ class Todo:
     rule: str
     subject: str  # the project id (issue id for `issue_open`, settlement for approvals)
     project_id: str | None
+    # The project's name (user data, never translated); for a settlement, an English message id
+    # like `detail`, said in the reader's language by `title_in`.
     title: str
+    # The start page's line: an English message id, its `%(name)s` values from `words`, said
+    # in the reader's language by `detail_in` (the catalogue holds its Chinese).
     detail: str
     due_on: date | None
     period: str
     link: str
     overdue: bool = False
     # The values a reminder's text is made of (`services.notifications` renders them in the
-    # recipient's language); the detail above is the start page's Chinese line.
+    # recipient's language).
     args: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    words: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    title_is_message: bool = False
+
+    def title_in(self, lang: str) -> str:
+        if not self.title_is_message:
+            return self.title
+        return gettext_for(lang, self.title) % self.words
+
+    def detail_in(self, lang: str) -> str:
+        return gettext_for(lang, self.detail) % self.words
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
             "subject": self.subject,
             "project_id": self.project_id,
-            "title": self.title,
-            "detail": self.detail,
+            "title": self.title_in(ZH),
+            "detail": self.detail_in(ZH),
             "due_on": self.due_on.isoformat() if self.due_on else None,
             "period": self.period,
             "link": self.link,
@@ -57,6 +72,16 @@ RULE_LABELS = {
     "issue_open": "问题未办结",
     "settlement_awaiting_approval": "结算待审批",
 }
+
+# Each item's line on the start page, in English (the catalogue holds the Chinese).
+FOLLOW_UP_DUE = N_("Follow-up visit due by %(due_on)s")
+FOLLOW_UP_OVERDUE = N_("Follow-up visit due by %(due_on)s, overdue by %(days)s days")
+STALLED_SIGNING = N_(
+    "Signed on %(signed_on)s; no funds and no construction for over %(months)s months"
+)
+ISSUE_OPEN = N_("“%(category)s” raised on %(raised_on)s, open for %(days)s days")
+SETTLEMENT_TITLE = N_("%(year)s reward settlement (%(policy)s)")
+SETTLEMENT_AWAITING = N_("Revision %(revision)s, frozen on %(settled_on)s, total %(total)s yuan")
 
 
 @dataclass(frozen=True)
@@ -77,7 +102,7 @@ class TodoRules:
                 days=self.follow_up_interval_days
             )
             late = (today - due).days
-            detail = f"应于 {due.isoformat()} 前回访" + (f"，已逾期 {late} 天" if late > 0 else "")
+            detail = FOLLOW_UP_OVERDUE if late > 0 else FOLLOW_UP_DUE
             items.append(
                 Todo(
                     rule="follow_up_due",
@@ -90,6 +115,7 @@ class TodoRules:
                     link=f"/app/projects/{row['project_id']}/follow-ups/new",
                     overdue=late > 0,
                     args={"title": row["name"], "due_on": due.isoformat()},
+                    words={"due_on": due.isoformat(), "days": str(late)},
                 )
             )
         return items
@@ -105,14 +131,17 @@ class TodoRules:
                     subject=row["project_id"],
                     project_id=row["project_id"],
                     title=row["name"],
-                    detail=f"{row['signed_on']} 签约，超过 {self.stalled_signing_months} 个月"
-                    "未到位资金、未开工",
+                    detail=STALLED_SIGNING,
                     due_on=None,
                     period=today.isoformat()[:7],
                     link=f"/app/projects/{row['project_id']}",
                     overdue=True,
                     args={
                         "title": row["name"],
+                        "signed_on": str(row["signed_on"]),
+                        "months": str(self.stalled_signing_months),
+                    },
+                    words={
                         "signed_on": str(row["signed_on"]),
                         "months": str(self.stalled_signing_months),
                     },
@@ -132,13 +161,18 @@ class TodoRules:
                     subject=issue["issue_id"],
                     project_id=issue["project_id"],
                     title=issue["name"],
-                    detail=f"「{issue['category']}」{issue['raised_on']} 提出，已 {days_open} 天未办结",
+                    detail=ISSUE_OPEN,
                     due_on=None,
                     period=f"{issue['raised_on']}+{days_open // self.issue_open_days}",
                     link=f"/app/projects/{issue['project_id']}/issues/{issue['issue_id']}/update",
                     overdue=True,
                     args={
                         "title": issue["name"],
+                        "category": issue["category"],
+                        "raised_on": issue["raised_on"],
+                        "days": str(days_open),
+                    },
+                    words={
                         "category": issue["category"],
                         "raised_on": issue["raised_on"],
                         "days": str(days_open),
@@ -169,8 +203,8 @@ def settlements_awaiting_approval(settlements: Iterable[dict[str, Any]]) -> list
                 rule="settlement_awaiting_approval",
                 subject=subject,
                 project_id=None,
-                title=f"{s['year']} 年度奖励结算（{s['policy']}）",
-                detail=f"第 {s['revision']} 版，{s['settled_on']} 冻结，合计 {s['total']} 元",
+                title=SETTLEMENT_TITLE,
+                detail=SETTLEMENT_AWAITING,
                 due_on=None,
                 period=f"{subject}#{s['revision']}",
                 link=f"/app/settlements/{subject}",
@@ -180,6 +214,14 @@ def settlements_awaiting_approval(settlements: Iterable[dict[str, Any]]) -> list
                     "revision": str(s["revision"]),
                     "total": str(s["total"]),
                 },
+                words={
+                    "policy": str(s["policy"]),
+                    "year": str(s["year"]),
+                    "revision": str(s["revision"]),
+                    "settled_on": str(s["settled_on"]),
+                    "total": str(s["total"]),
+                },
+                title_is_message=True,
             )
         )
     return items

@@ -18,8 +18,9 @@ from api.account_schemas import AccountIn, PasswordIn, ReasonIn, TokenIn
 from api.auth import ROLES, Permission, Principal
 from api.pages.forms import FormState, SubmittedForm, place_refusals, submit
 from api.pages.projects import Input
-from api.pages.render import render
+from api.pages.render import page_language, render, words
 from api.pages.session import PageUser, need, page_writer
+from i18n import N_
 from services.accounts import AccountService
 from services.bootstrap import Services
 
@@ -33,13 +34,25 @@ ROLE_LABELS = {
     "liaison": "商协会联络员",
     "auditor": "审计",
 }
-assert set(ROLE_LABELS) == set(ROLES)
-PASSWORD_HINT = "至少 10 位，不要用常见密码，不要包含用户名；用户首次登录须修改"
-REASON_INPUTS = (Input("reason", "原因", "textarea"),)
-PASSWORD_INPUTS = (Input("password", "新密码", "password", required=True, hint=PASSWORD_HINT),)
+ROLE_LABELS_EN = {
+    "admin": "Administrator",
+    "staff": "Staff",
+    "officer": "Follow-up officer",
+    "liaison": "Association liaison",
+    "auditor": "Auditor",
+}
+assert set(ROLE_LABELS) == set(ROLES) == set(ROLE_LABELS_EN)
+PASSWORD_HINT = N_(
+    "At least 10 characters, not a common password, not containing the user name; the user "
+    "must change it at first sign-in"
+)
+REASON_INPUTS = (Input("reason", N_("Reason"), "textarea"),)
+PASSWORD_INPUTS = (
+    Input("password", N_("New password"), "password", required=True, hint=PASSWORD_HINT),
+)
 TOKEN_INPUTS = (
-    Input("name", "令牌名称", hint="如：数据报送接口"),
-    Input("expires_on", "有效期至", "date", hint="不填为 90 天"),
+    Input("name", N_("Token name"), hint=N_("e.g. data reporting interface")),
+    Input("expires_on", N_("Valid until"), "date", hint=N_("90 days if left empty")),
 )
 STEPS = ("disable", "enable", "password", "tokens")
 
@@ -63,16 +76,17 @@ def _association_choices(request: Request) -> dict[str, str]:
 
 def _create_inputs(request: Request, choices: dict[str, str]) -> tuple[Input, ...]:
     return (
-        Input("name", "用户名", required=True),
-        Input("role", "角色", "select", ROLE_LABELS, required=True),
+        Input("name", N_("User name"), required=True),
+        Input("role", N_("Role"), "select", ROLE_LABELS, required=True, english=ROLE_LABELS_EN),
         Input(
             "association_id",
-            "所属商协会",
+            N_("Association of the account"),
             "select",
             choices,
-            hint="联络员必选；其他角色不选",
+            hint=N_("Required for a liaison; none for the other roles"),
+            names=True,
         ),
-        Input("password", "初始密码", "password", hint=PASSWORD_HINT),
+        Input("password", N_("Initial password"), "password", hint=PASSWORD_HINT),
     )
 
 
@@ -99,9 +113,10 @@ def _list_page(request: Request, user: Principal, state: FormState, status: int 
         request,
         "app/accounts.html",
         {
-            "page_title": "账号管理",
+            "page_title": words(request)(N_("Account management")),
             "rows": rows,
             "role_labels": ROLE_LABELS,
+            "role_labels_en": ROLE_LABELS_EN,
             "names": names,
             "may_write": user.can(P.USERS),
             "inputs": _create_inputs(request, names),
@@ -123,7 +138,7 @@ def create(request: Request, user: PageUser, form: SubmittedForm) -> Response:
                 w.context(body), body.name, body.role.value, body.association_id, body.password
             )
 
-    created = submit(AccountIn, form, run, state)
+    created = submit(AccountIn, form, run, state, page_language(request))
     if created is not None:
         return RedirectResponse(f"/app/accounts/{created[0]}", status_code=303)
     place_refusals(state, (i.name for i in _create_inputs(request, {})))
@@ -155,10 +170,11 @@ def _account_page(
         request,
         "app/account.html",
         {
-            "page_title": f"账号：{row.name}",
+            "page_title": words(request)(N_("Account: %(name)s")) % {"name": row.name},
             "a": row,
             "tokens": sorted(tokens, key=lambda t: t.created_at, reverse=True),
             "role_labels": ROLE_LABELS,
+            "role_labels_en": ROLE_LABELS_EN,
             "names": _association_choices(request),
             "may_write": user.can(P.USERS),
             "reason_inputs": REASON_INPUTS,
@@ -191,7 +207,7 @@ def _step(
         with w.lock:
             return command(w.context(body), body)
 
-    done = submit(schema, form, run, state)
+    done = submit(schema, form, run, state, page_language(request))
     if done is not None:
         return done, None
     place_refusals(state, (i.name for i in inputs))

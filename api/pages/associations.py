@@ -15,7 +15,7 @@ from api.auth import Permission, Principal
 from api.pages.forms import FormState, SubmittedForm, submit
 from api.pages.paging import table_page
 from api.pages.projects import Input
-from api.pages.render import page_language, render
+from api.pages.render import page_language, render, words
 from api.pages.session import PageUser, need, page_writer
 from api.schemas import ActivityIn, AssociationIn, ProjectIn
 from domain.application import Ledger
@@ -30,42 +30,97 @@ from domain.values import (
     ORIGINS,
     PROJECT_TYPES,
 )
+from i18n import N_
+from projections.history import CITIES_EN, INDUSTRIES_EN, STAGE_LABELS_EN
 from projections.queries import ReadModels
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 P = Permission
 REFERRAL_ROWS = 3
 
+# The domain's codes in English words, for an English page (the domain's lists hold Chinese).
+ASSOCIATION_KINDS_EN = {
+    "domestic_chamber": "Hunan chamber outside the province",
+    "overseas_chamber": "Overseas association",
+    "alumni": "Alumni association",
+}
+ACTIVITY_KINDS_EN = {
+    "promotion": "Promotion",
+    "service": "Service",
+    "talent": "Talent",
+    "technology": "Technology",
+}
+ASSOCIATION_DESIGNATIONS_EN = {
+    "advanced_unit": "Advanced unit in serving Hunan's investment promotion",
+    "liaison_station": "Hunan investment liaison station",
+    "ambassador": "Hunan investment ambassador",
+}
+DESIGNATIONS_EN = {
+    "fortune_global_500": "Fortune Global 500",
+    "china_500": "China Top 500",
+    "china_private_500": "China Top 500 Private Enterprises",
+    "little_giant": "Specialised and innovative 'little giant'",
+    "industry_top_100": "Top 100 of its industry",
+    "chain_strengthening": "Strengthens, fills or extends an industrial chain",
+}
+PROJECT_TYPES_EN = {"ordinary": "Ordinary project", "large_infrastructure": "Large infrastructure"}
+ORIGINS_EN = {
+    "overseas": "Overseas",
+    "other_province": "Other province",
+    "in_province": "In province",
+}
+
 ASSOCIATION_INPUTS = (
-    Input("name", "名称", required=True),
-    Input("kind", "类别", "select", ASSOCIATION_KINDS, required=True),
-    Input("based_in", "所在地", required=True, hint="如：北京、新加坡"),
-    Input("contact", "联系方式"),
+    Input("name", N_("Name"), required=True),
+    Input(
+        "kind", N_("Kind"), "select", ASSOCIATION_KINDS, required=True, english=ASSOCIATION_KINDS_EN
+    ),
+    Input("based_in", N_("Based in"), required=True, hint=N_("e.g. Beijing, Singapore")),
+    Input("contact", N_("Contact")),
 )
 ACTIVITY_INPUTS = (
-    Input("kind", "活动类别", "select", ACTIVITY_KINDS, required=True),
-    Input("occurred_on", "日期", "date", required=True),
-    Input("description", "活动内容", "textarea", required=True),
-    Input("count", "人次 / 数量", "integer"),
+    Input(
+        "kind",
+        N_("Kind of activity"),
+        "select",
+        ACTIVITY_KINDS,
+        required=True,
+        english=ACTIVITY_KINDS_EN,
+    ),
+    Input("occurred_on", N_("Date"), "date", required=True),
+    Input("description", N_("What was done"), "textarea", required=True),
+    Input("count", N_("People / number"), "integer"),
 )
 PROJECT_INPUTS = (
-    Input("name", "项目名称", required=True),
-    Input("investor", "投资方", required=True),
+    Input("name", N_("Project name"), required=True),
+    Input("investor", N_("Investor"), required=True),
     Input(
         "industry",
-        "行业门类",
+        N_("Industry category"),
         "select",
         {code: f"{code} {label}" for code, label in INDUSTRIES.items()},
         required=True,
+        english={code: f"{code} {label}" for code, label in INDUSTRIES_EN.items()},
     ),
-    Input("project_type", "项目类型", "select", PROJECT_TYPES, required=True),
-    Input("origin", "项目来源", "select", ORIGINS, required=True),
-    Input("city", "落地市州", "select", CITIES, required=True),
-    Input("county", "县市区"),
-    Input("park", "园区"),
-    Input("planned_investment", "计划总投资（元）", "money", required=True),
-    Input("occurred_on", "引荐日期", "date", required=True),
+    Input(
+        "project_type",
+        N_("Project type"),
+        "select",
+        PROJECT_TYPES,
+        required=True,
+        english=PROJECT_TYPES_EN,
+    ),
+    Input(
+        "origin", N_("Origin of the project"), "select", ORIGINS, required=True, english=ORIGINS_EN
+    ),
+    Input("city", N_("City of landing"), "select", CITIES, required=True, english=CITIES_EN),
+    Input("county", N_("County / district")),
+    Input("park", N_("Park")),
+    Input("planned_investment", N_("Planned investment (yuan)"), "money", required=True),
+    Input("occurred_on", N_("Referred on"), "date", required=True),
 )
+REGISTER_TITLE = N_("Register an association")
+REFER_TITLE = N_("Refer a project")
 
 
 def _read(request: Request) -> ReadModels:
@@ -90,9 +145,10 @@ def associations(request: Request, user: PageUser, page: int = 1) -> Response:
         request,
         "app/associations.html",
         {
-            "page_title": "商协会",
+            "page_title": words(request)(N_("Associations")),
             "table": table_page(rows, page, lambda to_page: f"/app/associations?page={to_page}"),
             "kinds": ASSOCIATION_KINDS,
+            "kinds_en": ASSOCIATION_KINDS_EN,
             "may_register": user.can(P.ASSOCIATIONS),
         },
     )
@@ -101,7 +157,7 @@ def associations(request: Request, user: PageUser, page: int = 1) -> Response:
 @router.get("/associations/new")
 def register_form(request: Request, user: PageUser) -> Response:
     need(user, P.ASSOCIATIONS)
-    return _form(request, "登记商协会", "/app/associations/new", ASSOCIATION_INPUTS, FormState())
+    return _form(request, REGISTER_TITLE, "/app/associations/new", ASSOCIATION_INPUTS, FormState())
 
 
 @router.post("/associations/new")
@@ -117,7 +173,7 @@ def register(request: Request, user: PageUser, form: SubmittedForm) -> Response:
     )
     if created is not None:
         return RedirectResponse(f"/app/associations/{created[0]}", status_code=303)
-    return _form(request, "登记商协会", "/app/associations/new", ASSOCIATION_INPUTS, state, 422)
+    return _form(request, REGISTER_TITLE, "/app/associations/new", ASSOCIATION_INPUTS, state, 422)
 
 
 @router.get("/associations/{association_id}")
@@ -132,12 +188,17 @@ def association(request: Request, association_id: str, user: PageUser) -> Respon
             "page_title": found.name,
             "a": found,
             "kinds": ASSOCIATION_KINDS,
+            "kinds_en": ASSOCIATION_KINDS_EN,
             "activity_kinds": ACTIVITY_KINDS,
+            "activity_kinds_en": ACTIVITY_KINDS_EN,
             "designation_labels": ASSOCIATION_DESIGNATIONS,
+            "designation_labels_en": ASSOCIATION_DESIGNATIONS_EN,
             "projects": projects.items,
             "total_projects": projects.total,
             "city_labels": CITIES,
+            "city_labels_en": CITIES_EN,
             "stage_labels": STAGE_LABELS,
+            "stage_labels_en": STAGE_LABELS_EN,
             "may_record": _may_record_activity(user, str(found.id)),
             "may_refer": user.can(P.REFER_PROJECT, P.REFER_OWN_PROJECT),
         },
@@ -155,7 +216,9 @@ def activity_form(request: Request, association_id: str, user: PageUser) -> Resp
     user.check_records_activity(association_id)
     found = _ledger(request).get_association(association_id)
     action = f"/app/associations/{association_id}/activities/new"
-    return _form(request, f"记录活动：{found.name}", action, ACTIVITY_INPUTS, FormState())
+    return _form(
+        request, _activity_title(request, found.name), action, ACTIVITY_INPUTS, FormState()
+    )
 
 
 @router.post("/associations/{association_id}/activities/new")
@@ -176,7 +239,7 @@ def record_activity(
     if done is not None:
         return RedirectResponse(f"/app/associations/{association_id}#activities", status_code=303)
     action = f"/app/associations/{association_id}/activities/new"
-    return _form(request, f"记录活动：{found.name}", action, ACTIVITY_INPUTS, state, 422)
+    return _form(request, _activity_title(request, found.name), action, ACTIVITY_INPUTS, state, 422)
 
 
 # ---- referring a project -------------------------------------------------------------------
@@ -203,14 +266,15 @@ def _project_form(
         request,
         "app/project_form.html",
         {
-            "page_title": "登记引荐项目",
-            "title": "登记引荐项目",
+            "page_title": words(request)(REFER_TITLE),
+            "title": words(request)(REFER_TITLE),
             "action": "/app/projects/new",
             "inputs": PROJECT_INPUTS,
             "form": state,
             "choices": _referral_choices(request, user),
             "referral_rows": range(REFERRAL_ROWS),
             "designations": DESIGNATIONS,
+            "designations_en": DESIGNATIONS_EN,
         },
         status=status,
     )
@@ -249,6 +313,10 @@ def _with_designations(values: dict[str, Any], picked: list[Any]) -> dict[str, A
     return values
 
 
+def _activity_title(request: Request, name: str) -> str:
+    return words(request)(N_("Record an activity: %(name)s")) % {"name": name}
+
+
 def _form(
     request: Request,
     title: str,
@@ -260,6 +328,12 @@ def _form(
     return render(
         request,
         "app/simple_form.html",
-        {"page_title": title, "title": title, "action": action, "inputs": inputs, "form": state},
+        {
+            "page_title": words(request)(title),
+            "title": words(request)(title),
+            "action": action,
+            "inputs": inputs,
+            "form": state,
+        },
         status=status,
     )

@@ -472,7 +472,7 @@ def _settlement_page(
         request,
         "app/settlement.html",
         {
-            "page_title": f"{year} 年度结算",
+            "page_title": words(request)(N_("%(year)s settlement")) % {"year": year},
             "s": body,
             "names": _names(request),
             "may_settle": user.can(P.SETTLEMENTS),
@@ -492,7 +492,11 @@ def settlement_audit(request: Request, policy: str, year: int, user: PageUser) -
     return render(
         request,
         "app/settlement_audit.html",
-        {"page_title": f"{year} 年度结算审计", "audit": audit, "names": _names(request)},
+        {
+            "page_title": words(request)(N_("%(year)s settlement audit")) % {"year": year},
+            "audit": audit,
+            "names": _names(request),
+        },
     )
 
 
@@ -507,13 +511,13 @@ def _names(request: Request) -> dict[str, str]:
 # ---- settling (staff) ----------------------------------------------------------------------
 
 SETTLE_INPUTS = (
-    Input("year", "年度", "integer", required=True),
-    Input("reason", "修订原因（重新冻结时必填）", "textarea"),
+    Input("year", N_("Year"), "integer", required=True),
+    Input("reason", N_("Reason for the revision (required when freezing again)"), "textarea"),
 )
 STAMP_INPUTS = (
-    Input("occurred_on", "日期", "date", required=True),
-    Input("by", "经办人 / 审批人", required=True),
-    Input("reference", "文号 / 支付凭证号", required=True),
+    Input("occurred_on", N_("Date"), "date", required=True),
+    Input("by", N_("Handled / approved by"), required=True),
+    Input("reference", N_("Document number / payment voucher number"), required=True),
 )
 
 
@@ -537,7 +541,7 @@ def _settlements_page(
         request,
         "app/settlements.html",
         {
-            "page_title": "奖励结算",
+            "page_title": words(request)(N_("Reward settlements")),
             "rows": rows,
             "may_settle": user.can(P.SETTLEMENTS),
             "inputs": SETTLE_INPUTS,

@@ -12,6 +12,7 @@ downloads keep every row.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -24,11 +25,15 @@ from fastapi.responses import JSONResponse, Response
 from adapters.documents import Document, DocumentStore
 from api.auth import Permission
 from api.pages.paging import table_page
-from api.pages.render import render
+from api.pages.render import label_in, page_language, render, words
 from api.pages.session import PageUser, need
 from domain import errors
 from domain.periods import parse_quarter
+from domain.project import STAGE_LABELS
 from domain.values import CITIES
+from i18n import N_
+from projections.dispatch import NEXT_STEPS
+from projections.history import CITIES_EN, STAGE_LABELS_EN
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 P = Permission
@@ -52,6 +57,68 @@ METRIC_LABELS = {
     "talent": "人才引进",
     "technology": "技术引进",
 }
+METRIC_LABELS_EN = {
+    "referrals": "Referrals",
+    "visits": "Visits",
+    "negotiations": "Negotiations",
+    "signings": "Signings",
+    "signed_amount_fen": "Contract amount (ten thousand yuan)",
+    "funds_fen": "Funds arrived (ten thousand yuan)",
+    "production_starts": "Production starts",
+    "capacity_reached": "Capacity reached",
+    "follow_ups": "Follow-up visits",
+    "issues_raised": "Issues raised",
+    "issues_closed": "Issues closed",
+    "activities": "Activities",
+    "activity_reach": "People reached by activities",
+    "promotion": "Promotion",
+    "service": "Service",
+    "talent": "Talent brought in",
+    "technology": "Technology brought in",
+}
+# A dispatch keeps each stage's next step in Chinese (`projections.dispatch.NEXT_STEPS`, frozen
+# with the document); an English page says it from the stage's code.
+NEXT_STEPS_EN = {
+    "referred": "Arrange the investor's visit",
+    "visited": "Organise negotiations",
+    "negotiating": "Push for the signing",
+    "signed": "Push for registration and funds",
+    "registered": "Push for construction to start",
+    "under_construction": "Push for completion and production",
+    "in_production": "Push to reach capacity; follow up regularly",
+    "at_capacity": "Follow up regularly; serve the company",
+}
+# The frozen document's progress words (`projections.as_of.progress_in`, Chinese), each said
+# again in English for an English page: (pattern, English with the pattern's groups).
+PROGRESS_EN = (
+    (re.compile(r"考察(\d+)次"), r"\1 visits"),
+    (re.compile(r"洽谈(\d+)次"), r"\1 negotiations"),
+    (re.compile(r"回访(\d+)次"), r"\1 follow-up visits"),
+    (re.compile(r"签约（(.*)）"), r"signed (\1)"),
+    (re.compile(r"注册（(.*)）"), r"registered (\1)"),
+    (re.compile(r"开工（(.*)）"), r"construction started (\1)"),
+    (re.compile(r"投产（(.*)）"), r"production started (\1)"),
+    (re.compile(r"达产（(.*)）"), r"capacity reached (\1)"),
+    (re.compile(r"资金到位(.*)元"), r"funds arrived: \1 yuan"),
+    (re.compile(r"新提问题诉求(\d+)项"), r"\1 issues raised"),
+    (re.compile(r"办结问题诉求(\d+)项"), r"\1 issues closed"),
+)
+
+
+def progress_en(items: Sequence[str]) -> list[str]:
+    """A progress list of a frozen dispatch in English (an item of no known shape as it is)."""
+    said = []
+    for item in items:
+        for pattern, english in PROGRESS_EN:
+            found = pattern.fullmatch(item)
+            if found is not None:
+                said.append(found.expand(english))
+                break
+        else:
+            said.append(item)
+    return said
+
+
 MONEY_METRICS = ("signed_amount_fen", "funds_fen")
 TABLE_METRICS = (
     "referrals",
@@ -89,7 +156,7 @@ def _quarter(text: str) -> str:
     try:
         year, q = parse_quarter(text)
     except ValueError:
-        raise errors.InvalidInput("季度写作 2023Q4", field="quarter") from None
+        raise errors.InvalidInput("write the quarter as 2023Q4", field="quarter") from None
     return f"{year}Q{q}"
 
 
@@ -105,7 +172,8 @@ def dispatches(request: Request, user: PageUser) -> Response:
     need(user, P.READ)
     items = _store(request).summaries("dispatch")
     items.sort(key=lambda d: (d["period"], d["revision"]), reverse=True)
-    return render(request, "app/dispatches.html", {"page_title": "季调度", "items": items})
+    title = words(request)(N_("Quarterly dispatches"))
+    return render(request, "app/dispatches.html", {"page_title": title, "items": items})
 
 
 @router.get("/dispatches/{quarter}")
@@ -162,18 +230,19 @@ def dispatch(
         return link
 
     tables = {name: table_page(long_rows[name], asked[name], link_to(name)) for name in LONG_TABLES}
+    lang = page_language(request)
     return render(
         request,
         "app/dispatch.html",
         {
-            "page_title": f"{document.period} 季调度",
+            "page_title": words(request)(N_("%(period)s dispatch")) % {"period": document.period},
             "doc": document,
             "content": content,
             "province": quarter_figures["province"],
             "ytd": ytd["province"],
             "cities": [
                 (
-                    CITIES.get(code, code),
+                    label_in(lang, CITIES, code, CITIES_EN),
                     quarter_figures["by_city"].get(code, {}),
                     ytd["by_city"].get(code, {}),
                 )
@@ -182,8 +251,15 @@ def dispatch(
             "tables": tables,
             "metrics": TABLE_METRICS,
             "labels": METRIC_LABELS,
+            "labels_en": METRIC_LABELS_EN,
             "figure": figure,
             "city_labels": CITIES,
+            "city_labels_en": CITIES_EN,
+            "stage_labels": STAGE_LABELS,
+            "stage_labels_en": STAGE_LABELS_EN,
+            "next_steps": NEXT_STEPS,
+            "next_steps_en": NEXT_STEPS_EN,
+            "progress_en": progress_en,
             "revisions": revisions,
         },
     )
@@ -240,22 +316,29 @@ def dispatch_charts(
             )
         year, q = (year - 1, 4) if q == 1 else (year, q - 1)
     province = figures["province"]
+    lang = page_language(request)
+    say = words(request)
     return JSONResponse(
         {
             "funds_by_city": {
-                "title": "各市州到位资金（万元）",
-                "labels": [CITIES[c] for c in cities],
+                "title": say(N_("Funds arrived by city (ten thousand yuan)")),
+                "labels": [label_in(lang, CITIES, c, CITIES_EN) for c in cities],
                 "values": [wan_text(by_city[c]["funds_fen"]) for c in cities],
             },
             "by_quarter": {
-                "title": "各季度到位资金与签约项目",
+                "title": say(N_("Funds arrived and signed projects by quarter")),
                 "labels": [t["quarter"] for t in reversed(trend)],
                 "funds": [t["funds_wan"] for t in reversed(trend)],
                 "signings": [t["signings"] for t in reversed(trend)],
+                "series_names": [
+                    say(N_("Funds arrived (ten thousand yuan)")),
+                    say(N_("Signed projects")),
+                ],
+                "axis_names": [say(N_("ten thousand yuan")), say(N_("projects"))],
             },
             "funnel": {
-                "title": "本季度项目推进",
-                "labels": [METRIC_LABELS[m] for m in FUNNEL],
+                "title": say(N_("Project progress this quarter")),
+                "labels": [label_in(lang, METRIC_LABELS, m, METRIC_LABELS_EN) for m in FUNNEL],
                 "values": [int(province.get(m, 0)) for m in FUNNEL],
             },
         },

@@ -22,12 +22,12 @@ from api.auth import Permission, Principal
 from api.errors import ApiError
 from api.exports import XLSX_TYPE, _attachment
 from api.pages.forms import SubmittedForm
-from api.pages.render import render
+from api.pages.render import page_language, render, words
 from api.pages.session import PageUser, need
 from api.read_models import get_services
 from api.routers.imports import run_import
 from domain import errors
-from i18n import localise_error
+from i18n import N_, localise_error
 from services.imports import ImportReport, problems_workbook
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -39,6 +39,20 @@ STATUS_LABELS = {
     "already_imported": "该文件已导入过，未重复导入",
 }
 ROW_LABELS = {"fine": "可导入", "problem": "有问题", "duplicate": "已登记", "skipped": "合计行"}
+STATUS_LABELS_EN = {
+    "preview": "Preview (not imported yet)",
+    "recorded": "Imported",
+    "not_recorded": "Rows with problems: no row imported",
+    "already_imported": "This file was imported before: not imported again",
+}
+ROW_LABELS_EN = {
+    "fine": "can be imported",
+    "problem": "has problems",
+    "duplicate": "already recorded",
+    "skipped": "total row",
+}
+CHOOSE_A_FILE = N_("Please choose the ledger file to import (.xlsx, .xls, .csv)")
+UPLOAD_AGAIN = N_("Please upload the ledger file again")
 
 
 def _page(
@@ -57,14 +71,16 @@ def _page(
         request,
         "app/imports.html",
         {
-            "page_title": "导入项目台账",
+            "page_title": words(request)(N_("Import the project ledger")),
             "report": report,
             "summary": report.as_dict() if report else None,
             "shown_rows": shown,
             "message": message,
             "file_data": file_data,
             "status_labels": STATUS_LABELS,
+            "status_labels_en": STATUS_LABELS_EN,
             "row_labels": ROW_LABELS,
+            "row_labels_en": ROW_LABELS_EN,
             "batches": batches[:50],
             "key": secrets.token_urlsafe(18),
         },
@@ -78,8 +94,8 @@ def imports_page(request: Request, user: PageUser) -> Response:
     return _page(request, user)
 
 
-def _refusal(e: errors.DomainError | ApiError) -> str:
-    return localise_error(e.code, e.message, "zh")
+def _refusal(request: Request, e: errors.DomainError | ApiError) -> str:
+    return localise_error(e.code, e.message, page_language(request))
 
 
 @router.post("/imports")
@@ -88,9 +104,7 @@ def preview(request: Request, user: PageUser, form: SubmittedForm) -> Response:
     need(user, P.IMPORT, P.IMPORT_OWN)
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return _page(
-            request, user, message="请选择要导入的台账文件（.xlsx、.xls、.csv）", status=422
-        )
+        return _page(request, user, message=words(request)(CHOOSE_A_FILE), status=422)
     data = upload.file.read()
     return _run(request, user, data, upload.filename, dry_run=True)
 
@@ -101,7 +115,7 @@ def confirm(request: Request, user: PageUser, form: SubmittedForm) -> Response:
     need(user, P.IMPORT, P.IMPORT_OWN)
     data, name = _carried(form)
     if data is None:
-        return _page(request, user, message="请重新上传台账文件", status=422)
+        return _page(request, user, message=words(request)(UPLOAD_AGAIN), status=422)
     return _run(
         request,
         user,
@@ -118,7 +132,7 @@ def problem_rows(request: Request, user: PageUser, form: SubmittedForm) -> Respo
     need(user, P.IMPORT, P.IMPORT_OWN)
     data, name = _carried(form)
     if data is None:
-        return _page(request, user, message="请重新上传台账文件", status=422)
+        return _page(request, user, message=words(request)(UPLOAD_AGAIN), status=422)
     report = _command(request, user, data, name, dry_run=True, fine_rows_only=False)
     return Response(
         problems_workbook(report),
@@ -170,6 +184,6 @@ def _run(
     try:
         report = _command(request, user, data, name, dry_run=dry_run, fine_rows_only=fine_rows_only)
     except (errors.DomainError, ApiError) as e:
-        return _page(request, user, message=_refusal(e), status=422)
+        return _page(request, user, message=_refusal(request, e), status=422)
     carried = base64.b64encode(data).decode("ascii") if report.status == "preview" else ""
     return _page(request, user, report=report, file_data=carried)

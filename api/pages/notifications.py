@@ -10,33 +10,41 @@ from fastapi.responses import RedirectResponse, Response
 from api.auth import Permission, Principal
 from api.pages.forms import FormState, SubmittedForm, submit
 from api.pages.projects import Input
-from api.pages.render import render
+from api.pages.render import page_language, render, words
 from api.pages.session import PageUser, need
 from api.routers.notifications import ChannelsIn
+from i18n import N_
 from services.notifications import NotificationService
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 P = Permission
 
 CHANNEL_INPUTS = (
-    Input("email", "电子邮箱", hint="留空则不发邮件"),
+    Input("email", N_("Email address"), hint=N_("Leave empty for no email")),
     Input(
         "wecom_webhook",
-        "企业微信群机器人 Webhook",
-        hint="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…（留空则不发）",
+        N_("WeCom group robot webhook"),
+        hint=N_("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=… (empty: not sent)"),
     ),
     Input(
         "dingtalk_webhook",
-        "钉钉群机器人 Webhook",
-        hint="https://oapi.dingtalk.com/robot/send?access_token=…（留空则不发）",
+        N_("DingTalk group robot webhook"),
+        hint=N_("https://oapi.dingtalk.com/robot/send?access_token=… (empty: not sent)"),
     ),
     Input(
         "dingtalk_secret",
-        "钉钉加签密钥",
+        N_("DingTalk signing secret"),
         "password",
-        hint="以 SEC 开头；留空则保留已保存的密钥",
+        hint=N_("Starts with SEC; leave empty to keep the saved secret"),
     ),
-    Input("language", "通知语言", "select", {"zh": "中文", "en": "English"}),
+    # Each language named in its own words, whatever the page's language.
+    Input(
+        "language",
+        N_("Language of notifications"),
+        "select",
+        {"zh": "中文", "en": "English"},
+        english={"zh": "中文", "en": "English"},
+    ),
 )
 DELIVERY_STATUSES = {
     "failed": "失败",
@@ -46,6 +54,14 @@ DELIVERY_STATUSES = {
     "dropped": "已取消",
 }
 CHANNEL_LABELS = {"email": "电子邮件", "wecom": "企业微信", "dingtalk": "钉钉"}
+DELIVERY_STATUSES_EN = {
+    "failed": "Failed",
+    "pending": "Waiting to be sent",
+    "sending": "Being sent",
+    "sent": "Sent",
+    "dropped": "Dropped",
+}
+CHANNEL_LABELS_EN = {"email": "Email", "wecom": "WeCom", "dingtalk": "DingTalk"}
 
 
 def _service(request: Request) -> NotificationService:
@@ -59,7 +75,7 @@ def notifications(
 ) -> Response:
     need(user, P.NOTIFICATIONS)
     service = _service(request)
-    lang = service.language_of(user.id) or "zh"
+    lang = page_language(request)  # the page's words, the notifications' texts alike
     size = 50
     rows, total = service.store.for_recipient(
         user.id, unread=True if unread else None, limit=size, offset=(max(page, 1) - 1) * size
@@ -69,7 +85,7 @@ def notifications(
         request,
         "app/notifications.html",
         {
-            "page_title": "通知",
+            "page_title": words(request)(N_("Notifications")),
             "items": items,
             "total": total,
             "unread_only": unread,
@@ -125,7 +141,7 @@ def save_channels(request: Request, user: PageUser, form: SubmittedForm) -> Resp
             language=body.language,
         )
 
-    submit(ChannelsIn, form, command, state)
+    submit(ChannelsIn, form, command, state, page_language(request))
     if state.failed:
         state.values.pop("dingtalk_secret", None)  # a secret is never echoed back
         return _channels_page(request, service, user, state, status=422)
@@ -145,7 +161,7 @@ def _channels_page(
         request,
         "app/channels.html",
         {
-            "page_title": "通知方式",
+            "page_title": words(request)(N_("How I am notified")),
             "form": state,
             "inputs": CHANNEL_INPUTS,
             "saved": saved,
@@ -164,11 +180,13 @@ def deliveries(request: Request, user: PageUser, status: str = "failed") -> Resp
         request,
         "app/deliveries.html",
         {
-            "page_title": "通知投递",
+            "page_title": words(request)(N_("Notification deliveries")),
             "items": listing["items"],
             "total": listing["total"],
             "status": chosen,
             "statuses": DELIVERY_STATUSES,
+            "statuses_en": DELIVERY_STATUSES_EN,
             "channel_labels": CHANNEL_LABELS,
+            "channel_labels_en": CHANNEL_LABELS_EN,
         },
     )

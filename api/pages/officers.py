@@ -15,9 +15,10 @@ from api.account_schemas import OfficerIn
 from api.auth import Permission, Principal
 from api.pages.forms import FormState, SubmittedForm, place_refusals, submit
 from api.pages.projects import Input, _readable_project, project_view
-from api.pages.render import render
+from api.pages.render import page_language, render
 from api.pages.session import PageUser, page_writer
 from domain.project import Project
+from i18n import N_
 from services.staff_views import officer_choices
 
 router = APIRouter(prefix="/app", include_in_schema=False)
@@ -30,15 +31,24 @@ def officers_view(request: Request, user: Principal, project: Project) -> dict[s
     names = {a.id: a.name for a in accounts}
     assigned = [{"id": o, "name": names.get(o, o)} for o in project.assigned_officers]
     choices = {
-        k: v for k, v in officer_choices(accounts).items() if k not in project.assigned_officers
+        k: v
+        for k, v in officer_choices(accounts, page_language(request)).items()
+        if k not in project.assigned_officers
     }
     return {
         "officers": assigned,
         "may_assign": user.can(P.ASSIGN_OFFICERS),
         "officer_inputs": (
-            Input("officer_id", "跟踪服务专员", "select", choices, required=True),
-            Input("occurred_on", "日期", "date", hint="不填为今天"),
-            Input("reason", "说明", "textarea"),
+            Input(
+                "officer_id",
+                N_("Follow-up officer"),
+                "select",
+                choices,
+                required=True,
+                names=True,
+            ),
+            Input("occurred_on", N_("Date"), "date", hint=N_("Today if left empty")),
+            Input("reason", N_("Remarks"), "textarea"),
         ),
         "officer_form": FormState(),
         "unassign_form": FormState(),
@@ -53,7 +63,11 @@ def assign(request: Request, project_id: str, user: PageUser, form: SubmittedFor
     values = dict(form)
     values["remove"] = "true" if form.get("remove") else "false"
     done = submit(
-        OfficerIn, values, lambda body: w.project(w.ledger.assign_officer, project_id, body), state
+        OfficerIn,
+        values,
+        lambda body: w.project(w.ledger.assign_officer, project_id, body),
+        state,
+        page_language(request),
     )
     if done is not None:
         return RedirectResponse(f"/app/projects/{project_id}#officers", status_code=303)

@@ -81,6 +81,10 @@ class Input:
     choices: dict[str, str] = field(default_factory=dict)
     required: bool = False
     hint: str = ""
+    english: dict[str, str] = field(default_factory=dict)  # the choices' words in English
+    # The choices are names people gave (associations, officers): shown as they are in every
+    # language, where a code of ours without its English word would show as the code.
+    names: bool = False
 
 
 def _day(required: bool = True, label: str = N_("Date")) -> Input:

@@ -15,25 +15,26 @@ from fastapi.responses import RedirectResponse, Response
 from api.auth import Permission, Principal
 from api.pages.forms import FormState, SubmittedForm, place_refusals, submit
 from api.pages.projects import Input
-from api.pages.render import render
+from api.pages.render import page_language, render, words
 from api.pages.session import PageUser, need, page_writer
 from api.routers.evaluation import ServiceContractIn, SubsidyIn
 from domain import errors
 from domain.values import business_date
+from i18n import N_
 from services.bootstrap import Services
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 P = Permission
 
 CONTRACT_INPUTS = (
-    Input("provider", "服务机构", required=True),
-    Input("amount", "合同金额（元）", "money", required=True),
-    Input("occurred_on", "签订日期", "date", required=True),
+    Input("provider", N_("Service provider"), required=True),
+    Input("amount", N_("Contract amount (yuan)"), "money", required=True),
+    Input("occurred_on", N_("Date signed"), "date", required=True),
 )
 SUBSIDY_AMOUNT_INPUTS = (
-    Input("amount", "补助金额（元）", "money", required=True),
-    Input("occurred_on", "发放日期", "date", required=True),
-    Input("reason", "事由", "textarea", required=True),
+    Input("amount", N_("Subsidy amount (yuan)"), "money", required=True),
+    Input("occurred_on", N_("Date paid"), "date", required=True),
+    Input("reason", N_("Purpose"), "textarea", required=True),
 )
 
 
@@ -76,14 +77,14 @@ def _page(
     choices = {str(r["association_id"]): str(r["name"]) for r in rows if r.get("active", 1)}
     names = {str(r["association_id"]): str(r["name"]) for r in rows}
     subsidy_inputs = (
-        Input("association_id", "商协会", "select", choices, required=True),
+        Input("association_id", N_("Association"), "select", choices, required=True, names=True),
         *SUBSIDY_AMOUNT_INPUTS,
     )
     return render(
         request,
         "app/service_contract.html",
         {
-            "page_title": f"{year} 年度政府购买服务",
+            "page_title": words(request)(N_("%(year)s purchased service")) % {"year": year},
             "year": year,
             "contract": contract,
             "cap": services.evaluation_rules.purchased_service_cap,
@@ -110,7 +111,7 @@ def create_contract(request: Request, year: int, user: PageUser, form: Submitted
             return w.ledger.create_service_contract(w.context(body), cap=cap, **body.fields())
 
     values = {**dict(form), "year": str(year)}  # the page's year
-    if submit(ServiceContractIn, values, run, state) is not None:
+    if submit(ServiceContractIn, values, run, state, page_language(request)) is not None:
         return RedirectResponse(f"/app/service-contracts/{year}", status_code=303)
     place_refusals(state, (i.name for i in CONTRACT_INPUTS))  # the year: a contract exists
     return _page(request, user, year, {"contract": state}, 422)
@@ -125,7 +126,7 @@ def pay_subsidy(request: Request, year: int, user: PageUser, form: SubmittedForm
         with w.lock:
             return w.ledger.pay_subsidy(w.context(body), year, **body.fields())
 
-    if submit(SubsidyIn, form, run, state) is not None:
+    if submit(SubsidyIn, form, run, state, page_language(request)) is not None:
         return RedirectResponse(f"/app/service-contracts/{year}#subsidies", status_code=303)
     place_refusals(state, ("association_id", *(i.name for i in SUBSIDY_AMOUNT_INPUTS)))
     return _page(request, user, year, {"subsidy": state}, 422)

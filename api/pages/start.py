@@ -10,7 +10,7 @@ from api.pages.render import render, words
 from api.pages.session import PageUser
 from domain.project import STAGE_LABELS
 from domain.values import CITIES, business_date
-from projections.history import CITIES_EN
+from projections.history import CITIES_EN, STAGE_LABELS_EN
 from projections.integrity import list_checkpoints
 from services.bootstrap import Services
 from services.staff_views import (
@@ -106,6 +106,7 @@ def start(request: Request, user: PageUser) -> Response:
             "total": len(items),
             "panels": panels,
             "stage_labels": STAGE_LABELS,
+            "stage_labels_en": STAGE_LABELS_EN,
         },
     )
 

@@ -23,13 +23,13 @@
       return {
         title: { text: d.title, left: "center", textStyle: { fontSize: 14 } },
         tooltip: { trigger: "axis" },
-        legend: { bottom: 0, data: ["到位资金（万元）", "签约项目"] },
+        legend: { bottom: 0, data: d.series_names },
         grid: { left: 60, right: 60, bottom: 50, top: 40, containLabel: true },
         xAxis: { type: "category", data: d.labels },
-        yAxis: [{ type: "value", name: "万元" }, { type: "value", name: "项" }],
+        yAxis: [{ type: "value", name: d.axis_names[0] }, { type: "value", name: d.axis_names[1] }],
         series: [
-          { name: "到位资金（万元）", type: "bar", data: d.funds },
-          { name: "签约项目", type: "line", yAxisIndex: 1, data: d.signings }
+          { name: d.series_names[0], type: "bar", data: d.funds },
+          { name: d.series_names[1], type: "line", yAxisIndex: 1, data: d.signings }
         ]
       };
     }
