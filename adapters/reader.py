@@ -116,3 +116,23 @@ def event_headers_after(reader: FastEventReader, position: int) -> list[tuple[in
     finally:
         raw.close()
     return [(n, str(reader._stream(stream)), v, topic) for n, stream, v, topic in rows]
+
+
+def streams_between(reader: FastEventReader, after: int, upto: int, most: int) -> set[str] | None:
+    """The ids of the streams with an event after `after` up to `upto` (notification ids), or
+    None when more than `most` events lie there (the caller then reads everything afresh)."""
+    sql = (
+        f"SELECT originator_id FROM {reader.table_name}"
+        f" WHERE id > {reader.marker} AND id <= {reader.marker} ORDER BY id LIMIT {int(most) + 1}"
+    )
+    raw = reader.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(sql, [after, upto])
+        rows = cursor.fetchall()
+        raw.commit()
+    finally:
+        raw.close()
+    if len(rows) > most:
+        return None
+    return {str(reader._stream(stream)) for (stream,) in rows}

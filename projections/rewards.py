@@ -5,7 +5,8 @@ evaluation (DESIGN §6, §7)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,10 +25,16 @@ from sqlalchemy import (
     select,
 )
 
-from adapters.reader import FastEventReader
+from adapters.reader import FastEventReader, streams_between
+from domain import errors
 from domain.project import Project
 from projections.policy import FactsFold, Policy, ProjectFacts, RewardReport, evaluate
-from projections.policy.engine import AssociationReward, RewardRow, cyclic_gc_paused
+from projections.policy.engine import (
+    AssociationReward,
+    RewardRow,
+    YearFigures,
+    cyclic_gc_paused,
+)
 from projections.policy.explain import LANGUAGES
 from projections.policy.fold import ProjectFactsState
 from projections.runtime import (
@@ -164,9 +171,83 @@ def facts_of(engine: Engine, project_ids: Sequence[str]) -> dict[str, ProjectFac
     return result
 
 
+def listed_facts_of(
+    engine: Engine, ids: Collection[str], year: int
+) -> dict[str, ProjectFacts | None]:
+    """The facts of each of `ids` that is a project listed in `year` (as `facts_for_year`
+    lists them); None for the others (not listed that year, or not a project)."""
+    facts = _bound(engine).tables["facts"]
+    fold = FactsFold()
+    found: dict[str, ProjectFacts | None] = dict.fromkeys(ids)
+    with engine.connect() as conn:
+        for part in chunked(sorted(ids), 500):
+            query = select(facts.c.project_id, facts.c.doc).where(facts.c.project_id.in_(part))
+            for project_id, doc in conn.execute(query):
+                state = fold.load(json.loads(doc))
+                found[project_id] = state.to_facts() if year in listing_years(state) else None
+    return found
+
+
 def reward_report(engine: Engine, policy: Policy, year: int) -> RewardReport:
     """The year's figures from the reward-facts read model (`GET /rewards`)."""
     return evaluate(policy, year, facts_for_year(engine, year))
+
+
+# Events after the kept position read as changes, at most; beyond, the year is read whole (a
+# few thousand projects' facts cost about what the year's listing does).
+CHANGES_AT_MOST = 20_000
+# Reads of the changes while the runner keeps committing, before the request is refused.
+ROUNDS_AT_MOST = 20
+
+
+class KeptYear:
+    """A year's figures under one policy as the reward-facts read model stood at `position`,
+    brought forward on request by evaluating again only the projects with an event since.
+
+    The read model's position and its rows commit together, so figures read between two
+    equal readings of the position are the figures at that position. When the runner commits
+    in between, what was read lies between the two positions, and the projects with an event
+    after the first are read again until a read falls between equal readings: a report is only
+    ever answered with the position it is exactly of.
+    """
+
+    def __init__(self, policy: Policy, year: int) -> None:
+        self.policy = policy
+        self.year = year
+        self.position = -1
+        self._figures: YearFigures | None = None
+        self._lock = threading.Lock()
+
+    def current(
+        self, engine: Engine, reader: FastEventReader, position: Callable[[], int]
+    ) -> tuple[int, RewardReport]:
+        """The report at the read model's position now, and that position."""
+        with self._lock:
+            for _ in range(ROUNDS_AT_MOST):
+                target = position()
+                figures = self._figures
+                if figures is not None and target == self.position:
+                    return target, figures.report
+                changed = None
+                if figures is not None and target > self.position:
+                    changed = streams_between(reader, self.position, target, CHANGES_AT_MOST)
+                try:
+                    if figures is None or changed is None:
+                        facts = facts_for_year(engine, self.year)
+                        figures = YearFigures(self.policy, self.year, facts)
+                    else:
+                        figures.update(listed_facts_of(engine, changed, self.year))
+                except BaseException:
+                    self._figures = None  # an update cut short leaves nothing to trust
+                    raise
+                self._figures, self.position = figures, target
+                if position() == target:
+                    return target, figures.report
+        # The runner committed during every read: as behind as a runner not there yet.
+        raise errors.Conflict(
+            "the reward figures are still catching up with recorded events; try again",
+            code="read_models_behind",
+        )
 
 
 def fold_log(reader: FastEventReader, chunk: int = 5_000) -> tuple[int, FactsFold]:
