@@ -9,8 +9,8 @@ random) through the application, lets the projection runner apply it, then asks 
 (`first`, timed) and three times more (`later`). Requests go through the whole ASGI app in
 process (`TestClient`), as `bench.pages` does; wall and CPU time (`time.process_time`) are both
 given, since the machine is shared. `--profile` first writes cProfiles of the service calls
-behind the rewards page and the evaluation page, each the first after a move, to FILE.rewards
-and FILE.evaluation (`python -m pstats FILE.rewards`).
+behind the rewards page and the evaluation page, each asked once, then profiled as the first
+after a move, to FILE.rewards and FILE.evaluation (`python -m pstats FILE.rewards`).
 
 Only the public API, the pages and the application's commands are used, so the same file runs
 against an older tree (`PYTHONPATH=that/tree python bench/first_view.py …`).
@@ -26,6 +26,7 @@ import random
 import statistics
 import time
 import warnings
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -108,10 +109,12 @@ def measure(
             from projections.rewards import RewardQuery
 
             query = RewardQuery(page=1, size=50)
-            for suffix, call in (
+            calls: list[tuple[str, Callable[[], Any]]] = [
                 ("rewards", lambda: services.settlements.figures("hunan-2022", year, query)),
                 ("evaluation", lambda: services.evaluations.evaluation(evaluation_year)),
-            ):
+            ]
+            for suffix, call in calls:
+                call()  # kept from here on, as in a serving process
                 move()
                 profiler = cProfile.Profile()
                 profiler.runcall(call)
