@@ -64,6 +64,13 @@ class FastEventReader:
             found = self._classes[topic] = (cls, getattr(cls, "class_version", 1))
         return found
 
+    def stream_id(self, raw: Any) -> UUID:
+        """A stream id as stored (`headers_between`) as the events' `originator_id`."""
+        return self._stream(raw)
+
+    def event_class(self, topic: str) -> type:
+        return self._class(topic)[0]
+
     def read(self, after: int, limit: int, upto: int | None = None) -> list[tuple[int, Any]]:
         sql = (
             f"SELECT id, originator_id, originator_version, topic, state FROM {self.table_name}"
@@ -136,7 +143,7 @@ def streams_between(reader: FastEventReader, after: int, upto: int, most: int) -
     """The ids of the streams with an event after `after` up to `upto`, or None when more than
     `most` events lie there."""
     headers = headers_between(reader, after, upto, most)
-    return None if headers is None else {str(reader._stream(s)) for s, _ in headers}
+    return None if headers is None else {str(reader.stream_id(s)) for s, _ in headers}
 
 
 def events_of(

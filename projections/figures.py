@@ -340,11 +340,11 @@ def associations_counted_between(
     moved: set[str] = set()
     projects = []
     for stream, topic in headers:
-        cls = reader._class(topic)[0]
+        cls = reader.event_class(topic)
         if issubclass(cls, Project.Event):
             projects.append(stream)
         elif issubclass(cls, Association.ActivityRecorded):
-            moved.add(str(reader._stream(stream)))
+            moved.add(str(reader.stream_id(stream)))
     for event in events_of(reader, set(projects), (Project.Referred, Project.AttributionChanged)):
         moved.update(str(r["association_id"]) for r in event.referrals)
     return moved

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from adapters.reader import reader_for
 from domain.application import Ledger
 from projections.evaluation import evaluate
 from projections.figures import associations_counted_between
@@ -89,7 +90,7 @@ class TestKeptEvaluation:
         services.runner.run_once()
         now = services.read_models.position("figures")
 
-        reader = services.settlements._reader()
+        reader = reader_for(ledger)
         moved = associations_counted_between(reader, after_change, now, 1000)
         assert moved is not None
         assert {a, b, d, c, late} <= moved  # a and b: the correction took from them

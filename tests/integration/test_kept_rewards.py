@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from adapters.reader import reader_for
 from domain.application import Ledger
 from projections.rewards import (
     KeptYear,
@@ -48,7 +49,7 @@ def _whole_year(services: Services) -> dict[str, Any]:
     """The year computed afresh from the read model, and checked against the log's fold."""
     policy = services.settlements.policy(POLICY)
     fresh = reward_report(engine_of(services.ledger), policy, YEAR).as_dict()
-    _, fold = fold_log(services.settlements._reader())
+    _, fold = fold_log(reader_for(services.ledger))
     assert reward_report_of_fold(fold, policy, YEAR).as_dict() == fresh
     return fresh
 
@@ -173,7 +174,7 @@ class TestKeptRewards:
         _arrive(ledger, project_id, "2023-04-01", "35000000.00")
         services.runner.run_once()
         engine = engine_of(ledger)
-        reader = services.settlements._reader()
+        reader = reader_for(ledger)
         policy = services.settlements.policy(POLICY)
         kept = KeptYear(policy, YEAR)
         _, report = kept.current(engine, reader, lambda: services.read_models.position("rewards"))
