@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import msgspec
 from sqlalchemy import (
     Column,
     Connection,
@@ -217,6 +218,21 @@ class KeptYear:
         self.position = -1
         self._figures: YearFigures | None = None
         self._lock = threading.Lock()
+        # The associations' encoded entries of the latest report (see `reward_page_json`).
+        self._encoded: EncodedEntries = {}
+        self._encoded_for: RewardReport | None = None
+        self._encoded_lock = threading.Lock()
+
+    def encoded(self, report: RewardReport, query: RewardQuery) -> bytes:
+        """`reward_page_json` of `report`, reusing the entries of associations it shares with
+        the reports before it; the entries of associations no report shows now are dropped."""
+        with self._encoded_lock:
+            if self._encoded_for is not report:
+                shown = {id(a) for a in report.associations}
+                self._encoded = {k: v for k, v in self._encoded.items() if k[0] in shown}
+                self._encoded_for = report
+            encoded = self._encoded
+        return reward_page_json(report, query, encoded)
 
     def current(
         self, engine: Engine, reader: FastEventReader, position: Callable[[], int]
@@ -295,6 +311,63 @@ def reward_page(report: RewardReport, query: RewardQuery = RewardQuery()) -> dic
     plus `total`, `page` and `size` when a page is asked for. An association appears when one
     of its project rows matches `status` (its totals stay those of all its rows)."""
     langs = LANGUAGES if query.lang is None else (query.lang,)
+    total, chosen = _chosen(report, query)
+    with cyclic_gc_paused():
+        associations = [_entry(a, rows, langs, query.explain) for a, rows in chosen]
+    body: dict[str, Any] = {
+        "year": report.year,
+        "policy": report.policy,
+        "associations": associations,
+    }
+    if query.page is not None:
+        body.update(total=total, page=query.page, size=query.size)
+    return body
+
+
+# Associations' entries already encoded, by (id of the association object, languages,
+# explanations): the object is kept with its bytes, so its id stays its own.
+EncodedEntries = dict[tuple[int, tuple[str, ...], bool], tuple[AssociationReward, bytes]]
+
+
+def reward_page_json(
+    report: RewardReport,
+    query: RewardQuery = RewardQuery(),
+    encoded: EncodedEntries | None = None,
+) -> bytes:
+    """`reward_page` as JSON: the very bytes `msgspec.json.encode` gives of it. With `encoded`,
+    an association's entry is encoded once and reused by every later answer that shows the
+    same association object — a kept report replaces only the associations an update touched
+    (`YearFigures`), so the whole year after a move encodes those alone. Entries whose rows
+    are filtered by `status` are not kept."""
+    langs = LANGUAGES if query.lang is None else (query.lang,)
+    total, chosen = _chosen(report, query)
+    keep = encoded is not None and query.status is None
+    parts = []
+    with cyclic_gc_paused():
+        for association, rows in chosen:
+            key = (id(association), langs, query.explain)
+            found = encoded.get(key) if encoded is not None and keep else None
+            if found is not None and found[0] is association:
+                parts.append(found[1])
+                continue
+            entry = msgspec.json.encode(_entry(association, rows, langs, query.explain))
+            if encoded is not None and keep:
+                encoded[key] = (association, entry)
+            parts.append(entry)
+    # `{"year":…,"policy":…` then the associations spliced in, in the dict's key order.
+    head = msgspec.json.encode({"year": report.year, "policy": report.policy})[:-1]
+    body = [head, b',"associations":[', b",".join(parts), b"]"]
+    if query.page is not None:
+        paging = msgspec.json.encode({"total": total, "page": query.page, "size": query.size})
+        body += [b",", paging[1:-1]]
+    body.append(b"}")
+    return b"".join(body)
+
+
+def _chosen(
+    report: RewardReport, query: RewardQuery
+) -> tuple[int, list[tuple[AssociationReward, list[RewardRow]]]]:
+    """How many associations the query matches, and those of its page with their rows."""
     chosen: list[tuple[AssociationReward, list[RewardRow]]] = []
     for association in report.associations:
         if query.association_id is not None and association.association_id != query.association_id:
@@ -314,20 +387,15 @@ def reward_page(report: RewardReport, query: RewardQuery = RewardQuery()) -> dic
     if query.page is not None:
         start = (query.page - 1) * query.size
         chosen = chosen[start : start + query.size]
-    with cyclic_gc_paused():
-        associations = []
-        for association, rows in chosen:
-            data = replace(association, rows=[]).as_dict(langs)
-            data["projects"] = [_row(r, langs, query.explain) for r in rows]
-            associations.append(data)
-    body: dict[str, Any] = {
-        "year": report.year,
-        "policy": report.policy,
-        "associations": associations,
-    }
-    if query.page is not None:
-        body.update(total=total, page=query.page, size=query.size)
-    return body
+    return total, chosen
+
+
+def _entry(
+    association: AssociationReward, rows: list[RewardRow], langs: tuple[str, ...], explain: bool
+) -> dict[str, Any]:
+    data = replace(association, rows=[]).as_dict(langs)
+    data["projects"] = [_row(r, langs, explain) for r in rows]
+    return data
 
 
 def _row(row: RewardRow, langs: tuple[str, ...], explain: bool) -> dict[str, Any]:

@@ -104,10 +104,25 @@ class SettlementService:
         position, report = self.report_at(policy, year)
         return position, reward_page(report, query or RewardQuery())
 
+    def figures_json(
+        self, policy_id: str, year: int, query: RewardQuery | None = None
+    ) -> tuple[int, bytes]:
+        """`figures_at` encoded as JSON (the same bytes), each association's entry encoded
+        once for as long as the kept report shows that association unchanged."""
+        policy = self.policy(policy_id)
+        self._check_year(year)
+        self.wait_for_read_models(self.wait_seconds)
+        kept = self._kept_year(policy, year)
+        position, report = self._current(kept)
+        return position, kept.encoded(report, query or RewardQuery())
+
     def report_at(self, policy: Policy, year: int) -> tuple[int, RewardReport]:
         """The year's evaluated figures at the read model's position now, and that position.
         Kept between requests and brought forward by the projects with events since (the
         pages of one report are read one after another, and events arrive all day)."""
+        return self._current(self._kept_year(policy, year))
+
+    def _kept_year(self, policy: Policy, year: int) -> KeptYear:
         key = (policy.id, year)
         with self._kept_lock:
             kept = self._kept.get(key)
@@ -116,6 +131,9 @@ class SettlementService:
             self._kept.move_to_end(key)
             while len(self._kept) > REPORTS_KEPT:
                 self._kept.popitem(last=False)
+        return kept
+
+    def _current(self, kept: KeptYear) -> tuple[int, RewardReport]:
         return kept.current(engine_of(self.ledger), self._reader(), self.read_models_position)
 
     def _reader(self) -> FastEventReader:

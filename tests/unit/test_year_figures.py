@@ -7,10 +7,12 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
+import msgspec
 import pytest
 
 from projections.policy import Policy, ProjectFacts, evaluate, load_policies
 from projections.policy.engine import YearFigures
+from projections.rewards import EncodedEntries, RewardQuery, reward_page, reward_page_json
 from tests.unit.policy_support import arrival, facts, granted, policy, withdrawn
 
 ASSOCIATIONS = [f"assoc-{i}" for i in range(7)]
@@ -104,3 +106,38 @@ def test_no_listed_project_changed_keeps_the_report() -> None:
     figures = YearFigures(chosen, 2023, list(known.values()))
     report = figures.report
     assert figures.update({"not-listed": None}) is report
+
+
+def test_the_encoded_page_is_the_page_encoded_and_reuses_untouched_associations() -> None:
+    chosen = load_policies().get("hunan-2022")
+    rng = random.Random(11)
+    known = {f"p{n:02d}": _project(rng, f"p{n:02d}", 2023, "changsha") for n in range(40)}
+    figures = YearFigures(chosen, 2023, [known[p] for p in sorted(known)])
+    queries = [
+        RewardQuery(),
+        RewardQuery(page=1, size=3),
+        RewardQuery(page=2, size=3, explain=False, lang="zh"),
+        RewardQuery(page=9, size=3),
+        RewardQuery(status="eligible", lang="en"),
+        RewardQuery(association_id="assoc-2"),
+        RewardQuery(page=1, association_ids=frozenset({"assoc-1", "assoc-4"})),
+    ]
+    encoded: EncodedEntries = {}
+    for _ in range(2):  # encoded afresh, then from the entries kept
+        for query in queries:
+            expected = msgspec.json.encode(reward_page(figures.report, query))
+            assert reward_page_json(figures.report, query, encoded) == expected, query
+    whole = {k[0]: v[1] for k, v in encoded.items() if k[1:] == (("zh", "en"), True)}
+    before = {a.association_id: id(a) for a in figures.report.associations}
+
+    project_id = "p00"
+    touched = {p.association_id for p in figures.report.projects[project_id].parts}
+    figures.update({project_id: None})
+    for query in queries:
+        expected = msgspec.json.encode(reward_page(figures.report, query))
+        assert reward_page_json(figures.report, query, encoded) == expected, query
+    for association in figures.report.associations:
+        if association.association_id in touched:
+            assert id(association) != before[association.association_id]
+        else:  # the same entry, not encoded again
+            assert encoded[(id(association), ("zh", "en"), True)][1] is whole[id(association)]
