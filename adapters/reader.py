@@ -7,6 +7,7 @@ Only the projections read this way; every aggregate is still loaded through the 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 from uuid import UUID
 
@@ -63,6 +64,13 @@ class FastEventReader:
             found = self._classes[topic] = (cls, getattr(cls, "class_version", 1))
         return found
 
+    def stream_id(self, raw: Any) -> UUID:
+        """A stream id as stored (`headers_between`) as the events' `originator_id`."""
+        return self._stream(raw)
+
+    def event_class(self, topic: str) -> type:
+        return self._class(topic)[0]
+
     def read(self, after: int, limit: int, upto: int | None = None) -> list[tuple[int, Any]]:
         sql = (
             f"SELECT id, originator_id, originator_version, topic, state FROM {self.table_name}"
@@ -116,3 +124,61 @@ def event_headers_after(reader: FastEventReader, position: int) -> list[tuple[in
     finally:
         raw.close()
     return [(n, str(reader._stream(stream)), v, topic) for n, stream, v, topic in rows]
+
+
+def headers_between(
+    reader: FastEventReader, after: int, upto: int, most: int
+) -> list[tuple[Any, str]] | None:
+    """(stream id as stored, topic) of every event after `after` up to `upto` (notification
+    ids), in order; None when more than `most` lie there (the caller reads everything afresh)."""
+    sql = (
+        f"SELECT originator_id, topic FROM {reader.table_name}"
+        f" WHERE id > {reader.marker} AND id <= {reader.marker} ORDER BY id LIMIT {int(most) + 1}"
+    )
+    rows = _fetch(reader, sql, [after, upto])
+    return None if len(rows) > most else [(stream, topic) for stream, topic in rows]
+
+
+def streams_between(reader: FastEventReader, after: int, upto: int, most: int) -> set[str] | None:
+    """The ids of the streams with an event after `after` up to `upto`, or None when more than
+    `most` events lie there."""
+    headers = headers_between(reader, after, upto, most)
+    return None if headers is None else {str(reader.stream_id(s)) for s, _ in headers}
+
+
+def events_of(
+    reader: FastEventReader, streams: Collection[Any], kinds: tuple[type, ...]
+) -> list[Any]:
+    """The events of the classes `kinds` in the streams given (ids as stored, as
+    `headers_between` gives them), in stream and version order; the others are not decoded."""
+    found = []
+    for part in _parts(sorted(streams, key=str), 200):
+        markers = ", ".join([reader.marker] * len(part))
+        sql = (
+            f"SELECT originator_id, originator_version, topic, state FROM {reader.table_name}"
+            f" WHERE originator_id IN ({markers}) ORDER BY originator_id, originator_version"
+        )
+        for stream, version, topic, state in _fetch(reader, sql, list(part)):
+            cls, class_version = reader._class(topic)
+            if issubclass(cls, kinds):
+                data = reader.decoder.decode(cls, bytes(state))
+                found.append(
+                    revive_event(cls, class_version, reader._stream(stream), version, data)
+                )
+    return found
+
+
+def _parts(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def _fetch(reader: FastEventReader, sql: str, params: list[Any]) -> list[Any]:
+    raw = reader.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        raw.commit()
+    finally:
+        raw.close()
+    return list(rows)

@@ -171,6 +171,20 @@ class Bench:
             # Every web page's server time in process, and `GET /projects?q=` through the app.
             for name, values in self.run_child("pages").items():
                 self.record(name, **values)
+        if wanted("first_view"):
+            # The first request after a new event is projected, and the same asked again.
+            views = self.run_child("first_view")
+            for name, values in views.items():
+                if isinstance(values, dict):
+                    self.record(f"first_view_{name}", **values)
+            page = views["api_rewards_page"]
+            self.record(
+                "rewards_page_first",
+                first_median_ms=page["first_median_ms"],
+                first_cpu_median_ms=page["first_cpu_median_ms"],
+                later_median_ms=page["later_median_ms"],
+                size=50,
+            )
         if wanted("writes_busy"):
             # HTTP write latency while the runner projects a burst, and during a rebuild.
             from bench.busy import writes_while_busy
@@ -441,6 +455,8 @@ COMPARED = (
     ("api_history_1w", "p99_ms", False),
     ("api_rewards_1w", "p50_ms", False),
     ("rewards_page", "p95_ms", False),
+    ("rewards_page_first", "first_median_ms", False),
+    ("first_view_page_evaluation", "first_median_ms", False),
     ("search", "p95_ms", False),
     ("search_projects_q", "p95_ms", False),
     ("dispatch_one_quarter", "seconds_from_ledger_documents", False),
@@ -542,6 +558,7 @@ PHASE_NAMES = (
     "rewards",
     "search",
     "pages",
+    "first_view",
     "writes_busy",
     "api",
 )
@@ -565,6 +582,7 @@ EXPECTED_PHASES = (
         for s in ("writes", "project", "history", "rewards", "rewards_page")
     ),
     "rewards_page",
+    "rewards_page_first",
     "search_projects_q",
     "import",
     "search",

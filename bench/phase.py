@@ -204,6 +204,14 @@ def pages(url: str) -> dict[str, Any]:
     return measure_pages(url)
 
 
+def first_view(url: str) -> dict[str, Any]:
+    """The rewards and evaluation views first after the read models move, and asked again
+    (`bench.first_view`, issue 23)."""
+    from bench.first_view import measure
+
+    return measure(url, rounds=3, year=2024, evaluation_year=2025)
+
+
 def notifications(url: str) -> dict[str, Any]:
     from bench.notifications import notifications_day
 
@@ -212,6 +220,7 @@ def notifications(url: str) -> dict[str, Any]:
 
 PHASES = {
     "pages": pages,
+    "first_view": first_view,
     "notifications": notifications,
     "search": search,
     "library_read": library_read,

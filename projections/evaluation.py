@@ -196,13 +196,20 @@ def compute_evaluation(
         ]
     best = [max((r[i] for r in raws.values()), default=0) for i in range(len(columns))]
     scored: list[tuple[tuple[Any, ...], str, str, Decimal, tuple[IndicatorResult, ...], Any]] = []
+    # Points depend only on (indicator, raw value, best): many associations share a raw value
+    # (none at all, most often), so each is computed once per indicator.
+    in_yuan = [ind.unit == "yuan" for ind in rules.indicators]
+    points_by_raw: list[dict[int, Decimal]] = [{} for _ in rules.indicators]
     for association in entrants:
         association_id = str(association["association_id"])
         results = []
         for i, ind in enumerate(rules.indicators):
             value = raws[association_id][i]
-            shown: Number = from_fen(value) if ind.unit == "yuan" else value
-            results.append(IndicatorResult(ind.id, shown, indicator_points(ind, value, best[i])))
+            shown: Number = from_fen(value) if in_yuan[i] else value
+            earned = points_by_raw[i].get(value)
+            if earned is None:
+                earned = points_by_raw[i][value] = indicator_points(ind, value, best[i])
+            results.append(IndicatorResult(ind.id, shown, earned))
         score = sum((r.points for r in results), Decimal("0.00"))
         figures = indicators.get(association_id, {})
         tie_values = tuple(_raw(figures, m) for m in rules.tie_break)

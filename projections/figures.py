@@ -31,6 +31,7 @@ from sqlalchemy import (
     tuple_,
 )
 
+from adapters.reader import FastEventReader, events_of, headers_between
 from domain.association import Association
 from domain.project import Project
 from domain.values import largest_remainder, to_cny, to_fen
@@ -322,3 +323,28 @@ class FiguresProjection(Projection):
         association_id = str(event.originator_id)
         for metric, amount in (("activities", 1), ("activity_reach", event.count), (event.kind, 1)):
             self.deltas[(month, association_id, CITY_TOTAL, metric)] += amount
+
+
+def associations_counted_between(
+    reader: FastEventReader, after: int, upto: int, most: int
+) -> set[str] | None:
+    """Every association whose counters the events after `after` up to `upto` may have moved
+    (None: more than `most` events, too many to tell): those with an activity recorded there,
+    and every association ever named as a referrer of a project with an event there — a
+    project's counts, and the corrections and voids that take them back, only ever go to its
+    referrers of some time (`_count`, `_take_back`). Names read from the log, not from the
+    read models, so they hold whatever position those stand at."""
+    headers = headers_between(reader, after, upto, most)
+    if headers is None:
+        return None
+    moved: set[str] = set()
+    projects = []
+    for stream, topic in headers:
+        cls = reader.event_class(topic)
+        if issubclass(cls, Project.Event):
+            projects.append(stream)
+        elif issubclass(cls, Association.ActivityRecorded):
+            moved.add(str(reader.stream_id(stream)))
+    for event in events_of(reader, set(projects), (Project.Referred, Project.AttributionChanged)):
+        moved.update(str(r["association_id"]) for r in event.referrals)
+    return moved

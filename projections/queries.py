@@ -6,6 +6,7 @@ switches readers over at once.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Collection
@@ -34,7 +35,7 @@ from domain.periods import parse_quarter
 from projections.figures import CITY_TOTAL, FiguresProjection
 from projections.ledger import LedgerProjection
 from projections.progress import ProgressProjection, dispatch_query
-from projections.runtime import Projection, projections_table
+from projections.runtime import Projection, chunked, projections_table
 from projections.search import (
     TRIGRAM,
     SearchProjection,
@@ -581,17 +582,27 @@ class ReadModels:
         Every registered association is listed (`associations`, when the caller has their ids
         at hand already)."""
         indicators: defaultdict[str, dict[str, int]] = defaultdict(dict)
-        for association_id, metric, value in self._association_sums(
-            evaluation_months(year, ends_month)
-        ):
-            indicators[association_id][metric] = value
+        indicators.update(self.association_sums(year, ends_month))
         if associations is None:
             associations = [str(a["association_id"]) for a in self.associations()]
         for association_id in associations:
             indicators[association_id]  # every registered association is listed
         return {a: v for a, v in sorted(indicators.items())}
 
-    def _association_sums(self, months: list[str]) -> list[tuple[str, str, int]]:
+    def association_sums(
+        self, year: int, ends_month: int = 11, only: Collection[str] | None = None
+    ) -> dict[str, dict[str, int]]:
+        """Per association with a counter in the evaluation year, its counters' sums over the
+        year (metric → value, money in fen); with `only`, of those associations alone."""
+        sums: dict[str, dict[str, int]] = {}
+        months = evaluation_months(year, ends_month)
+        for association_id, metric, value in self._association_sums(months, only):
+            sums.setdefault(association_id, {})[metric] = value
+        return sums
+
+    def _association_sums(
+        self, months: list[str], only: Collection[str] | None = None
+    ) -> list[tuple[str, str, int]]:
         """Each association's counters over `months` (every city together; not the cities' own
         totals), summed in the database: whole quarters from the quarterly counters, the other
         months from the monthly ones — a few tens of thousands of sums rather than hundreds of
@@ -611,13 +622,18 @@ class ReadModels:
         ]
         sums: defaultdict[tuple[str, str], int] = defaultdict(int)
         postgres = self.engine.dialect.name == "postgresql"
+        groups: list[list[str] | None] = (
+            [None] if only is None else [list(p) for p in chunked(sorted(only), 500)]
+        )
         with self.engine.connect() as conn:
-            for table, period, periods in parts:
+            for (table, period, periods), group in itertools.product(parts, groups):
                 if not periods:
                     continue
                 text = type_coerce(table.c.value, Text())
                 keys = (table.c.association_id, table.c.metric)
                 chosen = and_(period.in_(periods), table.c.association_id != CITY_TOTAL)
+                if group is not None:
+                    chosen = and_(chosen, table.c.association_id.in_(group))
                 short = func.length(text) <= 18
                 number: Numeric[Any] | BigInteger = Numeric() if postgres else BigInteger()
                 summed = func.sum(cast(text, number))

@@ -5,10 +5,12 @@ evaluation (DESIGN §6, §7)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import msgspec
 from sqlalchemy import (
     Column,
     Connection,
@@ -24,10 +26,16 @@ from sqlalchemy import (
     select,
 )
 
-from adapters.reader import FastEventReader
+from adapters.reader import FastEventReader, streams_between
+from domain import errors
 from domain.project import Project
 from projections.policy import FactsFold, Policy, ProjectFacts, RewardReport, evaluate
-from projections.policy.engine import AssociationReward, RewardRow, cyclic_gc_paused
+from projections.policy.engine import (
+    AssociationReward,
+    RewardRow,
+    YearFigures,
+    cyclic_gc_paused,
+)
 from projections.policy.explain import LANGUAGES
 from projections.policy.fold import ProjectFactsState
 from projections.runtime import (
@@ -164,9 +172,98 @@ def facts_of(engine: Engine, project_ids: Sequence[str]) -> dict[str, ProjectFac
     return result
 
 
+def listed_facts_of(
+    engine: Engine, ids: Collection[str], year: int
+) -> dict[str, ProjectFacts | None]:
+    """The facts of each of `ids` that is a project listed in `year` (as `facts_for_year`
+    lists them); None for the others (not listed that year, or not a project)."""
+    facts = _bound(engine).tables["facts"]
+    fold = FactsFold()
+    found: dict[str, ProjectFacts | None] = dict.fromkeys(ids)
+    with engine.connect() as conn:
+        for part in chunked(sorted(ids), 500):
+            query = select(facts.c.project_id, facts.c.doc).where(facts.c.project_id.in_(part))
+            for project_id, doc in conn.execute(query):
+                state = fold.load(json.loads(doc))
+                found[project_id] = state.to_facts() if year in listing_years(state) else None
+    return found
+
+
 def reward_report(engine: Engine, policy: Policy, year: int) -> RewardReport:
     """The year's figures from the reward-facts read model (`GET /rewards`)."""
     return evaluate(policy, year, facts_for_year(engine, year))
+
+
+# Events after the kept position read as changes, at most; beyond, the year is read whole (a
+# few thousand projects' facts cost about what the year's listing does).
+CHANGES_AT_MOST = 20_000
+# Reads of the changes while the runner keeps committing, before the request is refused.
+ROUNDS_AT_MOST = 20
+
+
+class KeptYear:
+    """A year's figures under one policy as the reward-facts read model stood at `position`,
+    brought forward on request by evaluating again only the projects with an event since.
+
+    The read model's position and its rows commit together, so figures read between two
+    equal readings of the position are the figures at that position. When the runner commits
+    in between, what was read lies between the two positions, and the projects with an event
+    after the first are read again until a read falls between equal readings: a report is only
+    ever answered with the position it is exactly of.
+    """
+
+    def __init__(self, policy: Policy, year: int) -> None:
+        self.policy = policy
+        self.year = year
+        self.position = -1
+        self._figures: YearFigures | None = None
+        self._lock = threading.Lock()
+        # The associations' encoded entries of the latest report (see `reward_page_json`).
+        self._encoded: EncodedEntries = {}
+        self._encoded_for: RewardReport | None = None
+        self._encoded_lock = threading.Lock()
+
+    def encoded(self, report: RewardReport, query: RewardQuery) -> bytes:
+        """`reward_page_json` of `report`, reusing the entries of associations it shares with
+        the reports before it; the entries of associations no report shows now are dropped."""
+        with self._encoded_lock:
+            if self._encoded_for is not report:
+                shown = {id(a) for a in report.associations}
+                self._encoded = {k: v for k, v in self._encoded.items() if k[0] in shown}
+                self._encoded_for = report
+            encoded = self._encoded
+        return reward_page_json(report, query, encoded)
+
+    def current(
+        self, engine: Engine, reader: FastEventReader, position: Callable[[], int]
+    ) -> tuple[int, RewardReport]:
+        """The report at the read model's position now, and that position."""
+        with self._lock:
+            for _ in range(ROUNDS_AT_MOST):
+                target = position()
+                figures = self._figures
+                if figures is not None and target == self.position:
+                    return target, figures.report
+                changed = None
+                if figures is not None and target > self.position:
+                    changed = streams_between(reader, self.position, target, CHANGES_AT_MOST)
+                try:
+                    if figures is None or changed is None:
+                        facts = facts_for_year(engine, self.year)
+                        figures = YearFigures(self.policy, self.year, facts)
+                    else:
+                        figures.update(listed_facts_of(engine, changed, self.year))
+                except BaseException:
+                    self._figures = None  # an update cut short leaves nothing to trust
+                    raise
+                self._figures, self.position = figures, target
+                if position() == target:
+                    return target, figures.report
+        # The runner committed during every read: as behind as a runner not there yet.
+        raise errors.Conflict(
+            "the reward figures are still catching up with recorded events; try again",
+            code="read_models_behind",
+        )
 
 
 def fold_log(reader: FastEventReader, chunk: int = 5_000) -> tuple[int, FactsFold]:
@@ -214,6 +311,63 @@ def reward_page(report: RewardReport, query: RewardQuery = RewardQuery()) -> dic
     plus `total`, `page` and `size` when a page is asked for. An association appears when one
     of its project rows matches `status` (its totals stay those of all its rows)."""
     langs = LANGUAGES if query.lang is None else (query.lang,)
+    total, chosen = _chosen(report, query)
+    with cyclic_gc_paused():
+        associations = [_entry(a, rows, langs, query.explain) for a, rows in chosen]
+    body: dict[str, Any] = {
+        "year": report.year,
+        "policy": report.policy,
+        "associations": associations,
+    }
+    if query.page is not None:
+        body.update(total=total, page=query.page, size=query.size)
+    return body
+
+
+# Associations' entries already encoded, by (id of the association object, languages,
+# explanations): the object is kept with its bytes, so its id stays its own.
+EncodedEntries = dict[tuple[int, tuple[str, ...], bool], tuple[AssociationReward, bytes]]
+
+
+def reward_page_json(
+    report: RewardReport,
+    query: RewardQuery = RewardQuery(),
+    encoded: EncodedEntries | None = None,
+) -> bytes:
+    """`reward_page` as JSON: the very bytes `msgspec.json.encode` gives of it. With `encoded`,
+    an association's entry is encoded once and reused by every later answer that shows the
+    same association object — a kept report replaces only the associations an update touched
+    (`YearFigures`), so the whole year after a move encodes those alone. Entries whose rows
+    are filtered by `status` are not kept."""
+    langs = LANGUAGES if query.lang is None else (query.lang,)
+    total, chosen = _chosen(report, query)
+    keep = encoded is not None and query.status is None
+    parts = []
+    with cyclic_gc_paused():
+        for association, rows in chosen:
+            key = (id(association), langs, query.explain)
+            found = encoded.get(key) if encoded is not None and keep else None
+            if found is not None and found[0] is association:
+                parts.append(found[1])
+                continue
+            entry = msgspec.json.encode(_entry(association, rows, langs, query.explain))
+            if encoded is not None and keep:
+                encoded[key] = (association, entry)
+            parts.append(entry)
+    # `{"year":…,"policy":…` then the associations spliced in, in the dict's key order.
+    head = msgspec.json.encode({"year": report.year, "policy": report.policy})[:-1]
+    body = [head, b',"associations":[', b",".join(parts), b"]"]
+    if query.page is not None:
+        paging = msgspec.json.encode({"total": total, "page": query.page, "size": query.size})
+        body += [b",", paging[1:-1]]
+    body.append(b"}")
+    return b"".join(body)
+
+
+def _chosen(
+    report: RewardReport, query: RewardQuery
+) -> tuple[int, list[tuple[AssociationReward, list[RewardRow]]]]:
+    """How many associations the query matches, and those of its page with their rows."""
     chosen: list[tuple[AssociationReward, list[RewardRow]]] = []
     for association in report.associations:
         if query.association_id is not None and association.association_id != query.association_id:
@@ -233,20 +387,15 @@ def reward_page(report: RewardReport, query: RewardQuery = RewardQuery()) -> dic
     if query.page is not None:
         start = (query.page - 1) * query.size
         chosen = chosen[start : start + query.size]
-    with cyclic_gc_paused():
-        associations = []
-        for association, rows in chosen:
-            data = replace(association, rows=[]).as_dict(langs)
-            data["projects"] = [_row(r, langs, query.explain) for r in rows]
-            associations.append(data)
-    body: dict[str, Any] = {
-        "year": report.year,
-        "policy": report.policy,
-        "associations": associations,
-    }
-    if query.page is not None:
-        body.update(total=total, page=query.page, size=query.size)
-    return body
+    return total, chosen
+
+
+def _entry(
+    association: AssociationReward, rows: list[RewardRow], langs: tuple[str, ...], explain: bool
+) -> dict[str, Any]:
+    data = replace(association, rows=[]).as_dict(langs)
+    data["projects"] = [_row(r, langs, explain) for r in rows]
+    return data
 
 
 def _row(row: RewardRow, langs: tuple[str, ...], explain: bool) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from adapters.database import open_ledger
 from adapters.documents import DocumentStore
 from adapters.files import FileIndex, FolderFileStore
 from adapters.notifications import NotificationStore
+from adapters.reader import reader_for
 from adapters.sessions import SessionStore
 from adapters.throttle import Throttle
 from adapters.users import UserStore
@@ -32,6 +33,7 @@ from domain import errors
 from domain.application import Ledger, utc_now
 from domain.events import Actor
 from projections.catalogue import all_projections
+from projections.figures import associations_counted_between
 from projections.policy import PolicyRegistry
 from projections.policy.evaluation_rules import (
     DEFAULT_FOLLOW_UP_DAYS,
@@ -52,6 +54,10 @@ from services.notifications import NotificationSender, NotificationService
 from services.settings import Settings
 from services.settlements import SettlementService
 from services.todo import TodoRules
+
+# Events after a kept evaluation's position looked through for the associations they moved; more
+# than this and the year's counters are summed whole again (about as cheap by then).
+MOVED_EVENTS_AT_MOST = 20_000
 
 
 class Services:
@@ -192,7 +198,14 @@ class Services:
     def evaluations(self) -> EvaluationService:
         """A year's evaluation from the read models, computed once per state of them (the
         evaluation page, `GET /evaluations/{year}`, the designation award)."""
-        return EvaluationService(self.read_models, lambda: self.evaluation_rules)
+        reader = reader_for(self.ledger)
+        return EvaluationService(
+            self.read_models,
+            lambda: self.evaluation_rules,
+            moved=lambda after, upto: associations_counted_between(
+                reader, after, upto, MOVED_EVENTS_AT_MOST
+            ),
+        )
 
     @cached_property
     def imports(self) -> ImportService:

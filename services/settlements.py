@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from adapters.documents import Document, DocumentExists, DocumentStore, document_row, insert_with
-from adapters.reader import event_headers_after, reader_for
+from adapters.reader import FastEventReader, event_headers_after, reader_for
 from domain import errors
 from domain.application import Ledger
 from domain.canonical import content_hash
@@ -26,10 +27,10 @@ from domain.settlement import Settlement
 from projections.policy import Policy, PolicyNotFound, PolicyRegistry
 from projections.policy.engine import RewardReport
 from projections.rewards import (
+    KeptYear,
     RewardQuery,
     fold_log,
     reward_page,
-    reward_report,
     reward_report_of_fold,
 )
 from projections.runtime import engine_of
@@ -71,11 +72,12 @@ class SettlementService:
     read_models_position: Callable[[], int]
     # How long `figures` waits for the projection runner to reach the head of the log.
     wait_seconds: float = 60.0
-    # Evaluated reports by (policy, year): the read-model position and policy they are of.
-    _reports: dict[tuple[str, int], tuple[int, Policy, RewardReport]] = field(
-        default_factory=dict, init=False, repr=False
+    # The kept figures by (policy, year), each brought forward to the read model's position.
+    _kept: OrderedDict[tuple[str, int], KeptYear] = field(
+        default_factory=OrderedDict, init=False, repr=False
     )
-    _reports_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _kept_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _event_reader: FastEventReader | None = field(default=None, init=False, repr=False)
 
     # -- figures ----------------------------------------------------------------------------
 
@@ -90,26 +92,54 @@ class SettlementService:
     ) -> dict[str, Any]:
         """The year's figures from the read models, once they cover every event recorded
         before this call (GET /rewards): every association, or the page `query` asks for."""
+        return self.figures_at(policy_id, year, query)[1]
+
+    def figures_at(
+        self, policy_id: str, year: int, query: RewardQuery | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """`figures`, and the position of the read model they are exactly of."""
         policy = self.policy(policy_id)
         self._check_year(year)
         self.wait_for_read_models(self.wait_seconds)
-        return reward_page(self.report(policy, year), query or RewardQuery())
+        position, report = self.report_at(policy, year)
+        return position, reward_page(report, query or RewardQuery())
 
-    def report(self, policy: Policy, year: int) -> RewardReport:
-        """The year's evaluated figures from the read models, evaluated once per position of
-        the read models (the pages of one report are read one after another)."""
-        position = self.read_models_position()
+    def figures_json(
+        self, policy_id: str, year: int, query: RewardQuery | None = None
+    ) -> tuple[int, bytes]:
+        """`figures_at` encoded as JSON (the same bytes), each association's entry encoded
+        once for as long as the kept report shows that association unchanged."""
+        policy = self.policy(policy_id)
+        self._check_year(year)
+        self.wait_for_read_models(self.wait_seconds)
+        kept = self._kept_year(policy, year)
+        position, report = self._current(kept)
+        return position, kept.encoded(report, query or RewardQuery())
+
+    def report_at(self, policy: Policy, year: int) -> tuple[int, RewardReport]:
+        """The year's evaluated figures at the read model's position now, and that position.
+        Kept between requests and brought forward by the projects with events since (the
+        pages of one report are read one after another, and events arrive all day)."""
+        return self._current(self._kept_year(policy, year))
+
+    def _kept_year(self, policy: Policy, year: int) -> KeptYear:
         key = (policy.id, year)
-        with self._reports_lock:
-            cached = self._reports.get(key)
-        if cached is not None and cached[0] == position and cached[1] is policy:
-            return cached[2]
-        report = reward_report(engine_of(self.ledger), policy, year)
-        with self._reports_lock:
-            self._reports[key] = (position, policy, report)
-            while len(self._reports) > REPORTS_KEPT:
-                self._reports.pop(next(iter(self._reports)))
-        return report
+        with self._kept_lock:
+            kept = self._kept.get(key)
+            if kept is None or kept.policy is not policy:  # new, or the policies were reloaded
+                kept = self._kept[key] = KeptYear(policy, year)
+            self._kept.move_to_end(key)
+            while len(self._kept) > REPORTS_KEPT:
+                self._kept.popitem(last=False)
+        return kept
+
+    def _current(self, kept: KeptYear) -> tuple[int, RewardReport]:
+        return kept.current(engine_of(self.ledger), self._reader(), self.read_models_position)
+
+    def _reader(self) -> FastEventReader:
+        if self._event_reader is None:
+            self._event_reader = reader_for(self.ledger)
+        return self._event_reader
 
     def wait_for_read_models(self, timeout: float) -> None:
         """Wait for the one projection runner (DESIGN §6) to apply every event recorded before

@@ -91,7 +91,7 @@ def rewards(
     query = RewardQuery(
         page=page, size=PAGE_SIZE, status=status or None, explain=False, association_ids=found
     )
-    body = services.settlements.figures(chosen, year, query)
+    position, body = services.settlements.figures_at(chosen, year, query)
     association_ids = [a["association_id"] for a in body["associations"]]
     project_ids = {p["project_id"] for a in body["associations"] for p in a["projects"]}
     names = services.read_models.association_names(association_ids)
@@ -109,6 +109,7 @@ def rewards(
             "page_title": f"{year} 年度奖励测算",
             "year": year,
             "body": body,
+            "position": position,
             "policy": chosen,
             "policy_choices": policies_for_year(services.policies, year),
             "search_text": text,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from typing import Annotated, Any, Literal
 
-import msgspec
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import ConfigDict, Field
 
@@ -29,6 +28,8 @@ from services.bootstrap import Services
 from services.settlements import SettlementService
 
 router = APIRouter(tags=["rewards"])
+# The read-model position (the last event applied) the figures of an answer are exactly of.
+POSITION_HEADER = "X-Read-Models-Position"
 P = Permission
 Reader = Annotated[Principal, Depends(require(P.READ))]
 Auditor = Annotated[Principal, Depends(require(P.READ_AUDIT))]
@@ -147,11 +148,17 @@ def rewards(
     associations (with their city where two share a name) and projects."""
     fmt = check_format(format)
     query = RewardQuery(page, size, association_id, status, explain, lang)
-    body = service.figures(policy, year, query)
+    # The figures are exactly those of the read model at the position said (the last event it
+    # applied): every event recorded before the request, perhaps a few more.
     if fmt == "json":
-        # Encoded once here: FastAPI's generic encoder walks every value of a province's
-        # figures (seconds), msgspec writes the same JSON in milliseconds.
-        return Response(msgspec.json.encode(body), media_type="application/json")
+        # Encoded by msgspec, each association once for as long as it is unchanged: FastAPI's
+        # generic encoder walks every value of a province's figures (seconds).
+        position, content = service.figures_json(policy, year, query)
+        return Response(
+            content, media_type="application/json", headers={POSITION_HEADER: str(position)}
+        )
+    position, body = service.figures_at(policy, year, query)
+    stamp = {POSITION_HEADER: str(position)}
     try:
         names = association_labels(services.read_models.associations())
         project_names = services.read_models.project_names()
@@ -177,7 +184,9 @@ def rewards(
         ExportColumn("project_id", "项目编号"),
     ]
     sheets = [Sheet("奖励测算", columns, rows)]
-    return export(fmt, f"奖励测算-{policy}-{year}", sheets, body, f"rewards-{policy}-{year}")
+    answer = export(fmt, f"奖励测算-{policy}-{year}", sheets, body, f"rewards-{policy}-{year}")
+    answer.headers.update(stamp)
+    return answer
 
 
 @router.post(

@@ -598,11 +598,18 @@ class _YearPlan:
     # ---- associations -----------------------------------------------------------------------
 
     def associations(self, results: list[ProjectResult]) -> list[AssociationReward]:
-        v = self.version
         rows_by: dict[str, list[tuple[ProjectResult, Part]]] = {}
         for result in results:
             for part in result.parts:
                 rows_by.setdefault(part.association_id, []).append((result, part))
+        return self.association_rewards(rows_by)
+
+    def association_rewards(
+        self, rows_by: dict[str, list[tuple[ProjectResult, Part]]]
+    ) -> list[AssociationReward]:
+        """The associations of `rows_by` (each with its project rows and their parts), in id
+        order: sums, caps, the budget over them all, then the rows after the caps."""
+        v = self.version
         rewards: list[AssociationReward] = []
         pending: list[tuple[AssociationReward, list[Step], list[tuple[ProjectResult, Part]]]] = []
         for association_id in sorted(rows_by):
@@ -760,6 +767,101 @@ def evaluate(policy: Policy, year: int, facts: Iterable[ProjectFacts]) -> Reward
             version_effective_from=plan.version.effective_from,
             associations=plan.associations(results),
             projects={r.project_id: r for r in results},
+        )
+
+
+class YearFigures:
+    """A year's figures under one policy, kept project by project so that new facts of a few
+    projects cost their own evaluation and their associations', not the year's.
+
+    `update` gives exactly what `evaluate` over the same facts gives: a project's result depends
+    only on its facts and the year's plan (whose memos are caches of pure functions), and an
+    association's entry only on its own rows — except under a yearly budget, shared by every
+    association, when every association is drawn up again. Each `report` is a new object that
+    is never changed afterwards, so a report handed out stays whole while the next is made.
+    """
+
+    def __init__(self, policy: Policy, year: int, facts: Iterable[ProjectFacts]) -> None:
+        self.plan = _YearPlan(policy, year)
+        self._results: dict[str, ProjectResult] = {}
+        with cyclic_gc_paused():
+            for project in facts:
+                result = self.plan.project(project)
+                if result is not None:
+                    self._results[result.project_id] = result
+            self._results = dict(sorted(self._results.items()))
+            self._associations = {
+                a.association_id: a for a in self.plan.associations(list(self._results.values()))
+            }
+        self._members: dict[str, set[str]] = {}
+        for result in self._results.values():
+            for part in result.parts:
+                self._members.setdefault(part.association_id, set()).add(result.project_id)
+        self.report = self._report()
+
+    @property
+    def policy(self) -> Policy:
+        return self.plan.policy
+
+    @property
+    def year(self) -> int:
+        return self.plan.year
+
+    def update(self, facts: dict[str, ProjectFacts | None]) -> RewardReport:
+        """The report once the projects named have these facts (None: not listed in the year
+        any more, or not a project)."""
+        touched: set[str] = set()
+        changed = False
+        with cyclic_gc_paused():
+            for project_id, project in facts.items():
+                old = self._results.pop(project_id, None)
+                new = None if project is None else self.plan.project(project)
+                if old is None and new is None:
+                    continue
+                changed = True
+                for result in (old, new):
+                    if result is None:
+                        continue
+                    for part in result.parts:
+                        touched.add(part.association_id)
+                        members = self._members.setdefault(part.association_id, set())
+                        if result is old:
+                            members.discard(project_id)
+                        else:
+                            members.add(project_id)
+                if new is not None:
+                    self._results[project_id] = new
+            if not changed:
+                return self.report
+            self._results = dict(sorted(self._results.items()))
+            if self.plan.version.budget is not None:
+                # The budget is shared: every association's figure and steps may move.
+                touched = set(self._members)
+            rows_by: dict[str, list[tuple[ProjectResult, Part]]] = {}
+            for association_id in touched:
+                ids = self._members.get(association_id)
+                if not ids:
+                    self._members.pop(association_id, None)
+                    self._associations.pop(association_id, None)
+                    continue
+                rows_by[association_id] = [
+                    (result, part)
+                    for result in (self._results[p] for p in sorted(ids))
+                    for part in result.parts
+                    if part.association_id == association_id
+                ]
+            for reward in self.plan.association_rewards(rows_by):
+                self._associations[reward.association_id] = reward
+            self.report = self._report()
+        return self.report
+
+    def _report(self) -> RewardReport:
+        return RewardReport(
+            year=self.plan.year,
+            policy=self.plan.policy.id,
+            version_effective_from=self.plan.version.effective_from,
+            associations=[self._associations[a] for a in sorted(self._associations)],
+            projects=dict(self._results),
         )
 
 

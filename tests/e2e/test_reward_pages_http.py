@@ -73,3 +73,21 @@ def test_a_page_after_a_new_event_shows_it(sqlite_api: Api) -> None:
     )
     assert r.status_code == 201, r.text
     assert funds_of_p() == "30000000.00"  # not the report evaluated before the arrival
+
+
+def test_the_figures_say_the_position_they_are_of(sqlite_api: Api) -> None:
+    ids = rewarded_year(sqlite_api)
+    first = sqlite_api.get("/rewards/2023", params={"page": 1}, role="auditor")
+    position = int(first.headers["X-Read-Models-Position"])
+    assert position > 0
+    r = sqlite_api.post(
+        f"/projects/{ids['P']}/funds",
+        {"occurred_on": "2023-08-01", "amount": "5000000.00", "currency": "CNY"},
+        role="officer",
+    )
+    assert r.status_code == 201, r.text
+    later = sqlite_api.get("/rewards/2023", params={"format": "csv"}, role="auditor")
+    assert int(later.headers["X-Read-Models-Position"]) > position  # the arrival is in
+    page = sqlite_api.get("/app/rewards/2023", role="auditor")
+    assert page.status_code == 200
+    assert f"截至第 {later.headers['X-Read-Models-Position']} 条事件" in page.text
