@@ -340,7 +340,14 @@ class ProjectionRunner:
 
     def run_once(self) -> int:
         """Apply every event recorded so far to every projection not stopped; answer how many
-        events were applied."""
+        events were applied.
+
+        Only those recorded before the call: events recorded meanwhile wait for the next call
+        (the next poll), so that under a stream of writes the runner applies larger batches
+        a poll apart instead of chasing each new event in a batch of its own — each batch costs
+        its queries and write transactions whatever its size, and took SQLite's writer from
+        the API's commands several times a second more."""
+        head = self.ledger.recorder.max_notification_id() or 0
         applied = 0
         collisions = 0
         while True:
@@ -348,7 +355,7 @@ class ProjectionRunner:
             stopped = self.stopped()
             running = [p for p in self.projections if p.name not in stopped]
             start = min((positions.get(p.name, 0) for p in running), default=0)
-            batch = self.read(start, self.batch_size) if running else []
+            batch = self.read(start, self.batch_size, upto=head) if running else []
             if not batch:
                 return applied
             behind = [p for p in running if positions.get(p.name, 0) < batch[-1][0]]
