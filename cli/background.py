@@ -149,10 +149,6 @@ class BackgroundProcess:
             self._watcher.join(timeout=5)
             self._watcher = None
 
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process is not None else None
-
 
 def register(commands: Any, handlers: dict[str, Any]) -> None:
     parser = commands.add_parser(
