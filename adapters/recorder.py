@@ -14,15 +14,32 @@ from uuid import UUID
 
 import sqlalchemy.exc
 from eventsourcing.persistence import StoredEvent
+from eventsourcing_sqlalchemy.datastore import transactions as event_store_transactions
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from adapters.files import ensure_tables, reference_rows, references_table
+from adapters.lock import write_gate
 
 
 class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], *, session: Session | None = None, **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Insert and commit with SQLite's writer taken before the projection runner's next
+        turn (`adapters.lock.WriteGate`). Not inside a longer transaction (a keyed request, a
+        document stored with its event): that one may hold the writer already, and waiting for
+        the gate then would make the runner, holding the gate, wait for us in turn."""
+        engine = self.datastore.engine
+        assert isinstance(engine, Engine)
+        gate = write_gate(engine) if session is None and not _in_transaction() else None
+        if gate is None:
+            return super().insert_events(stored_events, session=session, **kwargs)
+        with gate.priority():
+            return super().insert_events(stored_events, session=session, **kwargs)
+
     def create_table(self) -> None:
         super().create_table()
         engine = self.datastore.engine
@@ -118,6 +135,13 @@ class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
         with self.transaction(commit=False) as session:
             rows = session.execute(query).all()
         return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
+
+
+def _in_transaction() -> bool:
+    try:
+        return event_store_transactions.get() is not None
+    except LookupError:
+        return False
 
 
 class Factory(SQLAlchemyFactory):

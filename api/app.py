@@ -14,6 +14,7 @@ from the `ZHAOSHANG_*` environment.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -88,8 +89,13 @@ def create_app(
                         service.start()
                         running.append(service)
             app.state.background_services = [s.name for s in running]
+            # What start-up made (modules, routes, the services) lives as long as the process:
+            # frozen out of the collector's sight, a full collection no longer walks it all
+            # again, which paused every request for 0.1–0.5 s (issue 23).
+            gc.freeze()
             yield
         finally:
+            gc.unfreeze()  # an app made and stopped in a longer process (tests) leaves no trace
             while running:
                 running.pop().stop()
             the_services.close()

@@ -18,7 +18,7 @@ A router for a new area needs only these:
 # at run time, and those of the closures below name local variables.
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -43,30 +43,34 @@ SOURCE = "api"
 _VERSION = re.compile(r"\d{1,18}", re.ASCII)
 
 
-def get_settings(request: Request) -> Settings:
+# The getters below are `async` (they never block): a plain `def` dependency would cost each
+# request a hand-off to the thread pool and back.
+
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_ledger(request: Request) -> Ledger:
+async def get_ledger(request: Request) -> Ledger:
     ledger: Ledger = request.app.state.ledger
     return ledger
 
 
-def get_write_lock(request: Request) -> threading.Lock:
+async def get_write_lock(request: Request) -> threading.Lock:
     """The process's write lock (see `Writer`), for the writes that do not go through one
     (settlements, designations, the purchased service)."""
     lock: threading.Lock = request.app.state.write_lock
     return lock
 
 
-def get_users(request: Request) -> AccountService:
+async def get_users(request: Request) -> AccountService:
     """The accounts service (users, tokens, sessions; `services.accounts`)."""
     users: AccountService = request.app.state.users
     return users
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     """An SQLAlchemy engine on the ledger's database, for read models."""
     engine: Engine = request.app.state.services.engine
     return engine
@@ -116,7 +120,7 @@ async def current_user(
     field `csrf_token`), else 403 `csrf_failed`; a bearer write does not. Bad tokens and
     cookies count against the client's address (429 `too_many_attempts` after 10 in 10 min).
     """
-    accounts = get_users(request)
+    accounts: AccountService = request.app.state.users
     address = client_address(request)
     header = request.headers.get("authorization")
     if header:
@@ -170,11 +174,13 @@ async def current_user(
     return user
 
 
-def require(*permissions: Permission) -> Callable[..., Principal]:
+def require(*permissions: Permission) -> Callable[..., Awaitable[Principal]]:
     """A dependency answering the current user if it holds one of `permissions`, else 403."""
     names = " or ".join(p.value for p in permissions)
 
-    def dependency(user: Annotated[Principal, Depends(current_user)]) -> Principal:
+    # `async`, as every dependency that neither blocks nor waits: FastAPI runs a plain `def`
+    # in the thread pool, a hand-off (and a wait for the interpreter lock) per request.
+    async def dependency(user: Annotated[Principal, Depends(current_user)]) -> Principal:
         if not user.can(*permissions):
             raise forbidden(f"the {user.role} role may not do this (needs {names})")
         return user
@@ -286,7 +292,7 @@ IF_MATCH_DESCRIPTION = (
 )
 
 
-def writer(*permissions: Permission, conditional: bool = True) -> Callable[..., Writer]:
+def writer(*permissions: Permission, conditional: bool = True) -> Callable[..., Awaitable[Writer]]:
     """A dependency answering a `Writer` for a user holding one of `permissions`.
 
     `conditional` writes (to an existing aggregate) take an optional `If-Match` header, which
@@ -296,7 +302,7 @@ def writer(*permissions: Permission, conditional: bool = True) -> Callable[..., 
 
     def make(request: Request, user: Principal, if_match: str | None) -> Writer:
         return Writer(
-            ledger=get_ledger(request),
+            ledger=request.app.state.ledger,
             user=user,
             if_match=if_match,
             lock=request.app.state.write_lock,
@@ -305,12 +311,14 @@ def writer(*permissions: Permission, conditional: bool = True) -> Callable[..., 
 
     if not conditional:
 
-        def creating(request: Request, user: Annotated[Principal, Depends(allowed)]) -> Writer:
+        async def creating(
+            request: Request, user: Annotated[Principal, Depends(allowed)]
+        ) -> Writer:
             return make(request, user, None)
 
         return creating
 
-    def dependency(
+    async def dependency(
         request: Request,
         user: Annotated[Principal, Depends(allowed)],
         if_match: Annotated[

@@ -83,6 +83,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
 def _extensions() -> list[Callable[[Any, dict[str, Handler]], None]]:
     """The modules that own sub-commands, each with `register(commands, handlers)`."""
     from cli import (
+        background,
         imports,
         integrity,
         notifications,
@@ -98,6 +99,7 @@ def _extensions() -> list[Callable[[Any, dict[str, Handler]], None]]:
         policies.register,
         users.register,
         serve.register,
+        background.register,
         projections.register,
         scheduler.register,
         imports.register,

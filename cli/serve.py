@@ -1,15 +1,20 @@
 """`zhaoshang serve [--host --port --workers N --no-scheduler] [--demo]`: run the HTTP API.
 
-One worker: the API process also runs the background services (`services/background.py`: projection
-runner, scheduler) in its lifespan. Several workers: uvicorn starts them from the import string
-`api.app:app_from_env` (a factory reading `ZHAOSHANG_*`), with the background services turned
-off in every worker and run once here, in the parent process.
+The API processes only serve requests: the background services (`services/background.py`:
+projection runner, scheduler, notification sender) run in a process of their own,
+`zhaoshang background` (`cli/background.py`), which this command starts, restarts if it dies
+and stops on the way out — so folding events never holds the API's interpreter lock (issue 23).
+One worker runs the app in this process; several are started by uvicorn from the import string
+`api.app:app_from_env` (a factory reading `ZHAOSHANG_*`). With
+`ZHAOSHANG_BACKGROUND_SERVICES=false` no background process is started (it runs elsewhere).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from types import FrameType
 from typing import Any
 
 from services.settings import Settings
@@ -53,6 +58,10 @@ def load_demo_if_empty(settings: Settings, scale: str = "small") -> bool:
 WORKER_HEALTHCHECK_SECONDS = 60
 
 
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -64,31 +73,36 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.demo:
         load_demo_if_empty(settings)
 
-    if args.workers == 1:
-        from api.app import create_app
+    from cli.background import BackgroundProcess
 
-        uvicorn.run(
-            create_app(settings),
-            host=args.host,
-            port=args.port,
-            log_level=args.log_level,
-            # The app believes X-Forwarded-* only from ZHAOSHANG_TRUSTED_PROXIES (issue 15).
-            proxy_headers=False,
-        )
-        return 0
-
-    from services.bootstrap import bootstrap, hand_to_workers
-
-    # The workers build their services from these settings, with no background work of their
-    # own: the projections and the scheduler run once, here.
-    hand_to_workers(settings.model_copy(update={"background_services": False}))
-    services = None
-    background = None
-    if settings.background_services:
-        services = bootstrap(settings)
-        background = services.background()
+    # The API processes run no background work of their own: the runner and the scheduler run
+    # once, in the background process.
+    api_settings = settings.model_copy(update={"background_services": False})
+    background = (
+        BackgroundProcess(settings, args.log_level) if settings.background_services else None
+    )
+    if background is not None:
         background.start()
+    # uvicorn shuts down gracefully on SIGTERM and then raises it again, which would end this
+    # process before it stops the background process; as an exception it passes `finally`.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
+        if args.workers == 1:
+            from api.app import create_app
+
+            uvicorn.run(
+                create_app(api_settings),
+                host=args.host,
+                port=args.port,
+                log_level=args.log_level,
+                # The app believes X-Forwarded-* only from ZHAOSHANG_TRUSTED_PROXIES (issue 15).
+                proxy_headers=False,
+            )
+            return 0
+
+        from services.bootstrap import hand_to_workers
+
+        hand_to_workers(api_settings)
         uvicorn.run(
             APP_FACTORY,
             factory=True,
@@ -105,8 +119,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if background is not None:
             background.stop()
-        if services is not None:
-            services.close()
     return 0
 
 

@@ -18,6 +18,7 @@ logged at ERROR with the stream and version and recorded in `rm_projection_fault
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import operator
@@ -39,12 +40,14 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from adapters.decoding import fewer_collections
+from adapters.lock import write_gate
 from adapters.reader import FastEventReader
 from domain.application import Ledger
 from projections.faults import clear_faults, faults, faults_metadata, record_fault
@@ -79,8 +82,16 @@ projections_table = Table(
 
 
 def upsert(dialect: Dialect, table: Table, keys: Sequence[str], add: Sequence[str] = ()) -> Any:
-    """INSERT … ON CONFLICT for SQLite and PostgreSQL; `add` columns accumulate, others replace."""
-    insert = postgresql.insert(table) if dialect.name == "postgresql" else sqlite.insert(table)
+    """INSERT … ON CONFLICT for SQLite and PostgreSQL; `add` columns accumulate, others replace.
+
+    Made once per table: building the statement and its cache key again for every batch cost
+    the runner more than the writes, inside the transaction that holds SQLite's one writer."""
+    return _upsert(dialect.name, table, tuple(keys), tuple(add))
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert(dialect: str, table: Table, keys: tuple[str, ...], add: tuple[str, ...]) -> Any:
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     updates = {
         c.name: (table.c[c.name] + insert.excluded[c.name])
         if c.name in add
@@ -89,6 +100,10 @@ def upsert(dialect: Dialect, table: Table, keys: Sequence[str], add: Sequence[st
         if c.name not in keys
     }
     return insert.on_conflict_do_update(index_elements=list(keys), set_=updates)
+
+
+# One statement, compiled once (the runner asks for each projection's row on every batch).
+REGISTRATION = select(projections_table).where(projections_table.c.name == bindparam("name"))
 
 
 @dataclass(frozen=True)
@@ -181,6 +196,7 @@ class ProjectionRunner:
         self.events_table: Table = ledger.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
         assert isinstance(ledger.mapper.transcoder, JSONTranscoder)
         self.reader = FastEventReader(self.engine, self.events_table, ledger.mapper.transcoder)
+        self.write_gate = write_gate(self.engine)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: BaseException | None = None
@@ -194,11 +210,7 @@ class ProjectionRunner:
     # -- registry ---------------------------------------------------------------------------
 
     def registration(self, conn: Connection, name: str) -> Registration | None:
-        row = (
-            conn.execute(select(projections_table).where(projections_table.c.name == name))
-            .mappings()
-            .first()
-        )
+        row = conn.execute(REGISTRATION, {"name": name}).mappings().first()
         if row is None:
             return None
         return Registration(row["generation"], row["position"], row["schema_version"])
@@ -298,7 +310,7 @@ class ProjectionRunner:
             # is let go between them, so an API command waits for one projection's rows at
             # most, never for the whole batch's.
             for projection, reg in folded:
-                with self.engine.begin() as conn:
+                with self._write_turn(), self.engine.begin() as conn:
                     projection.flush(conn)
                     result = conn.execute(
                         projections_table.update()
@@ -315,6 +327,12 @@ class ProjectionRunner:
                 projection.reset()
             raise
 
+    def _write_turn(self) -> contextlib.AbstractContextManager[None]:
+        """SQLite's writer, taken after every command waiting for it (`adapters.lock`)."""
+        return (
+            self.write_gate.yielding() if self.write_gate is not None else contextlib.nullcontext()
+        )
+
     def stopped(self) -> set[str]:
         """The names of this runner's projections stopped on an event (`projections.faults`)."""
         with self.engine.connect() as conn:
@@ -322,7 +340,14 @@ class ProjectionRunner:
 
     def run_once(self) -> int:
         """Apply every event recorded so far to every projection not stopped; answer how many
-        events were applied."""
+        events were applied.
+
+        Only those recorded before the call: events recorded meanwhile wait for the next call
+        (the next poll), so that under a stream of writes the runner applies larger batches
+        a poll apart instead of chasing each new event in a batch of its own — each batch costs
+        its queries and write transactions whatever its size, and took SQLite's writer from
+        the API's commands several times a second more."""
+        head = self.ledger.recorder.max_notification_id() or 0
         applied = 0
         collisions = 0
         while True:
@@ -330,7 +355,7 @@ class ProjectionRunner:
             stopped = self.stopped()
             running = [p for p in self.projections if p.name not in stopped]
             start = min((positions.get(p.name, 0) for p in running), default=0)
-            batch = self.read(start, self.batch_size) if running else []
+            batch = self.read(start, self.batch_size, upto=head) if running else []
             if not batch:
                 return applied
             behind = [p for p in running if positions.get(p.name, 0) < batch[-1][0]]
@@ -484,11 +509,15 @@ class ProjectionRunner:
                 if progress:
                     progress(done, head)
         # The bulk writes build millions of row values with the folded state still alive: the
-        # collector is held back while they do, as while folding.
-        with fewer_collections(), self.engine.begin() as conn:
+        # collector is held back while they do, as while folding. Each builder's tables in a
+        # transaction of their own, taking turns with the API's commands (`_write_turn`): the
+        # new tables serve nothing until the switch below, so they need not commit together,
+        # and SQLite's one writer is let go between them.
+        with fewer_collections():
             # Every builder flushes before any forgets its state: some share what they folded.
             for builder in builders:
-                builder.flush(conn)
+                with self._write_turn(), self.engine.begin() as conn:
+                    builder.flush(conn)
             for builder in builders:
                 builder.reset()
                 builder.unshare_fold()
@@ -496,7 +525,7 @@ class ProjectionRunner:
         # Catch the new generations up with events recorded meanwhile, then switch them all.
         while True:
             batch = self.read(position, self.batch_size)
-            with self.engine.begin() as conn:
+            with self._write_turn(), self.engine.begin() as conn:
                 if batch:
                     for builder in builders:
                         builder.begin_batch(conn, [e for _, e in batch])

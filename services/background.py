@@ -1,9 +1,10 @@
 """The background work of the one process that holds the runner lock: the projection runner and
 the scheduler (DESIGN §6, §9).
 
-With one worker that process is the API server itself (its lifespan starts and stops this);
-with `serve --workers N` it is the `serve` parent, and the workers run none of it. Built by the
-composition root (`services.bootstrap.Services.background`).
+Under `zhaoshang serve` that process is `zhaoshang background` (`cli/background.py`), started
+beside the API processes, which run none of it; an app made with `background_services` (tests,
+an embedding) starts and stops it in its lifespan. Built by the composition root
+(`services.bootstrap.Services.background`).
 """
 
 from __future__ import annotations

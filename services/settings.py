@@ -38,9 +38,10 @@ class Settings(BaseSettings):
     # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For/-Proto are
     # believed: the client's address for the throttle, https for `Secure` cookies.
     trusted_proxies: str = ""
-    # Background work (projection runner, scheduler; `services/background.py`). The API process
-    # runs them unless told not to: `serve --workers N` runs them once in the parent process and
-    # turns them off in the workers.
+    # Background work (projection runner, scheduler; `services/background.py`). An app made by
+    # `create_app` runs them in its lifespan unless told not to; `serve` runs them in a process
+    # of its own (`zhaoshang background`) and turns them off in the API processes, and starts
+    # none at all when this is false (the runner then runs elsewhere).
     background_services: bool = True
     # `serve --no-scheduler`: no scheduled documents; the projections keep running.
     scheduler_enabled: bool = True

@@ -1,4 +1,6 @@
-"""`zhaoshang serve` for real: a subprocess on a free loopback port, one request, then stopped."""
+"""`zhaoshang serve` for real: a subprocess on a free loopback port, requests, then stopped; and
+its process layout (issue 23): the projection runner in a background process of its own that
+projects the API's writes, is restarted if it dies, and stops with the server."""
 
 from __future__ import annotations
 
@@ -11,10 +13,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from adapters.lock import SingleRunnerLock
 from cli.main import main
 from cli.serve import load_demo_if_empty
 from services.settings import Settings
@@ -35,6 +39,12 @@ def zhaoshang() -> list[str]:
 
 @contextmanager
 def serving(database_url: str, *args: str) -> Iterator[str]:
+    with serving_process(database_url, *args) as (base, _process):
+        yield base
+
+
+@contextmanager
+def serving_process(database_url: str, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = free_port()
     env = {**os.environ, "ZHAOSHANG_DATABASE_URL": database_url}
     process = subprocess.Popen(
@@ -58,7 +68,7 @@ def serving(database_url: str, *args: str) -> Iterator[str]:
             if time.monotonic() > deadline:
                 pytest.fail("zhaoshang serve did not answer within a minute")
             time.sleep(0.2)
-        yield base
+        yield base, process
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -110,3 +120,121 @@ def test_demo_loads_only_into_an_empty_database(tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'demo.db'}")
     assert load_demo_if_empty(settings, scale="tiny") is True
     assert load_demo_if_empty(settings, scale="tiny") is False
+
+
+def eventually(check: Any, seconds: float = 60.0) -> Any:
+    """`check()` once it answers something true (the runner polls; the machine may be busy)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        answer = check()
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {seconds} s: {check}")
+        time.sleep(0.1)
+
+
+def runner_pid(database: Path) -> int | None:
+    """The process holding the runner lock (`adapters/lock.py` writes its pid in the file)."""
+    lock_file = Path(f"{database}.runner.lock")
+    text = lock_file.read_text().strip() if lock_file.exists() else ""
+    return int(text) if text else None
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A child that ended but was not yet reaped is a zombie: gone for our purposes.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
+
+
+def new_project(base: str, token: str, name: str) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    r = httpx.post(
+        f"{base}/associations",
+        json={"name": f"{name}商会", "kind": "domestic_chamber", "based_in": "北京"},
+        headers=headers,
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    r = httpx.post(
+        f"{base}/projects",
+        json={
+            "name": name,
+            "investor": f"{name}实业有限公司",
+            "industry": "C",
+            "project_type": "ordinary",
+            "origin": "other_province",
+            "city": "changsha",
+            "planned_investment": "100000000.00",
+            "referrals": [{"association_id": r.json()["id"], "share": 100}],
+            "occurred_on": "2022-06-01",
+        },
+        headers=headers,
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+
+
+def projects_listed(base: str, token: str) -> int:
+    r = httpx.get(f"{base}/projects", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    return int(r.json()["total"])
+
+
+def test_the_runner_projects_in_its_own_process_and_stops_with_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "layout.db"
+    url = f"sqlite:///{database}"
+    token = admin_token(url, monkeypatch, capsys)
+    with serving_process(url, "--no-scheduler") as (base, server):
+        new_project(base, token, "新材料产业园")
+        # The API recorded it; the background process projects it into the list the page reads.
+        assert eventually(lambda: projects_listed(base, token) == 1)
+        runner = runner_pid(database)
+        assert runner is not None and runner != server.pid
+        assert b"background" in Path(f"/proc/{runner}/cmdline").read_bytes()
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 0
+    assert eventually(lambda: not alive(runner), seconds=15)
+    lock = SingleRunnerLock(url)
+    assert lock.acquire()  # released: a next server's runner can start
+    lock.release()
+
+
+def test_a_runner_process_that_dies_is_restarted_and_catches_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "restart.db"
+    url = f"sqlite:///{database}"
+    token = admin_token(url, monkeypatch, capsys)
+    with serving_process(url, "--no-scheduler") as (base, server):
+        first = eventually(lambda: runner_pid(database))
+        os.kill(first, signal.SIGKILL)
+        # Written while no runner runs: the next one applies it.
+        new_project(base, token, "光电子产业园")
+        second = eventually(lambda: (pid := runner_pid(database)) != first and pid)
+        assert second != server.pid and alive(second)
+        assert eventually(lambda: projects_listed(base, token) == 1)
+    assert eventually(lambda: not alive(second), seconds=15)
+
+
+def test_serve_starts_no_runner_where_background_services_are_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """API hosts beside one `zhaoshang background` elsewhere: writes work, nothing projects."""
+    database = tmp_path / "api-only.db"
+    url = f"sqlite:///{database}"
+    token = admin_token(url, monkeypatch, capsys)
+    monkeypatch.setenv("ZHAOSHANG_BACKGROUND_SERVICES", "false")
+    with serving(url, "--no-scheduler") as base:
+        new_project(base, token, "数字经济产业园")
+        time.sleep(1.5)  # three of the runner's polls, had one been started
+        r = httpx.get(f"{base}/projects", headers={"Authorization": f"Bearer {token}"})
+        # No runner ever set the read models up here: the list says so rather than answer empty.
+        assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable", r.text
+        assert runner_pid(database) is None

@@ -1,0 +1,81 @@
+"""`adapters.lock.WriteGate`: SQLite's writer in turns, a waiting command before the runner's
+next write (issue 23). Two gates on one file stand for two processes (a `flock` belongs to the
+open file, so two gates exclude each other even in one process)."""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from adapters.lock import WriteGate
+
+
+def test_a_command_waits_for_the_runners_write_and_then_goes_before_its_next(
+    tmp_path: Path,
+) -> None:
+    runner, api = WriteGate(tmp_path / "db"), WriteGate(tmp_path / "db")
+    order: list[str] = []
+    command_waits = threading.Event()
+
+    def command() -> None:
+        command_waits.set()
+        with api.priority():
+            order.append("command")
+            time.sleep(0.05)
+
+    with runner.yielding():
+        order.append("runner 1")
+        thread = threading.Thread(target=command)
+        thread.start()
+        command_waits.wait(5)
+        time.sleep(0.05)  # the command is waiting for its turn now
+        assert order == ["runner 1"]
+    with runner.yielding():  # the runner's next write, straight after its first
+        order.append("runner 2")
+    thread.join(5)
+    assert order == ["runner 1", "command", "runner 2"]
+
+
+def test_the_runner_takes_its_turn_after_yielding_for_a_while(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commands one after another never starve the runner: it yields `YIELD_SECONDS` at most."""
+    monkeypatch.setattr(WriteGate, "YIELD_SECONDS", 0.1)
+    runner, api = WriteGate(tmp_path / "db"), WriteGate(tmp_path / "db")
+    with open(f"{tmp_path / 'db'}.write-intent.lock", "a+") as intent:
+        fcntl.flock(intent.fileno(), fcntl.LOCK_SH)  # a command waiting, and waiting
+        started = time.monotonic()
+        with runner.yielding():
+            waited = time.monotonic() - started
+        assert 0.1 <= waited < 5
+    with api.priority():  # and the gate is free again afterwards
+        pass
+
+
+def test_threads_of_one_process_take_turns_too(tmp_path: Path) -> None:
+    gate = WriteGate(tmp_path / "db")
+    inside = 0
+    most = 0
+    lock = threading.Lock()
+
+    def write() -> None:
+        nonlocal inside, most
+        for _ in range(20):
+            with gate.priority():
+                with lock:
+                    inside += 1
+                    most = max(most, inside)
+                time.sleep(0.001)
+                with lock:
+                    inside -= 1
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert most == 1
