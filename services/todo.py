@@ -122,7 +122,9 @@ class TodoRules:
 
     def issues_open(self, today: date, projects: set[str] | None = None) -> list[Todo]:
         items = []
-        for issue in self.read.open_issues(projects):
+        # Over `issue_open_days` open: raised before the day that many days ago.
+        raised_before = today - timedelta(days=self.issue_open_days)
+        for issue in self.read.open_issues(projects, raised_before):
             days_open = (today - date.fromisoformat(issue["raised_on"])).days
             if days_open <= self.issue_open_days:
                 continue
