@@ -1,10 +1,14 @@
-"""Notifications, each user's channels and the delivery outbox (DESIGN §20): three tables beside
+"""Notifications, each user's channels and the delivery outbox (DESIGN §20): four tables beside
 the event store, never in the event log (a DingTalk secret or an e-mail address is no event).
 
 - `zhaoshang_notifications`: one row per (rule, subject, recipient, period), under a unique key
   (its SHA-256), so any number of processes and restarts make each notification once; inserted
-  together with its outbox rows in one transaction (`ON CONFLICT DO NOTHING … RETURNING`: only
-  the notifications this call made get deliveries).
+  together with its outbox rows in one transaction (`ON CONFLICT DO NOTHING`, each row's count
+  on SQLite, `RETURNING` on PostgreSQL: only the notifications this call made get deliveries).
+- `zhaoshang_notification_reminders`: the reminders handled, one row per (rule, subject,
+  period) with a digest of the recipients whose notifications exist, written in the same
+  transaction: a day expands, hashes and inserts only what is new (a new period, a new
+  recipient), and skips the rest whole.
 - `zhaoshang_notification_channels`: what each user chose (e-mail, WeCom and DingTalk robot
   webhooks, the DingTalk signing secret, the language of the texts).
 - `zhaoshang_notification_deliveries`: the outbox, one row per (notification, channel). A sender
@@ -277,7 +281,7 @@ def _notification(row: Any) -> Notification:
 
 
 class NotificationStore:
-    """The three tables, on the event store's engine."""
+    """The four tables, on the event store's engine."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
