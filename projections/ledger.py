@@ -189,7 +189,6 @@ class LedgerProjection(Projection):
             Column("raised_on", String(10), nullable=False),
             Column("category", Text, nullable=False),
         )
-        Index(f"ix_{open_issues.name}_raised", open_issues.c.raised_on)
         associations = Table(
             self.table_name("associations", generation),
             metadata,
