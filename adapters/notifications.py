@@ -1,10 +1,14 @@
-"""Notifications, each user's channels and the delivery outbox (DESIGN §20): three tables beside
+"""Notifications, each user's channels and the delivery outbox (DESIGN §20): four tables beside
 the event store, never in the event log (a DingTalk secret or an e-mail address is no event).
 
 - `zhaoshang_notifications`: one row per (rule, subject, recipient, period), under a unique key
   (its SHA-256), so any number of processes and restarts make each notification once; inserted
-  together with its outbox rows in one transaction (`ON CONFLICT DO NOTHING … RETURNING`: only
-  the notifications this call made get deliveries).
+  together with its outbox rows in one transaction (`ON CONFLICT DO NOTHING`, each row's count
+  on SQLite, `RETURNING` on PostgreSQL: only the notifications this call made get deliveries).
+- `zhaoshang_notification_reminders`: the reminders handled, one row per (rule, subject,
+  period) with a digest of the recipients whose notifications exist, written in the same
+  transaction: a day expands, hashes and inserts only what is new (a new period, a new
+  recipient), and skips the rest whole.
 - `zhaoshang_notification_channels`: what each user chose (e-mail, WeCom and DingTalk robot
   webhooks, the DingTalk signing secret, the language of the texts).
 - `zhaoshang_notification_deliveries`: the outbox, one row per (notification, channel). A sender
@@ -18,7 +22,7 @@ import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +31,7 @@ import sqlalchemy.exc
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     Engine,
     Float,
     Index,
@@ -69,6 +74,20 @@ period_index = Index(
     notifications_table.c.period,
     notifications_table.c.key_hash,
 )
+# The reminders handled: each (rule, subject, period) with a digest of the recipients whose
+# notifications exist, written in the transaction that stores them. A day skips a reminder whose
+# row names the same recipients, without building, hashing or probing one key per recipient; a
+# new recipient (another digest) sends it down the keyed path again. Only ever a shortcut: the
+# notifications' unique key still decides what is made.
+reminders_table = Table(
+    "zhaoshang_notification_reminders",
+    metadata,
+    Column("period", String(64), primary_key=True),
+    Column("rule", String(64), primary_key=True),
+    Column("subject", String(128), primary_key=True),
+    Column("recipients", String(64), nullable=False),
+    Column("handled_at", String(40), nullable=False),
+)
 channels_table = Table(
     "zhaoshang_notification_channels",
     metadata,
@@ -99,9 +118,33 @@ deliveries_table = Table(
     Index("ix_zhaoshang_deliveries_due", "status", "next_attempt_at"),
 )
 
+NOTIFICATION_COLUMNS = (
+    "id",
+    "key_hash",
+    "rule",
+    "subject",
+    "recipient_id",
+    "period",
+    "args",
+    "link",
+    "created_at",
+    "read_at",
+)
+DELIVERY_COLUMNS = (
+    "notification_id",
+    "channel",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "claimed_until",
+    "last_error",
+    "created_at",
+    "sent_at",
+)
 CHANNELS = ("email", "wecom", "dingtalk")
 PERIODS_PER_QUERY = 500  # periods asked for in one `IN (…)` when reading the known keys
 ROWS_PER_TRANSACTION = 20_000  # new notifications (and their outbox rows) per transaction
+INSERT_CACHE_SIZE = -65_536  # SQLite's `cache_size` while storing them (negative: KiB; 64 MiB)
 STATUSES = ("pending", "sending", "sent", "failed", "dropped")
 _NAMESPACE = uuid.UUID("6d1f3c52-8a0e-4c55-9b7e-2f6a1d0c2e22")
 
@@ -111,6 +154,11 @@ def notification_key(rule: str, subject: str, recipient_id: str, period: str) ->
     separator cannot occur in any of them: ids, rule names and periods are plain text)."""
     text = "\x1f".join((rule, subject, recipient_id, period))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def recipients_digest(recipients: Iterable[str]) -> str:
+    """What a handled reminder's row says about its recipients: the same set, the same text."""
+    return hashlib.sha256("\x1f".join(sorted(set(recipients))).encode()).hexdigest()
 
 
 def notification_id(key_hash: str) -> str:
@@ -199,6 +247,38 @@ class Delivery:
     rule: str | None = None
 
 
+def _execute_many(
+    conn: Connection, table: Table, names: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """A plain INSERT of many rows given as tuples of the columns `names` (straight to the
+    driver's `executemany` on SQLite)."""
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(table.insert(), [dict(zip(names, row, strict=True)) for row in rows])
+        return
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+        rows,
+    )
+
+
+@contextlib.contextmanager
+def _larger_cache(conn: Connection) -> Iterator[None]:
+    """SQLite's page cache at `INSERT_CACHE_SIZE` for a while, then the connection's own again.
+    New notifications land all over four indexes of a large table (two keyed on hashes): with
+    the default cache (2 MiB) much of each insert went to reading the same pages again."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    own = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    conn.exec_driver_sql(f"PRAGMA cache_size = {INSERT_CACHE_SIZE}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(own)}")
+
+
 def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
@@ -218,7 +298,7 @@ def _notification(row: Any) -> Notification:
 
 
 class NotificationStore:
-    """The three tables, on the event store's engine."""
+    """The four tables, on the event store's engine."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -265,6 +345,24 @@ class NotificationStore:
                 known.update(row[0] for row in result.cursor.fetchall())
         return known
 
+    def handled(self, periods: Iterable[str]) -> dict[tuple[str, str, str], str]:
+        """The reminders handled so far for these periods: (rule, subject, period) → the
+        digest of the recipients whose notifications exist (`recipients_digest`)."""
+        t = reminders_table
+        wanted = sorted(set(periods))
+        found: dict[tuple[str, str, str], str] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), PERIODS_PER_QUERY):
+                part = wanted[start : start + PERIODS_PER_QUERY]
+                result = conn.execute(
+                    select(t.c.rule, t.c.subject, t.c.period, t.c.recipients).where(
+                        t.c.period.in_(part)
+                    )
+                )
+                for rule, subject, period, digest in result.cursor.fetchall():
+                    found[(rule, subject, period)] = digest
+        return found
+
     def add_reminders(
         self,
         reminders: Sequence[Reminder],
@@ -273,14 +371,37 @@ class NotificationStore:
     ) -> list[Notification]:
         """Store, for each reminder, the notification of each recipient not stored yet, with an
         outbox row per channel the recipient chose (`channels_of`); answer those this call
-        made. The known keys are read once for the reminders' periods and only the new rows
-        are built; the insert still lets the unique key decide (another process may be
-        inserting the same at the same moment)."""
+        made.
+
+        A reminder handled before for the same recipients is skipped whole (`handled`). For
+        the others the known keys are read once for their periods and only the new rows are
+        built; the insert still lets the unique key decide (another process may be inserting
+        the same at the same moment), and each reminder's handled row is written in the
+        transaction of its notifications."""
         stamp = _stamp(now)
-        known = self.known_keys(r.period for r in reminders)
-        rows: list[dict[str, Any]] = []
-        sha256 = hashlib.sha256
+        handled = self.handled(r.period for r in reminders)
+        digests: dict[tuple[str, ...], str] = {}
+        pending: list[tuple[Reminder, str]] = []
+        seen: set[tuple[str, str, str]] = set()
+        twice: set[tuple[str, str, str]] = set()
         for reminder in reminders:
+            handle = (reminder.rule, reminder.subject, reminder.period)
+            digest = digests.get(reminder.recipients)
+            if digest is None:
+                digest = digests[reminder.recipients] = recipients_digest(reminder.recipients)
+            if handle in seen:
+                twice.add(handle)
+            seen.add(handle)
+            if handled.get(handle) != digest:
+                pending.append((reminder, digest))
+        if not pending:
+            return []
+        known = self.known_keys(r.period for r, _ in pending)
+        made: list[Notification] = []
+        rows: list[tuple[Any, ...]] = []
+        marks: list[tuple[str, str, str, str, str]] = []
+        sha256 = hashlib.sha256
+        for reminder, digest in pending:
             rule, subject, period = reminder.rule, reminder.subject, reminder.period
             head, tail = f"{rule}\x1f{subject}\x1f", f"\x1f{period}"
             args: str | None = None
@@ -293,71 +414,125 @@ class NotificationStore:
                 if args is None:
                     args = json.dumps(reminder.args, ensure_ascii=False, sort_keys=True)
                 rows.append(
-                    {
-                        "id": notification_id(key),
-                        "key_hash": key,
-                        "rule": rule,
-                        "subject": subject,
-                        "recipient_id": recipient,
-                        "period": period,
-                        "args": args,
-                        "link": reminder.link,
-                        "created_at": stamp,
-                        "read_at": None,
-                    }
+                    (
+                        notification_id(key),
+                        key,
+                        rule,
+                        subject,
+                        recipient,
+                        period,
+                        args,
+                        reminder.link,
+                        stamp,
+                        None,
+                    )
                 )
-        made: list[Notification] = []
-        for start in range(0, len(rows), ROWS_PER_TRANSACTION):
-            part = rows[start : start + ROWS_PER_TRANSACTION]
-            inserted = self._insert(part, channels_of, now)
-            made.extend(
+            if (rule, subject, period) not in twice:
+                # Named twice in one call (with other recipients, perhaps): no row could say
+                # both, so it says neither and the keys decide next time.
+                marks.append((period, rule, subject, digest, stamp))
+            if len(rows) >= ROWS_PER_TRANSACTION:
+                made.extend(self._store(rows, marks, channels_of, now))
+                rows, marks = [], []
+        if rows or marks:
+            made.extend(self._store(rows, marks, channels_of, now))
+        return made
+
+    def _store(
+        self,
+        rows: list[tuple[Any, ...]],
+        marks: list[tuple[str, str, str, str, str]],
+        channels_of: dict[str, list[str]],
+        now: datetime,
+    ) -> list[Notification]:
+        """In one transaction: insert the notification `rows` (in `NOTIFICATION_COLUMNS`
+        order; those another process made meanwhile are skipped), the outbox rows of those
+        inserted, and the handled reminders `marks`; answer the notifications inserted."""
+        stamp, epoch = _stamp(now), now.timestamp()
+        with connection_for(self.engine, write=True) as conn, _larger_cache(conn):
+            inserted = self._insert_new(conn, rows)
+            outbox = [
+                (row[0], channel, "pending", 0, epoch, None, None, stamp, None)
+                for row in inserted
+                for channel in channels_of.get(row[4], ())
+            ]
+            _execute_many(conn, deliveries_table, DELIVERY_COLUMNS, outbox)
+            self._mark_handled(conn, marks)
+        args_of: dict[str, dict[str, str]] = {}
+        made = []
+        for row in inserted:
+            args = args_of.get(row[6])
+            if args is None:
+                args = args_of[row[6]] = json.loads(row[6])
+            made.append(
                 Notification(
-                    id=row["id"],
-                    rule=row["rule"],
-                    subject=row["subject"],
-                    recipient_id=row["recipient_id"],
-                    period=row["period"],
-                    args=json.loads(row["args"]),
-                    link=row["link"],
+                    id=row[0],
+                    rule=row[2],
+                    subject=row[3],
+                    recipient_id=row[4],
+                    period=row[5],
+                    args=dict(args),
+                    link=row[7],
                     created_at=stamp,
                     read_at=None,
                 )
-                for row in part
-                if row["id"] in inserted
             )
         return made
 
-    def _insert(
-        self, rows: list[dict[str, Any]], channels_of: dict[str, list[str]], now: datetime
-    ) -> set[str]:
-        """Insert `rows` (those another process made meanwhile are skipped) and the outbox
-        rows of those inserted, in one transaction; answer the ids inserted."""
-        stamp, epoch = _stamp(now), now.timestamp()
-        with connection_for(self.engine, write=True) as conn:
-            inserted = set(
-                conn.execute(
-                    self._insert_ignoring_duplicates().returning(notifications_table.c.id), rows
-                ).scalars()
+    def _insert_new(self, conn: Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Insert the notification `rows`, skipping those whose key is there already; answer
+        the rows inserted."""
+        if not rows:
+            return []
+        if conn.dialect.name != "sqlite":
+            returned = conn.execute(
+                self._insert_ignoring_duplicates().returning(notifications_table.c.id),
+                [dict(zip(NOTIFICATION_COLUMNS, row, strict=True)) for row in rows],
             )
-            outbox = [
-                {
-                    "notification_id": row["id"],
-                    "channel": channel,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": epoch,
-                    "claimed_until": None,
-                    "last_error": None,
-                    "created_at": stamp,
-                    "sent_at": None,
-                }
-                for row in rows
-                if row["id"] in inserted
-                for channel in channels_of.get(row["recipient_id"], [])
-            ]
-            if outbox:
-                conn.execute(deliveries_table.insert(), outbox)
+            ids = set(returned.scalars())
+            return [row for row in rows if row[0] in ids]
+        # SQLite: one statement a row on the driver's cursor, whose count says whether that row
+        # went in — about as fast as one `executemany`, which would not say which.
+        statement = (
+            f"INSERT INTO {notifications_table.name} ({', '.join(NOTIFICATION_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in NOTIFICATION_COLUMNS)}) "
+            "ON CONFLICT (key_hash) DO NOTHING"
+        )
+        cursor = conn.connection.cursor()
+        try:
+            inserted = []
+            for row in rows:
+                cursor.execute(statement, row)
+                if cursor.rowcount == 1:
+                    inserted.append(row)
+        finally:
+            cursor.close()
         return inserted
+
+    def _mark_handled(self, conn: Connection, marks: list[tuple[str, str, str, str, str]]) -> None:
+        if not marks:
+            return
+        t = reminders_table
+        names = ("period", "rule", "subject", "recipients", "handled_at")
+        if conn.dialect.name != "sqlite":
+            insert = postgresql.insert(t)
+            conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["period", "rule", "subject"],
+                    set_={
+                        "recipients": insert.excluded.recipients,
+                        "handled_at": insert.excluded.handled_at,
+                    },
+                ),
+                [dict(zip(names, mark, strict=True)) for mark in marks],
+            )
+            return
+        conn.exec_driver_sql(
+            f"INSERT INTO {t.name} ({', '.join(names)}) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (period, rule, subject) DO UPDATE SET "
+            "recipients = excluded.recipients, handled_at = excluded.handled_at",
+            marks,
+        )
 
     def get(self, notification_id: str) -> Notification | None:
         t = notifications_table

@@ -108,7 +108,8 @@ def _stage(doc: dict[str, Any]) -> str:
 
 class LedgerProjection(Projection):
     name = "ledger"
-    schema_version = 5  # 4: funds totals as WholeNumberText; 5: the officers following
+    # 4: funds totals as WholeNumberText; 5: the officers following; 6: the open issues as rows
+    schema_version = 6
 
     def __init__(self) -> None:
         super().__init__()
@@ -178,6 +179,16 @@ class LedgerProjection(Projection):
             Column("officer_id", String(36), primary_key=True),
         )
         Index(f"ix_{officers.name}_officer", officers.c.officer_id)
+        # The issues not yet closed (办结), kept from each project's document at every flush:
+        # the day's reminders read them without parsing every document that has one.
+        open_issues = Table(
+            self.table_name("open_issues", generation),
+            metadata,
+            Column("project_id", String(36), primary_key=True),
+            Column("issue_id", String(36), primary_key=True),
+            Column("raised_on", String(10), nullable=False),
+            Column("category", Text, nullable=False),
+        )
         associations = Table(
             self.table_name("associations", generation),
             metadata,
@@ -197,6 +208,7 @@ class LedgerProjection(Projection):
             "years": years,
             "associations": associations,
             "officers": officers,
+            "open_issues": open_issues,
         }
 
     def handlers(self) -> dict[type, Handler]:
@@ -257,7 +269,7 @@ class LedgerProjection(Projection):
             self.tables["years"],
             self.tables["associations"],
         )
-        officers = self.tables["officers"]
+        officers, open_issues = self.tables["officers"], self.tables["open_issues"]
         ids = sorted(self.dirty)
         project_upsert = upsert(conn.dialect, projects, ["project_id"])
         # In parts, so a rebuild never holds every row (and its JSON) in memory at once.
@@ -266,6 +278,7 @@ class LedgerProjection(Projection):
             link_rows: list[dict[str, Any]] = []
             year_rows: list[dict[str, Any]] = []
             officer_rows: list[dict[str, Any]] = []
+            issue_rows: list[dict[str, Any]] = []
             for project_id in part:
                 doc = self.docs[project_id]
                 row = {column: doc[column] for column in PROJECT_COLUMNS}
@@ -288,10 +301,22 @@ class LedgerProjection(Projection):
                 officer_rows.extend(
                     {"project_id": project_id, "officer_id": o} for o in doc.get("officers", ())
                 )
+                if doc["open_issues"]:
+                    issue_rows.extend(
+                        {
+                            "project_id": project_id,
+                            "issue_id": issue_id,
+                            "raised_on": raised_on,
+                            "category": category,
+                        }
+                        for issue_id, (raised_on, closed_on, category) in doc["issues"].items()
+                        if closed_on is None
+                    )
             if not self.bulk:
                 conn.execute(delete(links).where(links.c.project_id.in_(part)))
                 conn.execute(delete(years).where(years.c.project_id.in_(part)))
                 conn.execute(delete(officers).where(officers.c.project_id.in_(part)))
+                conn.execute(delete(open_issues).where(open_issues.c.project_id.in_(part)))
             if self.bulk:
                 insert_rows(conn, projects, project_rows)
             else:
@@ -299,6 +324,7 @@ class LedgerProjection(Projection):
             insert_rows(conn, links, link_rows)
             insert_rows(conn, years, year_rows)
             insert_rows(conn, officers, officer_rows)
+            insert_rows(conn, open_issues, issue_rows)
         association_rows = [self.associations[a] for a in sorted(self.dirty_associations)]
         if self.bulk:
             insert_rows(conn, associations, association_rows)

@@ -151,8 +151,14 @@ class TodoRules:
 
     def issues_open(self, today: date, projects: set[str] | None = None) -> list[Todo]:
         items = []
-        for issue in self.read.open_issues(projects):
-            days_open = (today - date.fromisoformat(issue["raised_on"])).days
+        # Over `issue_open_days` open: raised before the day that many days ago.
+        raised_before = today - timedelta(days=self.issue_open_days)
+        days_since: dict[str, int] = {}  # many issues share the day they were raised
+        for issue in self.read.open_issues(projects, raised_before):
+            days_open = days_since.get(issue["raised_on"])
+            if days_open is None:
+                days_open = (today - date.fromisoformat(issue["raised_on"])).days
+                days_since[issue["raised_on"]] = days_open
             if days_open <= self.issue_open_days:
                 continue
             items.append(

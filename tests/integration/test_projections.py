@@ -168,6 +168,45 @@ class TestReadModels:
         ]  # signed 2022-07-01, no funds or works
         assert read.stalled_signings(date(2022, 10, 1)) == []
 
+    def test_open_issue_rows_follow_raising_closing_and_withdrawal_and_equal_a_rebuild(
+        self, ledger: Ledger
+    ) -> None:
+        ids = fixture_history(ledger)  # p1: one issue raised on 2023-12-01, open
+        ctx = ledger.context(OFFICER)
+        _, (kept, closed) = ledger.record_follow_up_visit(
+            ctx,
+            ids["p3"],
+            occurred_on="2024-01-10",
+            operating_status="normal",
+            issues=[
+                {"category": "用工", "description": "招工"},
+                {"category": "融资", "description": "贷款"},
+            ],
+        )
+        ledger.update_issue(
+            ctx, ids["p3"], closed, status="closed", occurred_on="2024-02-01", note="已解决"
+        )
+        runner = runner_for(ledger, batch_size=3)  # raised and closed in different batches
+        runner.run_once()
+        read = ReadModels(engine_of(ledger))
+        listed = [(i["project_id"], i["raised_on"], i["category"]) for i in read.open_issues()]
+        assert listed == [(ids["p1"], "2023-12-01", "用地"), (ids["p3"], "2024-01-10", "用工")]
+        assert read.open_issues()[1]["issue_id"] == kept
+        assert [i["project_id"] for i in read.open_issues(raised_before=date(2024, 1, 10))] == [
+            ids["p1"]
+        ]
+        assert [i["issue_id"] for i in read.open_issues({ids["p3"]})] == [kept]
+        ledger.change_status(
+            ctx, ids["p1"], occurred_on="2024-03-01", status="withdrawn", reason="撤资"
+        )
+        runner.run_once()
+        assert [i["issue_id"] for i in read.open_issues()] == [kept]
+        ledger_projection = runner.projections[0]
+        incremental = table_contents(runner.engine, ledger_projection)
+        assert len(incremental["open_issues"]) == 2  # the withdrawn project's row stays
+        runner.rebuild(ledger_projection)
+        assert table_contents(runner.engine, ledger_projection) == incremental
+
     def test_a_new_event_shows_within_one_second(self, ledger: Ledger) -> None:
         ids = fixture_history(ledger)
         runner = runner_for(ledger)
