@@ -86,6 +86,20 @@ def split_fen(total: int, shares: Sequence[tuple[str, str]]) -> list[tuple[str, 
 class FiguresProjection(Projection):
     name = "figures"
     schema_version = 3  # 2: counters as WholeNumberText; 3: ties of the split by larger share, and the counters per quarter
+    event_fields = frozenset(
+        {
+            "amount",
+            "arrival_id",
+            "arrived_on",
+            "city",
+            "contract_amount",
+            "count",
+            "kind",
+            "occurred_on",
+            "rate_to_cny",
+            "referrals",
+        }
+    )
 
     def __init__(self) -> None:
         super().__init__()

@@ -109,6 +109,34 @@ def _stage(doc: dict[str, Any]) -> str:
 class LedgerProjection(Projection):
     name = "ledger"
     schema_version = 5  # 4: funds totals as WholeNumberText; 5: the officers following
+    event_fields = frozenset(
+        {
+            "amount",
+            "arrival_id",
+            "arrived_on",
+            "based_in",
+            "category",
+            "city",
+            "contact",
+            "contract_amount",
+            "county",
+            "designations",
+            "granted",
+            "industry",
+            "investor",
+            "issue_id",
+            "kind",
+            "name",
+            "occurred_on",
+            "officer_id",
+            "origin",
+            "park",
+            "planned_investment",
+            "project_type",
+            "rate_to_cny",
+            "referrals",
+        }
+    )
 
     def __init__(self) -> None:
         super().__init__()

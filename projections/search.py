@@ -80,6 +80,7 @@ class SearchProjection(Projection):
     # 2: referred_on, so a search is ordered without the ledger's table; 3: `number` and the
     # one- and two-character `fragments`
     schema_version = 3
+    event_fields = frozenset({"investor", "name", "occurred_on", "referrals"})
 
     def __init__(self) -> None:
         super().__init__()
