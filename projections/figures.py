@@ -199,9 +199,10 @@ class FiguresProjection(Projection):
         keys = [period, "association_id", "city", "metric"]
         if self.bulk:
             # Fresh tables, nothing stored to add to: tuples in key order, in large parts.
-            counted = sorted((key, total) for key, total in deltas.items() if total != 0)
-            for part in chunked(counted, 10_000):
-                insert_values(conn, table, [*keys, "value"], [(*k, t) for k, t in part])
+            # (Keys are unique, so the sort never compares the totals.)
+            counted = sorted([(*key, total) for key, total in deltas.items() if total != 0])
+            for part in chunked(counted, 20_000):
+                insert_values(conn, table, [*keys, "value"], list(part))
             return
         key_columns = tuple_(*(table.c[k] for k in keys))
         counters = upsert(conn.dialect, table, keys)
