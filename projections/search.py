@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from itertools import repeat
 from typing import Any
@@ -82,10 +82,16 @@ class WordMemoConverter(DefaultConverter):
         self._memo: dict[tuple[Any, ...], list[list[str]]] = {}
 
     def convert(
-        self, words: str, style: Any, heteronym: bool, errors: Any, strict: bool, **kwargs: Any
+        self,
+        words: str,
+        style: Style,
+        heteronym: bool,
+        errors: Callable[[str], str] | str,
+        strict: bool = True,
+        **kwargs: Any,
     ) -> list[list[str]]:
         if kwargs or callable(errors):
-            return super().convert(words, style, heteronym, errors, strict, **kwargs)  # type: ignore[no-any-return]
+            return super().convert(words, style, heteronym, errors, strict, **kwargs)
         key = (words, style, heteronym, errors, strict)
         found = self._memo.get(key)
         if found is None:
@@ -354,7 +360,8 @@ class SearchProjection(Projection):
             f"date(((?2 >> {_NUMBER_BITS}) & {_DAY_MASK}) + {_JULIAN_OF_ORDINAL_ZERO}), "
             f"?2 & {_NUMBER_MASK})"
         )
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        # The driver's own cursor, in the same transaction: it takes the rows as an iterator.
+        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             for gram in sorted(self._gathered):
                 cursor.executemany(statement, zip(repeat(gram), sorted(self._gathered.pop(gram))))
