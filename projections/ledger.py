@@ -144,9 +144,6 @@ class LedgerProjection(Projection):
         self.associations: dict[str, dict[str, Any]] = {}
         self.dirty: set[str] = set()
         self.dirty_associations: set[str] = set()
-        # Documents' text as flushed, kept for a projection sharing this fold (`progress`
-        # stores the very same text) until it takes them; None: not kept.
-        self.texts: dict[str, str] | None = None
 
     def define_tables(self, metadata: MetaData, generation: int) -> dict[str, Table]:
         projects = Table(
@@ -302,8 +299,6 @@ class LedgerProjection(Projection):
                 row = {column: doc[column] for column in PROJECT_COLUMNS}
                 row["project_id"] = project_id
                 row["doc"] = document_text(doc)
-                if self.texts is not None:
-                    self.texts[project_id] = row["doc"]
                 project_rows.append(row)
                 link_rows.extend(
                     {"project_id": project_id, "association_id": a, "share": s}

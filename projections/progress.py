@@ -250,12 +250,10 @@ class ProgressProjection(LedgerProjection):
             return
         self.folded_by = ledger
         self.docs = ledger.docs
-        ledger.texts = {}  # the ledger flushes first: its documents' text is ours too
         self._handlers = {}
 
     def unshare_fold(self) -> None:
         if self.folded_by is not None:
-            self.folded_by.texts = None
             self.folded_by = None
             self.docs = {}
             self._handlers = {}
@@ -281,17 +279,15 @@ class ProgressProjection(LedgerProjection):
         ids = sorted(self.docs if self.folded_by is not None else self.dirty)
         statement = upsert(conn.dialect, projects, ["project_id"])
         # In parts, so a rebuild never holds every row in memory at once.
-        texts = self.folded_by.texts if self.folded_by is not None else None
         for part in chunked(ids, 1000):
             project_rows = []
             quarter_rows_: list[dict[str, Any]] = []
             for project_id in part:
                 doc = self.docs[project_id]
-                text = texts.pop(project_id, None) if texts is not None else None
                 project_rows.append(
                     {
                         "project_id": project_id,
-                        "doc": document_text(doc) if text is None else text,
+                        "doc": document_text(doc),
                     }
                 )
                 quarter_rows_.extend(quarter_rows(project_id, doc))
