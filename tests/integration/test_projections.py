@@ -209,7 +209,7 @@ class TestReadModels:
     def test_every_projection_rebuilt_at_once_equals_the_incremental_tables(
         self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """One rebuild of all five (sharing the ledger's fold and its documents' text, each
+        """One rebuild of all five (the progress builder sharing the ledger's fold, each
         event decoded for the fields the projections name) gives the tables the runner's
         batches gave, as does a rebuild decoding every field (issue 23)."""
         generate(ledger, "tiny", seed=13)
