@@ -84,6 +84,8 @@ class StateDecoder:
         }
         self._fallback = json.JSONDecoder(object_hook=self._revive_object).decode
         self._typed: dict[type, Callable[[bytes], dict[str, Any]] | None] = {}
+        self._lean: dict[tuple[type, frozenset[str]], Callable[[bytes], dict[str, Any]] | None]
+        self._lean = {}
         self._classes: dict[str, type] = {}
 
     # -- the library-compatible path -----------------------------------------------------------
@@ -131,6 +133,25 @@ class StateDecoder:
             typed = self._typed[cls] = self._compile(cls)
             return typed
 
+    def decode_fields(self, cls: type, state: bytes, fields: frozenset[str]) -> dict[str, Any]:
+        """Only the `fields` of an event of class `cls` stored as `state` (those of them it has),
+        without the chain field: what a reader that needs no more
+        than these (a rebuild's projections) takes. The other fields are skipped unparsed (no
+        value built). A state stored by an older class version, or one whose fields the typed
+        schema does not fit, is decoded whole as `decode` does (the upcasters expect every
+        field)."""
+        key = (cls, fields)
+        try:
+            lean = self._lean[key]
+        except KeyError:
+            lean = self._lean[key] = self._compile(cls, fields)
+        if lean is not None:
+            try:
+                return lean(state)
+            except (msgspec.ValidationError, msgspec.DecodeError, OlderClassVersion):
+                pass
+        return self.decode(cls, state)
+
     def decode(self, cls: type, state: bytes) -> dict[str, Any]:
         """The decoded state of an event of class `cls` stored as `state`."""
         try:
@@ -158,8 +179,11 @@ class StateDecoder:
                 return self._boxes[inner[0]] | None, "optional_box"
         return Any, "walk"
 
-    def _compile(self, cls: type) -> Callable[[bytes], dict[str, Any]] | None:
-        """A decoder of `cls`'s current stored form, or None when the class has no schema."""
+    def _compile(
+        self, cls: type, only: frozenset[str] | None = None
+    ) -> Callable[[bytes], dict[str, Any]] | None:
+        """A decoder of `cls`'s current stored form, or None when the class has no schema;
+        with `only`, of just those fields (any other key skipped, not refused)."""
         if not dataclasses.is_dataclass(cls):
             return None
         try:
@@ -169,18 +193,19 @@ class StateDecoder:
         current = int(getattr(cls, "class_version", 1))
         fields: list[tuple[str, Any, str]] = []
         for name in cls.__dataclass_fields__:
-            if name in NOT_STORED or name not in hints:
+            if name in NOT_STORED or name not in hints or (only is not None and name not in only):
                 continue
             msgspec_type, kind = self._field_type(hints[name])
             fields.append((name, msgspec_type, kind))
         # The stored extras: the chain link and (above version 1) the class version.
         fields.append(("class_version", int, "plain"))
-        fields.append(("prev_hash", str, "plain"))
+        if only is None:
+            fields.append(("prev_hash", str, "plain"))
         struct = msgspec.defstruct(
-            f"Stored_{cls.__qualname__.replace('.', '_')}",
+            f"Stored_{cls.__qualname__.replace('.', '_')}{'' if only is None else '_lean'}",
             [(f"f{i}", t, msgspec.UNSET) for i, (_, t, _) in enumerate(fields)],
             rename={f"f{i}": name for i, (name, _, _) in enumerate(fields)},
-            forbid_unknown_fields=True,
+            forbid_unknown_fields=only is None,
         )
         decoder = msgspec.json.Decoder(struct)
         source = _unwrap_source(fields, current)

@@ -71,7 +71,17 @@ class FastEventReader:
     def event_class(self, topic: str) -> type:
         return self._class(topic)[0]
 
-    def read(self, after: int, limit: int, upto: int | None = None) -> list[tuple[int, Any]]:
+    def read(
+        self,
+        after: int,
+        limit: int,
+        upto: int | None = None,
+        fields: frozenset[str] | None = None,
+    ) -> list[tuple[int, Any]]:
+        """(notification id, event) of the events after `after`, at most `limit`, up to
+        `upto`. With `fields`, each event holds only those of its fields (the stream and
+        version always): for a reader that is known to read no others (a rebuild, whose
+        projections declare what they read), the rest of each state is skipped, not built."""
         sql = (
             f"SELECT id, originator_id, originator_version, topic, state FROM {self.table_name}"
             f" WHERE id > {self.marker}"
@@ -91,10 +101,14 @@ class FastEventReader:
             raw.close()
         events = []
         decode = self.decoder.decode
+        decode_fields = self.decoder.decode_fields
         with fewer_collections():
             for notification_id, stream, version, topic, state in rows:
                 cls, class_version = self._class(topic)
-                data = decode(cls, bytes(state))
+                if fields is None:
+                    data = decode(cls, bytes(state))
+                else:
+                    data = decode_fields(cls, bytes(state), fields)
                 event = revive_event(cls, class_version, self._stream(stream), version, data)
                 events.append((notification_id, event))
         return events

@@ -88,6 +88,20 @@ def split_fen(total: int, shares: Sequence[tuple[str, str]]) -> list[tuple[str, 
 class FiguresProjection(Projection):
     name = "figures"
     schema_version = 3  # 2: counters as WholeNumberText; 3: ties of the split by larger share, and the counters per quarter
+    event_fields = frozenset(
+        {
+            "amount",
+            "arrival_id",
+            "arrived_on",
+            "city",
+            "contract_amount",
+            "count",
+            "kind",
+            "occurred_on",
+            "rate_to_cny",
+            "referrals",
+        }
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -187,9 +201,10 @@ class FiguresProjection(Projection):
         keys = [period, "association_id", "city", "metric"]
         if self.bulk:
             # Fresh tables, nothing stored to add to: tuples in key order, in large parts.
-            counted = sorted((key, total) for key, total in deltas.items() if total != 0)
-            for part in chunked(counted, 10_000):
-                insert_values(conn, table, [*keys, "value"], [(*k, t) for k, t in part])
+            # (Keys are unique, so the sort never compares the totals.)
+            counted = sorted([(*key, total) for key, total in deltas.items() if total != 0])
+            for part in chunked(counted, 20_000):
+                insert_values(conn, table, [*keys, "value"], list(part))
             return
         counters = upsert(conn.dialect, table, keys)
         one_counter = and_(*(table.c[k] == bindparam(f"key_{k}") for k in keys))

@@ -110,6 +110,34 @@ class LedgerProjection(Projection):
     name = "ledger"
     # 4: funds totals as WholeNumberText; 5: the officers following; 6: the open issues as rows
     schema_version = 6
+    event_fields = frozenset(
+        {
+            "amount",
+            "arrival_id",
+            "arrived_on",
+            "based_in",
+            "category",
+            "city",
+            "contact",
+            "contract_amount",
+            "county",
+            "designations",
+            "granted",
+            "industry",
+            "investor",
+            "issue_id",
+            "kind",
+            "name",
+            "occurred_on",
+            "officer_id",
+            "origin",
+            "park",
+            "planned_investment",
+            "project_type",
+            "rate_to_cny",
+            "referrals",
+        }
+    )
 
     def __init__(self) -> None:
         super().__init__()

@@ -37,7 +37,7 @@ from projections.policy.engine import (
     cyclic_gc_paused,
 )
 from projections.policy.explain import LANGUAGES
-from projections.policy.fold import ProjectFactsState
+from projections.policy.fold import FACTS_FOLD_FIELDS, ProjectFactsState
 from projections.runtime import (
     Handler,
     Projection,
@@ -52,6 +52,7 @@ from projections.runtime import (
 class RewardFactsProjection(Projection):
     name = "rewards"
     schema_version = 2  # 2: the years of every base (fixed-asset investment, tax) are listed
+    event_fields = FACTS_FOLD_FIELDS
 
     def __init__(self) -> None:
         super().__init__()

@@ -17,11 +17,14 @@ from __future__ import annotations
 import functools
 import unicodedata
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
+from itertools import repeat
 from typing import Any
 
-from pypinyin import Style, lazy_pinyin
+from pypinyin import Style
+from pypinyin.converter import DefaultConverter
+from pypinyin.core import Pinyin
 from sqlalchemy import Column as C
 from sqlalchemy import (
     ColumnElement,
@@ -45,7 +48,7 @@ from sqlalchemy.sql.expression import table as bare_table
 
 from domain.association import Association
 from domain.project import Project
-from projections.runtime import Handler, Projection, chunked, upsert
+from projections.runtime import Handler, Projection, chunked, insert_rows, upsert
 
 TRIGRAM = 3  # characters the trigram indexes need; shorter queries use `fragments`
 MAX_QUERY = 100
@@ -58,6 +61,7 @@ _NUMBER_BITS = 26
 _NUMBER_MASK = (1 << _NUMBER_BITS) - 1
 _RELEVANCE_SHIFT = _NUMBER_BITS + 22
 _DAY_MASK = (1 << 22) - 1
+_JULIAN_OF_ORDINAL_ZERO = 1721424.5
 
 
 def normalise(value: str) -> str:
@@ -65,13 +69,49 @@ def normalise(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip().lower()
 
 
+class WordMemoConverter(DefaultConverter):
+    """pypinyin's own converter, remembering the pinyin of each word its segmenter cuts a text
+    into, per style: names are made of few distinct words (科技, 有限公司, 集团…), so a rebuild
+    converts each word once instead of once per name (the words are cut as before, so the
+    pinyin is the very same)."""
+
+    memo_size = 200_000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._memo: dict[tuple[Any, ...], list[list[str]]] = {}
+
+    def convert(
+        self,
+        words: str,
+        style: Style,
+        heteronym: bool,
+        errors: Callable[[str], str] | str,
+        strict: bool = True,
+        **kwargs: Any,
+    ) -> list[list[str]]:
+        if kwargs or callable(errors):
+            return super().convert(words, style, heteronym, errors, strict, **kwargs)
+        key = (words, style, heteronym, errors, strict)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= self.memo_size:
+                self._memo.clear()
+            found = self._memo[key] = super().convert(words, style, heteronym, errors, strict)
+        return [list(item) for item in found]
+
+
+_PINYIN = Pinyin(WordMemoConverter())
+
+
 @functools.lru_cache(maxsize=65_536)
 def pinyin_of(value: str) -> tuple[str, str]:
     """(full pinyin, initials) of a text, without tones or spaces: 联新控股 → lianxinkonggu,
-    lxkg. Letters and digits in the text are kept as they are."""
+    lxkg. Letters and digits in the text are kept as they are. (As pypinyin's `lazy_pinyin`,
+    through `WordMemoConverter`.)"""
     clean = normalise(value)
-    full = "".join(lazy_pinyin(clean, errors="default")).replace(" ", "")
-    initials = "".join(lazy_pinyin(clean, style=Style.FIRST_LETTER, errors="default"))
+    full = "".join(_PINYIN.lazy_pinyin(clean, errors="default")).replace(" ", "")
+    initials = "".join(_PINYIN.lazy_pinyin(clean, style=Style.FIRST_LETTER, errors="default"))
     return full, initials.replace(" ", "")
 
 
@@ -80,6 +120,7 @@ class SearchProjection(Projection):
     # 2: referred_on, so a search is ordered without the ledger's table; 3: `number` and the
     # one- and two-character `fragments`
     schema_version = 3
+    event_fields = frozenset({"investor", "name", "occurred_on", "referrals"})
 
     def __init__(self) -> None:
         super().__init__()
@@ -249,10 +290,11 @@ class SearchProjection(Projection):
         )
         for part in chunked(ids, 1000):
             rows = [self._row(p) for p in part]
-            conn.execute(statement, rows)
             if self.bulk:
+                insert_rows(conn, projects, rows)
                 self._gather_fragments(rows)
             else:
+                conn.execute(statement, rows)
                 self._write_fragments(conn, rows)
         if self.bulk:
             self._insert_gathered(conn)
@@ -280,7 +322,13 @@ class SearchProjection(Projection):
 
     def _insert_gathered(self, conn: Connection) -> None:
         """Write the gathered fragments in key order. Millions of rows: plain tuples through
-        the driver's own executemany (a Core insert spends most of its time on parameters)."""
+        the driver's own executemany (a Core insert spends most of its time on parameters);
+        on SQLite each row is (gram, packed integer) and the statement itself unpacks the
+        relevance, the day (`date` of the Julian day) and the number, so no Python tuple of
+        four is built per row."""
+        if conn.dialect.name == "sqlite":
+            self._insert_gathered_sqlite(conn)
+            return
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         statement = (
             f"INSERT INTO {self.tables['fragments'].name} "
@@ -300,6 +348,25 @@ class SearchProjection(Projection):
                     batch = []
         if batch:
             conn.exec_driver_sql(statement, batch)
+        self._gathered.clear()
+
+    def _insert_gathered_sqlite(self, conn: Connection) -> None:
+        # A proleptic Gregorian ordinal (day 1 = 0001-01-01) is Julian day ordinal + 1721424.5
+        # at midnight, which SQLite's `date` turns back into ISO text.
+        statement = (
+            f"INSERT INTO {self.tables['fragments'].name} "
+            "(gram, relevance, referred_on, number) VALUES "
+            f"(?1, ?2 >> {_RELEVANCE_SHIFT}, "
+            f"date(((?2 >> {_NUMBER_BITS}) & {_DAY_MASK}) + {_JULIAN_OF_ORDINAL_ZERO}), "
+            f"?2 & {_NUMBER_MASK})"
+        )
+        # The driver's own cursor, in the same transaction: it takes the rows as an iterator.
+        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for gram in sorted(self._gathered):
+                cursor.executemany(statement, zip(repeat(gram), sorted(self._gathered.pop(gram))))
+        finally:
+            cursor.close()
         self._gathered.clear()
 
     def _write_fragments(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -239,6 +239,36 @@ def _shares(referrals: Iterable[dict[str, Any]]) -> tuple[tuple[str, Decimal], .
 Handler = Callable[["FactsFold", ProjectFactsState, Any], None]
 
 
+# The event attributes `FactsFold` reads besides the stream and version (a rebuild decodes only
+# these: `projections.runtime.Projection.event_fields`).
+FACTS_FOLD_FIELDS = frozenset(
+    {
+        "amount",
+        "arrival_id",
+        "arrived_on",
+        "city",
+        "contract_amount",
+        "county",
+        "currency",
+        "designations",
+        "funds_source",
+        "granted",
+        "industry",
+        "kind",
+        "name",
+        "occurred_on",
+        "origin",
+        "park",
+        "planned_investment",
+        "project_type",
+        "rate_to_cny",
+        "referrals",
+        "tax",
+        "year",
+    }
+)
+
+
 class FactsFold:
     """Folds `Project` events into one `ProjectFactsState` per project.
 

@@ -10,15 +10,17 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from adapters.database import open_ledger
 from demo.province import generate
 from domain.application import Ledger
+from projections.catalogue import all_projections
 from projections.figures import FiguresProjection
 from projections.ledger import LedgerProjection
 from projections.queries import ReadModels
-from projections.runtime import ProjectionRunner, engine_of, projections_table
+from projections.runtime import ProjectionRunner, engine_of, fields_read, projections_table
 from projections.snapshot import table_contents
 from tests import factories
 from tests.conftest import OFFICER, STAFF
@@ -241,6 +243,29 @@ class TestReadModels:
             from sqlalchemy import inspect
 
             assert not set(old_tables) & set(inspect(runner.engine).get_table_names())
+        assert runner.run_once() == 0
+
+    def test_every_projection_rebuilt_at_once_equals_the_incremental_tables(
+        self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """One rebuild of all five (the progress builder sharing the ledger's fold, each
+        event decoded for the fields the projections name) gives the tables the runner's
+        batches gave, as does a rebuild decoding every field (issue 23)."""
+        generate(ledger, "tiny", seed=13)
+        runner = ProjectionRunner(ledger, all_projections(), batch_size=41)
+        assert len(runner.projections) == 5
+        runner.run_once()
+        incremental = {p.name: table_contents(runner.engine, p) for p in runner.projections}
+        assert fields_read(runner.projections) is not None
+        runner.rebuild_many(runner.projections)
+        rebuilt = {p.name: table_contents(runner.engine, p) for p in runner.projections}
+        assert rebuilt == incremental
+        for projection in runner.projections:
+            monkeypatch.setattr(type(projection), "event_fields", None)
+        assert fields_read(runner.projections) is None
+        runner.rebuild_many(runner.projections)
+        whole = {p.name: table_contents(runner.engine, p) for p in runner.projections}
+        assert whole == incremental
         assert runner.run_once() == 0
 
     def test_a_changed_schema_version_rebuilds_itself(self, ledger: Ledger) -> None:

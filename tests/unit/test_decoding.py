@@ -174,3 +174,50 @@ def test_fewer_collections_raises_the_first_threshold_and_restores_it() -> None:
     with pytest.raises(RuntimeError), fewer_collections():
         raise RuntimeError("a failing fold")
     assert gc.get_threshold() == before
+
+
+def test_decoding_only_some_fields_gives_those_of_the_whole_decoding(tiny: Ledger) -> None:
+    """A rebuild's lean decoding (`decode_fields`): the named fields as the whole decoding
+    gives them (same values, same types), the class version kept for the upcasters, nothing
+    else."""
+    transcoder = _transcoder(tiny)
+    decoder = StateDecoder(transcoder)
+    fields = frozenset({"occurred_on", "tax", "referrals", "amount", "name", "absent"})
+    seen = 0
+    for n in tiny.recorder.select_notifications(1, 1_000_000):
+        cls = resolve_topic(n.topic)
+        whole = transcoder.decode(n.state)
+        expected = {k: v for k, v in whole.items() if k in fields or k == "class_version"}
+        _same(expected, decoder.decode_fields(cls, n.state, fields))
+        seen += 1
+    assert seen > 500
+
+
+def test_lean_decoding_falls_back_to_the_whole_state_when_the_schema_does_not_fit(
+    tiny: Ledger,
+) -> None:
+    transcoder = _transcoder(tiny)
+    decoder = StateDecoder(transcoder)
+    fields = frozenset({"occurred_on", "tax"})
+    state = _follow_up_state(tiny)
+    # An older class version: decoded whole, so that the upcaster finds every field.
+    older = dict(state)
+    older.pop("class_version")
+    older.pop("employees")
+    stored = json.dumps(older, ensure_ascii=False).encode()
+    _same(
+        transcoder.decode(stored),
+        decoder.decode_fields(Project.FollowUpVisitRecorded, stored, fields),
+    )
+    # A named field of another type: decoded whole (as `decode` would), not refused.
+    odd = dict(state, tax="12.5")
+    stored = json.dumps(odd, ensure_ascii=False).encode()
+    _same(
+        transcoder.decode(stored),
+        decoder.decode_fields(Project.FollowUpVisitRecorded, stored, fields),
+    )
+    # Fields it does not name are skipped whatever they hold.
+    other = dict(state, notes={"_type_": "nothing", "_data_": 1}, unknown=[1, 2])
+    stored = json.dumps(other, ensure_ascii=False).encode()
+    lean = decoder.decode_fields(Project.FollowUpVisitRecorded, stored, fields)
+    assert set(lean) == {"occurred_on", "tax", "class_version"}
