@@ -62,6 +62,18 @@ def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+def _register_read_models(settings: Settings) -> None:
+    """Register the read models a fresh database lacks before the API listens, so that its first
+    requests answer from empty read models instead of 503 while the background process starts."""
+    from services.bootstrap import bootstrap
+
+    services = bootstrap(settings)
+    try:
+        services.runner.register_missing()
+    finally:
+        services.close()
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -82,6 +94,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         BackgroundProcess(settings, args.log_level) if settings.background_services else None
     )
     if background is not None:
+        _register_read_models(api_settings)
         background.start()
     # uvicorn shuts down gracefully on SIGTERM and then raises it again, which would end this
     # process before it stops the background process; as an exception it passes `finally`.

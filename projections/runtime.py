@@ -221,7 +221,17 @@ class ProjectionRunner:
             return None
         return Registration(row["generation"], row["position"], row["schema_version"])
 
-    def ensure_registered(self) -> None:
+    def register_missing(self) -> None:
+        """Create the first generation of each projection never registered, and nothing more
+        (no rebuild): cheap enough for a process that only serves reads to call at start-up,
+        so that its first request finds every read model, empty or not, while the runner's
+        own process is still starting (issue 23: the runner runs in a process of its own)."""
+        with self.engine.connect() as conn:
+            if all(self.registration(conn, p.name) is not None for p in self.projections):
+                return
+        self.ensure_registered(rebuild_changed=False)
+
+    def ensure_registered(self, rebuild_changed: bool = True) -> None:
         """Create each projection's first generation; rebuild one whose schema changed."""
         for projection in self.projections:
             try:
@@ -247,7 +257,7 @@ class ProjectionRunner:
                 if reg is None:
                     raise
             projection.bind(reg.generation)
-            if reg.schema_version != projection.schema_version:
+            if rebuild_changed and reg.schema_version != projection.schema_version:
                 try:
                     self.rebuild(projection)
                 except ConcurrentProjectionError:

@@ -67,3 +67,27 @@ def test_a_stand_by_runner_takes_over_when_the_lock_is_let_go(
         after.release()
     finally:
         services.close()
+
+
+def test_serving_processes_register_missing_read_models_without_rebuilding(
+    database_url: str,
+) -> None:
+    # `serve` registers the read models of a fresh database before it listens, so the first
+    # requests do not meet 503 while the background process starts; it never rebuilds.
+    services = bootstrap(Settings(database_url=database_url, scheduler_enabled=False))
+    try:
+        with pytest.raises(LookupError):
+            services.read_models.ledger_page()
+        services.runner.register_missing()
+        assert services.read_models.position("ledger") == 0
+        assert services.read_models.ledger_page().total == 0
+        rebuilt: list[str] = []
+        services.runner.rebuild = lambda projection, *a, **k: rebuilt.append(projection.name)  # type: ignore[method-assign]
+        services.runner.projections[0].schema_version += 100
+        try:
+            services.runner.register_missing()
+        finally:
+            services.runner.projections[0].schema_version -= 100
+        assert rebuilt == []
+    finally:
+        services.close()
