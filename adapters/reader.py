@@ -91,14 +91,7 @@ class FastEventReader:
             sql += f" AND id <= {self.marker}"
             params.append(upto)
         sql += f" ORDER BY id LIMIT {int(limit)}"
-        raw = self.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-            raw.commit()
-        finally:
-            raw.close()
+        rows = _fetch(self, sql, params)
         events = []
         decode = self.decoder.decode
         decode_fields = self.decoder.decode_fields
