@@ -15,14 +15,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import Permission, Principal
+from api.pages.associations import ASSOCIATION_DESIGNATIONS_EN
 from api.pages.forms import FormState, SubmittedForm, submit
 from api.pages.projects import Input
-from api.pages.render import render
+from api.pages.render import page_language, render, words
 from api.pages.session import PageUser, need, page_writer
 from api.read_models import not_ready
 from api.routers.evaluation import DesignationAwardIn
 from domain import errors
 from domain.values import ASSOCIATION_DESIGNATIONS, business_date
+from i18n import N_
 from projections.evaluation import Evaluation
 from projections.policy.evaluation_rules import METRICS
 from projections.policy.explain import STATUS_LABELS
@@ -37,9 +39,16 @@ PAGE_SIZE = 50
 MAX_QUERY = 100
 
 DESIGNATION_INPUTS = (
-    Input("designation", "称号", "select", ASSOCIATION_DESIGNATIONS, required=True),
-    Input("top", "授予前几名", "integer", hint="不填则按考评细则规定的名次"),
-    Input("occurred_on", "授予日期", "date", hint="不填为今天"),
+    Input(
+        "designation",
+        N_("Designation"),
+        "select",
+        ASSOCIATION_DESIGNATIONS,
+        required=True,
+        english=ASSOCIATION_DESIGNATIONS_EN,
+    ),
+    Input("top", N_("Top places to award"), "integer", hint=N_("Empty: the places the rules set")),
+    Input("occurred_on", N_("Date awarded"), "date", hint=N_("Empty: today")),
 )
 
 
@@ -106,7 +115,7 @@ def rewards(
         request,
         "app/rewards.html",
         {
-            "page_title": f"{year} 年度奖励测算",
+            "page_title": words(request)(N_("%(year)s reward figures")) % {"year": year},
             "year": year,
             "body": body,
             "position": position,
@@ -114,7 +123,7 @@ def rewards(
             "policy_choices": policies_for_year(services.policies, year),
             "search_text": text,
             "status": status,
-            "status_labels": {k: v[0] for k, v in STATUS_LABELS.items()},
+            "status_labels": _status_labels(request),
             "names": names,
             "project_names": project_names,
             "page": page,
@@ -141,7 +150,7 @@ def explanation(
     need(user, P.READ)
     services = _services(request)
     chosen = _policy(services, _year(year), policy)
-    lang = "en" if getattr(request.state, "lang", "zh") == "en" else "zh"
+    lang = page_language(request)
     query = RewardQuery(association_id=association_id, lang=lang)
     body = services.settlements.figures(chosen, year, query)
     rows = [p for a in body["associations"] for p in a["projects"]]
@@ -157,7 +166,8 @@ def explanation(
         request,
         "app/reward_explanation.html",
         {
-            "page_title": f"{year} 年度奖励计算说明",
+            "page_title": words(request)(N_("%(year)s reward, how it was computed"))
+            % {"year": year},
             "fragment": request.headers.get("HX-Request") == "true",
             "year": year,
             "policy": chosen,
@@ -166,9 +176,15 @@ def explanation(
             "association_name": names.get(association_id, association_id),
             "association_id": association_id,
             "project_name": project_names.get(project_id, project_id),
-            "status_labels": {k: v[0] for k, v in STATUS_LABELS.items()},
+            "status_labels": _status_labels(request),
         },
     )
+
+
+def _status_labels(request: Request) -> dict[str, str]:
+    """Each eligibility status's label in the page's language."""
+    english = page_language(request) == "en"
+    return {code: pair[1] if english else pair[0] for code, pair in STATUS_LABELS.items()}
 
 
 def _policy(services: Services, year: int, asked: str) -> str:
@@ -228,11 +244,12 @@ def _evaluation_page(
         body, tie_break = result.as_dict(), result.rules.tie_break
     shown = body["items"] if show_all else [i for i in body["items"] if i["published"]]
     held = designations_held(services.ledger, [i["association_id"] for i in shown], year)
+    english = page_language(request) == "en"
     return render(
         request,
         "app/evaluation.html",
         {
-            "page_title": f"{year} 年度商协会考评",
+            "page_title": words(request)(N_("%(year)s association evaluation")) % {"year": year},
             "year": year,
             "body": body,
             "items": shown,
@@ -240,14 +257,16 @@ def _evaluation_page(
             "indicators": body["rules"]["indicators"],
             "frozen": frozen.summary() if frozen is not None else None,
             "held": held,
-            "designation_labels": ASSOCIATION_DESIGNATIONS,
+            "designation_labels": ASSOCIATION_DESIGNATIONS_EN
+            if english
+            else ASSOCIATION_DESIGNATIONS,
             "designation_ranks": services.evaluation_rules.designations,
             "may_award": user.can(P.DESIGNATIONS),
             "inputs": DESIGNATION_INPUTS,
             "form": state,
             "tie_labels": {
-                **{m: METRICS[m][3] for m in tie_break if m in METRICS},
-                "association_id": "商协会编号",
+                **{m: METRICS[m][2 if english else 3] for m in tie_break if m in METRICS},
+                "association_id": "association id" if english else "商协会编号",
             },
         },
         status=status,
