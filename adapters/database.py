@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy.exc
 from eventsourcing.persistence import JSONTranscoder
+from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.datastore import transactions as event_store_transactions
 from sqlalchemy import Connection, Engine, event
 
@@ -51,7 +54,26 @@ def ledger_env(url: str) -> dict[str, str]:
 def open_ledger(url: str, clock: Callable[[], datetime] = utc_now) -> Ledger:
     ledger = Ledger(ledger_env(url), clock=clock)
     use_compiled_decoder(ledger)
+    settle_journal_mode(ledger)
     return ledger
+
+
+def settle_journal_mode(ledger: Ledger, attempts: int = 50) -> None:
+    """Put an SQLite file in WAL mode now, waiting out other writers. The library does it on
+    the application's first transaction, and `PRAGMA journal_mode` answers "database is
+    locked" at once, without the busy timeout, while another connection writes: that first
+    command would fail where a later one would only wait."""
+    datastore = getattr(ledger.recorder, "datastore", None)
+    if not isinstance(datastore, SQLAlchemyDatastore) or not datastore.is_sqlite_filedb:
+        return
+    for attempt in range(1, attempts + 1):
+        try:
+            datastore.init_sqlite_wal_mode()
+            return
+        except sqlalchemy.exc.OperationalError as e:
+            if "locked" not in str(e) or attempt == attempts:
+                raise
+            time.sleep(0.01 * attempt)
 
 
 def use_compiled_decoder(ledger: Ledger) -> None:
