@@ -209,21 +209,25 @@ class FiguresProjection(Projection):
         counters = upsert(conn.dialect, table, keys)
         one_counter = and_(*(table.c[k] == bindparam(f"key_{k}") for k in keys))
         changed = sorted(k for k, v in deltas.items() if v != 0)
-        for part in chunked(changed, 500):  # in parts: a rebuild never builds every row at once
+        # Every stored counter read before any is written: the runner runs a flush's reads
+        # before it takes the writer and its writes after (`runtime.DeferredWrites`).
+        parts: list[dict[tuple[str, str, str, str], int]] = []
+        for part in chunked(changed, 500):  # in parts: bounded statements
             totals = {key: deltas[key] for key in part}
-            if not self.bulk:
-                for when, association_id, city, metric, value in _stored_counters(
-                    conn, table, keys, part
-                ):
-                    totals[(when, association_id, city, metric)] += int(value)
-                # A correction or void can take a counter back to zero; a rebuild would never
-                # write such a row, so remove it to keep incremental and rebuilt tables identical.
-                zeros = [key for key, total in totals.items() if total == 0]
-                if zeros:
-                    conn.execute(
-                        delete(table).where(one_counter),
-                        [{f"key_{k}": v for k, v in zip(keys, key, strict=True)} for key in zeros],
-                    )
+            for when, association_id, city, metric, value in _stored_counters(
+                conn, table, keys, part
+            ):
+                totals[(when, association_id, city, metric)] += int(value)
+            parts.append(totals)
+        for totals in parts:
+            # A correction or void can take a counter back to zero; a rebuild would never
+            # write such a row, so remove it to keep incremental and rebuilt tables identical.
+            zeros = [key for key, total in totals.items() if total == 0]
+            if zeros:
+                conn.execute(
+                    delete(table).where(one_counter),
+                    [{f"key_{k}": v for k, v in zip(keys, key, strict=True)} for key in zeros],
+                )
             rows = [
                 {period: m, "association_id": a, "city": c, "metric": k, "value": total}
                 for (m, a, c, k), total in totals.items()

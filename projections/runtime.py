@@ -22,6 +22,7 @@ import functools
 import json
 import logging
 import operator
+import re
 import sys
 import threading
 import time
@@ -45,6 +46,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.util import find_tables
 
 from adapters.decoding import fewer_collections
 from adapters.lock import write_gate
@@ -122,6 +125,10 @@ class Projection:
 
     name = "projection"
     schema_version = 1
+    # The runner may call `flush` on a `DeferredWrites` before taking SQLite's writer, and run
+    # the writes it kept inside a short write transaction. A flush that reads what it has
+    # itself written, or reaches past `execute`/`exec_driver_sql`/`dialect`, must say False.
+    flush_deferrable = True
     # The event attributes the handlers read besides the stream and version (`originator_id`,
     # `originator_version`), or None: any. A rebuild in which every projection names them
     # decodes only these fields of each stored event (`FastEventReader.read`); a handler
@@ -185,6 +192,54 @@ class Projection:
 
     def reset(self) -> None:
         """Forget in-memory state (after a rolled-back batch)."""
+
+
+class DeferredWrites:
+    """A connection for a projection's `flush` outside SQLite's writer: reads run at once on
+    the batch's read connection, writes are kept and `run` later in the write transaction.
+
+    A flush that read a table it had already written to would see the rows before its own
+    writes; that is refused rather than answered wrongly."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.dialect = conn.dialect
+        self._writes: list[tuple[bool, Any, Any]] = []
+        self._written: set[str] = set()
+
+    def execute(self, statement: Any, parameters: Any = None) -> Any:
+        if isinstance(statement, TextClause):
+            if not _READ_SQL.match(statement.text):
+                raise RuntimeError("a deferred flush runs only reads as text")
+            read = {name for name in self._written if name in statement.text}
+        elif getattr(statement, "is_select", False):
+            read = {table.name for table in find_tables(statement, include_crud=True)}
+        else:
+            self._written.add(statement.table.name)
+            self._writes.append((False, statement, parameters))
+            return None
+        if read & self._written:
+            raise RuntimeError(f"a deferred flush reads {sorted(read)} after writing to it")
+        return self._conn.execute(statement, parameters)
+
+    def exec_driver_sql(self, statement: str, parameters: Any = None) -> None:
+        into = _INSERT_INTO.match(statement)
+        if into is None:
+            raise RuntimeError("a deferred flush runs only INSERT INTO … as driver SQL")
+        self._written.add(into.group(1))
+        self._writes.append((True, statement, parameters))
+
+    def run(self, conn: Connection) -> None:
+        """The kept writes, in order, on `conn` (the write transaction)."""
+        for driver, statement, parameters in self._writes:
+            if driver:
+                conn.exec_driver_sql(statement, parameters)
+            else:
+                conn.execute(statement, parameters)
+
+
+_READ_SQL = re.compile(r"\s*(SELECT|WITH)\b(?!.*\b(INSERT|UPDATE|DELETE)\b)", re.I | re.S)
+_INSERT_INTO = re.compile(r'\s*INSERT INTO "?(\w+)"?')
 
 
 def stream_ids(events: Iterable[Any]) -> list[str]:
@@ -328,12 +383,22 @@ class ProjectionRunner:
                         handler = projection.handler_for(type(domain_event))
                         if handler is not None:
                             handler(domain_event)
+                # Rows built (documents encoded, stored counters read) before the writer is
+                # taken: the write transaction below only runs the statements.
+                deferred: dict[str, DeferredWrites] = {}
+                for projection, _ in folded:
+                    if projection.flush_deferrable:
+                        deferred[projection.name] = DeferredWrites(conn)
+                        projection.flush(deferred[projection.name])  # type: ignore[arg-type]
             # One short transaction per projection (its rows with its position): the writer
             # is let go between them, so an API command waits for one projection's rows at
             # most, never for the whole batch's.
             for projection, reg in folded:
                 with self._write_turn(), self.engine.begin() as conn:
-                    projection.flush(conn)
+                    if projection.name in deferred:
+                        deferred[projection.name].run(conn)
+                    else:
+                        projection.flush(conn)
                     result = conn.execute(
                         projections_table.update()
                         .where(projections_table.c.name == projection.name)

@@ -117,6 +117,8 @@ def pinyin_of(value: str) -> tuple[str, str]:
 
 class SearchProjection(Projection):
     name = "search"
+    # Its flush reads the association names it has just upserted (`_load_names`).
+    flush_deferrable = False
     # 2: referred_on, so a search is ordered without the ledger's table; 3: `number` and the
     # one- and two-character `fragments`
     schema_version = 3

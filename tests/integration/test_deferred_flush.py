@@ -1,0 +1,64 @@
+"""A projection's flush run outside the writer (`projections.runtime.DeferredWrites`): its
+reads at once, its writes kept for the write transaction, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select, text
+
+from adapters.database import normalise_url
+from projections.runtime import DeferredWrites, insert_rows
+
+metadata = MetaData()
+counters = Table(
+    "t_deferred_counters", metadata, Column("key", String, primary_key=True), Column("n", Integer)
+)
+documents = Table(
+    "t_deferred_documents", metadata, Column("key", String, primary_key=True), Column("doc", String)
+)
+
+
+@pytest.fixture
+def engine(database_url: str):  # type: ignore[no-untyped-def]
+    engine = create_engine(normalise_url(database_url))
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(counters), [{"key": "a", "n": 1}])
+    yield engine
+    engine.dispose()
+
+
+def test_reads_run_at_once_and_writes_only_when_run(engine) -> None:  # type: ignore[no-untyped-def]
+    with engine.connect() as reading:
+        deferred = DeferredWrites(reading)
+        assert deferred.dialect is reading.dialect
+        (stored,) = deferred.execute(select(counters.c.n).where(counters.c.key == "a")).one()
+        assert stored == 1
+        assert deferred.execute(counters.update().values(n=stored + 1)) is None
+        insert_rows(deferred, documents, [{"key": "a", "doc": "{}"}, {"key": "b", "doc": "[]"}])  # type: ignore[arg-type]
+    with engine.connect() as conn:
+        assert conn.execute(select(counters.c.n)).scalar_one() == 1  # nothing written yet
+        assert conn.execute(select(documents)).all() == []
+    with engine.begin() as conn:
+        deferred.run(conn)
+    with engine.connect() as conn:
+        assert conn.execute(select(counters.c.n)).scalar_one() == 2
+        assert sorted(conn.execute(select(documents.c.key))) == [("a",), ("b",)]
+
+
+def test_a_read_of_a_table_already_written_is_refused(engine) -> None:  # type: ignore[no-untyped-def]
+    with engine.connect() as reading:
+        deferred = DeferredWrites(reading)
+        deferred.execute(select(documents))  # before any write: fine
+        deferred.execute(counters.update().values(n=5))
+        deferred.execute(select(documents))  # another table: fine
+        with pytest.raises(RuntimeError, match="t_deferred_counters"):
+            deferred.execute(select(counters))
+        with pytest.raises(RuntimeError, match="t_deferred_counters"):
+            deferred.execute(text("SELECT n FROM t_deferred_counters"))
+        with pytest.raises(RuntimeError, match="only reads"):
+            deferred.execute(text("DELETE FROM t_deferred_documents"))
+        with pytest.raises(RuntimeError, match="INSERT INTO"):
+            deferred.exec_driver_sql("DELETE FROM t_deferred_documents")
+    with engine.connect() as conn:
+        assert conn.execute(select(counters.c.n)).scalar_one() == 1
