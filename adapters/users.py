@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,6 +52,10 @@ from domain.application import utc_now
 
 TOKEN_PREFIX = "zs_"
 MAX_TOKEN_LENGTH = 200
+# How long a good bearer token's answer is kept (DESIGN §16: a revocation or a disabled
+# account takes effect in every worker within 1 s), and how many are kept at most.
+BEARER_SECONDS = 0.5
+BEARERS_KEPT = 10_000
 
 metadata = MetaData()
 legacy_users_table = Table(
@@ -179,6 +184,8 @@ class UserStore:
         self.engine = engine
         self.clock = clock
         self._table_ready = False
+        # Bearer tokens recently found good: token hash → (when read, expiry, principal).
+        self._bearers: dict[str, tuple[float, float | None, Principal]] = {}
 
     def ensure_table(self) -> None:
         if self._table_ready:
@@ -242,6 +249,7 @@ class UserStore:
         """Undo a claim whose account could not be recorded."""
         with connection_for(self.engine, write=True) as conn:
             conn.execute(delete(accounts_table).where(accounts_table.c.id == account_id))
+        self.forget_bearers()
 
     def update_account(self, account_id: str, **values: Any) -> None:
         """Keep a row in step with its aggregate (role, association_id, active, …)."""
@@ -250,6 +258,7 @@ class UserStore:
             conn.execute(
                 update(accounts_table).where(accounts_table.c.id == account_id).values(**values)
             )
+        self.forget_bearers()
 
     def set_password_hash(self, account_id: str, password_hash: str, must_change: bool) -> None:
         self.update_account(
@@ -315,6 +324,7 @@ class UserStore:
                     revoked_at=None,
                 )
             )
+        self.forget_bearers()
 
     def revoke_token(self, token_id: str, at: datetime) -> None:
         with connection_for(self.engine, write=True) as conn:
@@ -323,6 +333,7 @@ class UserStore:
                 .where(tokens_table.c.id == token_id, tokens_table.c.revoked_at.is_(None))
                 .values(revoked_at=epoch(at))
             )
+        self.forget_bearers()
 
     def tokens(self, account_id: str) -> list[TokenRow]:
         self.ensure_table()
@@ -346,26 +357,51 @@ class UserStore:
 
     def authenticate(self, token: str) -> Principal | None:
         """The user a bearer token belongs to, or None: unknown, expired, revoked, or its
-        account disabled. Read from the database each time (DESIGN §16: within 1 s)."""
+        account disabled. A good token's answer is kept for `BEARER_SECONDS`, within DESIGN
+        §16's promise that a revocation or a disabled account takes effect in every worker
+        within 1 s (and at once in this one: its own changes forget what was kept): a busy
+        client no longer costs a query per request."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
-        self.ensure_table()
         now = epoch(self.clock())
+        digest = token_hash(token)
+        kept = self._bearers.get(digest)
+        if kept is not None:
+            read_at, expires_at, principal = kept
+            if time.monotonic() - read_at < BEARER_SECONDS and (
+                expires_at is None or expires_at > now
+            ):
+                return principal
+        self.ensure_table()
+        read_at = time.monotonic()
         with connection_for(self.engine, write=False) as conn:
             row = conn.execute(
-                select(accounts_table, tokens_table.c.id.label("token_id"))
+                select(
+                    accounts_table,
+                    tokens_table.c.id.label("token_id"),
+                    tokens_table.c.expires_at.label("token_expires_at"),
+                )
                 .join(tokens_table, tokens_table.c.account_id == accounts_table.c.id)
                 .where(
-                    tokens_table.c.sha256 == token_hash(token),
+                    tokens_table.c.sha256 == digest,
                     tokens_table.c.revoked_at.is_(None),
                     (tokens_table.c.expires_at.is_(None)) | (tokens_table.c.expires_at > now),
                     accounts_table.c.active.is_(True),
                 )
             ).first()
         if row is None:
+            self._bearers.pop(digest, None)
             return None
         # A token is for machines: an admin-set password waiting to change does not stop it.
-        return _account(row._mapping).principal(must_change_password=False, via="token")
+        principal = _account(row._mapping).principal(must_change_password=False, via="token")
+        if len(self._bearers) >= BEARERS_KEPT:
+            self._bearers.clear()
+        self._bearers[digest] = (read_at, row._mapping["token_expires_at"], principal)
+        return principal
+
+    def forget_bearers(self) -> None:
+        """After a change to accounts or tokens: read every token again."""
+        self._bearers.clear()
 
     # Last in the class: the name `list` would shadow the built-in in later annotations.
     def list(self) -> list[Principal]:

@@ -260,6 +260,9 @@ class ProjectionRunner:
         self.write_gate = write_gate(self.engine)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # The runner's thread and a caller bringing the read models up to date (the scheduler's
+        # catch-up) share these projections' in-memory state: one pass at a time.
+        self._passes = threading.Lock()
         self.last_error: BaseException | None = None
         # Another process may create it at the same moment.
         with contextlib.suppress(sqlalchemy.exc.DatabaseError):
@@ -434,6 +437,10 @@ class ProjectionRunner:
         a poll apart instead of chasing each new event in a batch of its own — each batch costs
         its queries and write transactions whatever its size, and took SQLite's writer from
         the API's commands several times a second more."""
+        with self._passes:
+            return self._run_once()
+
+    def _run_once(self) -> int:
         head = self.ledger.recorder.max_notification_id() or 0
         applied = 0
         collisions = 0
