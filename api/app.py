@@ -141,11 +141,13 @@ def create_app(
     def health() -> HealthOut:
         return health_report(the_services.engine)
 
-    install_pages(app)
     for router in routers():
         document_errors(router)
         make_idempotent(router)
         app.include_router(router)
+    # After the API: routes are matched in order, and no page path (`/`, `/app/…`, `/static/…`)
+    # is an API path, so a busy client's requests no longer try every page route first.
+    install_pages(app)
     document_header(app)
     return app
 
