@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     select,
 )
@@ -243,6 +244,9 @@ class ProgressProjection(LedgerProjection):
         # During a rebuild beside the ledger projection: the ledger builder whose documents
         # (folded by the same handlers) this one writes, instead of folding them twice.
         self.folded_by: LedgerProjection | None = None
+        # Each loaded project's quarter rows as stored (drawn from its stored document before
+        # the batch changes it): a batch writes only the rows that differ, mostly one.
+        self.stored_quarters: dict[str, dict[str, dict[str, Any]]] = {}
 
     def share_fold(self, builders: Sequence[Projection]) -> None:
         ledger = next((b for b in builders if type(b) is LedgerProjection and b.bulk), None)
@@ -271,7 +275,16 @@ class ProgressProjection(LedgerProjection):
 
     def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
         projects = [e for e in events if isinstance(e, Project.Event)]
-        self.docs.update(load_docs(conn, self.tables["projects"], projects))
+        stored = load_docs(conn, self.tables["projects"], projects)
+        for project_id, doc in stored.items():
+            self.stored_quarters[project_id] = {
+                row["quarter"]: row for row in quarter_rows(project_id, doc)
+            }
+        self.docs.update(stored)
+
+    def reset(self) -> None:
+        super().reset()
+        self.stored_quarters.clear()
 
     def flush(self, conn: Connection) -> None:
         projects, quarters = self.tables["projects"], self.tables["quarters"]
@@ -279,6 +292,7 @@ class ProgressProjection(LedgerProjection):
         ids = sorted(self.docs if self.folded_by is not None else self.dirty)
         statement = upsert(conn.dialect, projects, ["project_id"])
         # In parts, so a rebuild never holds every row in memory at once.
+        gone: list[dict[str, str]] = []
         for part in chunked(ids, 1000):
             project_rows = []
             quarter_rows_: list[dict[str, Any]] = []
@@ -290,18 +304,41 @@ class ProgressProjection(LedgerProjection):
                         "doc": document_text(doc),
                     }
                 )
-                quarter_rows_.extend(quarter_rows(project_id, doc))
-            if not self.bulk:
-                conn.execute(delete(quarters).where(quarters.c.project_id.in_(part)))
+                rows = quarter_rows(project_id, doc)
+                if self.bulk:
+                    quarter_rows_.extend(rows)
+                    continue
+                before = self.stored_quarters.get(project_id, {})
+                quarter_rows_.extend(r for r in rows if before.get(r["quarter"]) != r)
+                drawn = {r["quarter"] for r in rows}
+                gone.extend(
+                    {"gone_project": project_id, "gone_quarter": q}
+                    for q in before
+                    if q not in drawn
+                )
             if self.bulk:
                 insert_rows(conn, projects, project_rows)
-            else:
-                conn.execute(statement, project_rows)
-            insert_rows(conn, quarters, quarter_rows_)
+                insert_rows(conn, quarters, quarter_rows_)
+                continue
+            conn.execute(statement, project_rows)
+            if gone:
+                conn.execute(
+                    delete(quarters).where(
+                        quarters.c.project_id == bindparam("gone_project"),
+                        quarters.c.quarter == bindparam("gone_quarter"),
+                    ),
+                    gone,
+                )
+                gone = []
+            if quarter_rows_:
+                conn.execute(
+                    upsert(conn.dialect, quarters, ["project_id", "quarter"]), quarter_rows_
+                )
         self.dirty.clear()
         self.dirty_associations.clear()
         if not self.bulk:
             self.docs.clear()
+            self.stored_quarters.clear()
 
 
 def dispatch_query(quarters: Table, quarter: str, stalled_cutoff: str, overdue_cutoff: str) -> Any:
