@@ -106,6 +106,40 @@ def _stage(doc: dict[str, Any]) -> str:
     return stage_from(lambda fact: bool(doc[fact]))
 
 
+SIDE_TABLES = ("links", "years", "officers", "open_issues")
+
+
+def side_rows(project_id: str, doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """A project's rows of the side tables (`SIDE_TABLES`), from its document."""
+    by_year: dict[int, int] = {}
+    for arrived_on, fen, voided in doc["arrivals"].values():
+        if not voided:
+            year = int(arrived_on[:4])
+            by_year[year] = by_year.get(year, 0) + fen
+    return {
+        "links": [
+            {"project_id": project_id, "association_id": a, "share": s} for a, s in doc["referrals"]
+        ],
+        "years": [
+            {"project_id": project_id, "year": y, "funds_fen": f}
+            for y, f in sorted(by_year.items())
+        ],
+        "officers": [{"project_id": project_id, "officer_id": o} for o in doc.get("officers", ())],
+        "open_issues": [
+            {
+                "project_id": project_id,
+                "issue_id": issue_id,
+                "raised_on": raised_on,
+                "category": category,
+            }
+            for issue_id, (raised_on, closed_on, category) in doc["issues"].items()
+            if closed_on is None
+        ]
+        if doc["open_issues"]
+        else [],
+    }
+
+
 class LedgerProjection(Projection):
     name = "ledger"
     # 4: funds totals as WholeNumberText; 5: the officers following; 6: the open issues as rows
@@ -145,6 +179,9 @@ class LedgerProjection(Projection):
         self.associations: dict[str, dict[str, Any]] = {}
         self.dirty: set[str] = set()
         self.dirty_associations: set[str] = set()
+        # Each loaded project's side-table rows as stored (drawn from its stored document
+        # before the batch changes it): a batch rewrites only a table whose rows changed.
+        self.stored_sides: dict[str, dict[str, list[dict[str, Any]]]] = {}
 
     def define_tables(self, metadata: MetaData, generation: int) -> dict[str, Table]:
         projects = Table(
@@ -275,7 +312,10 @@ class LedgerProjection(Projection):
     # -- batch state ------------------------------------------------------------------------
 
     def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
-        self.docs.update(load_docs(conn, self.tables["projects"], events))
+        stored = load_docs(conn, self.tables["projects"], events)
+        for project_id, doc in stored.items():
+            self.stored_sides[project_id] = side_rows(project_id, doc)
+        self.docs.update(stored)
         associations = self.tables["associations"]
         ids = sorted({str(e.originator_id) for e in events})
         for part in chunked(ids, 500):
@@ -287,72 +327,44 @@ class LedgerProjection(Projection):
     def reset(self) -> None:
         self.docs.clear()
         self.associations.clear()
+        self.stored_sides.clear()
         self.dirty.clear()
         self.dirty_associations.clear()
 
     def flush(self, conn: Connection) -> None:
-        projects, links, years, associations = (
-            self.tables["projects"],
-            self.tables["links"],
-            self.tables["years"],
-            self.tables["associations"],
-        )
-        officers, open_issues = self.tables["officers"], self.tables["open_issues"]
+        projects = self.tables["projects"]
         ids = sorted(self.dirty)
         project_upsert = upsert(conn.dialect, projects, ["project_id"])
         # In parts, so a rebuild never holds every row (and its JSON) in memory at once.
         for part in chunked(ids, 1000):
             project_rows: list[dict[str, Any]] = []
-            link_rows: list[dict[str, Any]] = []
-            year_rows: list[dict[str, Any]] = []
-            officer_rows: list[dict[str, Any]] = []
-            issue_rows: list[dict[str, Any]] = []
+            # A side table's rows of the part, and (not in bulk) the projects whose stored
+            # rows they replace: only those whose rows the batch changed.
+            new_rows: dict[str, list[dict[str, Any]]] = {name: [] for name in SIDE_TABLES}
+            replaced: dict[str, list[str]] = {name: [] for name in SIDE_TABLES}
             for project_id in part:
                 doc = self.docs[project_id]
                 row = {column: doc[column] for column in PROJECT_COLUMNS}
                 row["project_id"] = project_id
                 row["doc"] = document_text(doc)
                 project_rows.append(row)
-                link_rows.extend(
-                    {"project_id": project_id, "association_id": a, "share": s}
-                    for a, s in doc["referrals"]
-                )
-                by_year: dict[int, int] = {}
-                for arrived_on, fen, voided in doc["arrivals"].values():
-                    if not voided:
-                        year = int(arrived_on[:4])
-                        by_year[year] = by_year.get(year, 0) + fen
-                year_rows.extend(
-                    {"project_id": project_id, "year": y, "funds_fen": f}
-                    for y, f in sorted(by_year.items())
-                )
-                officer_rows.extend(
-                    {"project_id": project_id, "officer_id": o} for o in doc.get("officers", ())
-                )
-                if doc["open_issues"]:
-                    issue_rows.extend(
-                        {
-                            "project_id": project_id,
-                            "issue_id": issue_id,
-                            "raised_on": raised_on,
-                            "category": category,
-                        }
-                        for issue_id, (raised_on, closed_on, category) in doc["issues"].items()
-                        if closed_on is None
-                    )
-            if not self.bulk:
-                conn.execute(delete(links).where(links.c.project_id.in_(part)))
-                conn.execute(delete(years).where(years.c.project_id.in_(part)))
-                conn.execute(delete(officers).where(officers.c.project_id.in_(part)))
-                conn.execute(delete(open_issues).where(open_issues.c.project_id.in_(part)))
+                before = None if self.bulk else self.stored_sides.get(project_id)
+                for name, rows in side_rows(project_id, doc).items():
+                    if before is not None and before[name] == rows:
+                        continue
+                    new_rows[name].extend(rows)
+                    if before is not None:
+                        replaced[name].append(project_id)
             if self.bulk:
                 insert_rows(conn, projects, project_rows)
             else:
                 conn.execute(project_upsert, project_rows)
-            insert_rows(conn, links, link_rows)
-            insert_rows(conn, years, year_rows)
-            insert_rows(conn, officers, officer_rows)
-            insert_rows(conn, open_issues, issue_rows)
+            for name in SIDE_TABLES:
+                table = self.tables[name]
+                if replaced[name]:
+                    conn.execute(delete(table).where(table.c.project_id.in_(replaced[name])))
+                insert_rows(conn, table, new_rows[name])
+        associations = self.tables["associations"]
         association_rows = [self.associations[a] for a in sorted(self.dirty_associations)]
         if self.bulk:
             insert_rows(conn, associations, association_rows)
@@ -363,6 +375,7 @@ class LedgerProjection(Projection):
         if not self.bulk:
             self.docs.clear()
             self.associations.clear()
+            self.stored_sides.clear()
 
     # -- project handlers -------------------------------------------------------------------
 

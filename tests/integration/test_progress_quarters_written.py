@@ -1,15 +1,16 @@
-"""The progress projection writes a batch's changed quarter rows only (issue 23): a date
+"""The progress and ledger projections write only the rows a batch changed (issue 23): a date
 moved to another quarter, an arrival voided, a withdrawal — the rows a batch leaves behind
 equal a rebuild's, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from domain.application import Ledger
+from projections.ledger import LedgerProjection
 from projections.progress import ProgressProjection
 from projections.runtime import ProjectionRunner
 from projections.snapshot import table_contents
 from tests import factories
-from tests.conftest import OFFICER
+from tests.conftest import OFFICER, STAFF, services_for
 
 
 def test_changed_quarters_only_and_the_same_rows_as_a_rebuild(ledger: Ledger) -> None:
@@ -49,3 +50,47 @@ def test_changed_quarters_only_and_the_same_rows_as_a_rebuild(ledger: Ledger) ->
     runner.rebuild(progress)
     assert table_contents(runner.engine, progress) == incremental
     assert set(before) <= set(quarters())
+
+
+def test_the_ledgers_side_rows_rewritten_only_when_changed_equal_a_rebuild(
+    ledger: Ledger, database_url: str
+) -> None:
+    officer_ctx, staff_ctx = ledger.context(OFFICER), ledger.context(STAFF)
+    accounts = services_for(ledger, database_url).accounts
+    officer, _ = accounts.create("officer-side-rows", "officer", actor=STAFF)
+    project = factories.producing_project(ledger, started_on="2023-06-01")
+    other = factories.signed_project(ledger, signed_on="2023-02-01")
+    runner = ProjectionRunner(ledger, [LedgerProjection()], batch_size=2)
+    runner.run_once()
+    (projection,) = runner.projections
+    arrival, _ = ledger.record_funds_arrival(
+        officer_ctx, project, occurred_on="2023-07-10", amount="30000000.00", currency="CNY"
+    )
+    _, issues = ledger.record_follow_up_visit(
+        officer_ctx,
+        project,
+        occurred_on="2023-08-10",
+        operating_status="normal",
+        issues=[{"category": "用工", "description": "技工难招"}],
+    )
+    ledger.assign_officer(staff_ctx, project, officer.id, occurred_on="2023-08-11")
+    ledger.record_visit(officer_ctx, other, occurred_on="2023-08-12")  # its side rows unchanged
+    runner.run_once()
+    sides = table_contents(runner.engine, projection)
+    assert [row[0] for row in sides["open_issues"]] == [str(project)]
+    assert len(sides["officers"]) == 1
+    ledger.update_issue(
+        officer_ctx, project, issues[0], status="closed", occurred_on="2023-09-01", note="已办结"
+    )
+    ledger.void_funds_arrival(
+        officer_ctx, project, arrival, occurred_on="2023-09-02", reason="重复录入"
+    )
+    ledger.assign_officer(
+        staff_ctx, project, officer.id, occurred_on="2023-09-03", reason="调岗", remove=True
+    )
+    runner.run_once()
+    incremental = table_contents(runner.engine, projection)
+    assert incremental["open_issues"] == [] and incremental["officers"] == []
+    assert incremental["years"] == []
+    runner.rebuild(projection)
+    assert table_contents(runner.engine, projection) == incremental
