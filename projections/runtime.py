@@ -242,6 +242,58 @@ _READ_SQL = re.compile(r"\s*(SELECT|WITH)\b(?!.*\b(INSERT|UPDATE|DELETE)\b)", re
 _INSERT_INTO = re.compile(r'\s*INSERT INTO "?(\w+)"?')
 
 
+class TurnTakingConnection:
+    """A connection for a rebuild's bulk flush into tables nothing reads yet: its statements
+    run in a transaction that commits, letting SQLite's writer go to whoever waits, once it
+    has been held for `HOLD_SECONDS`; the next statement takes a turn and a new transaction."""
+
+    HOLD_SECONDS = 0.05
+
+    def __init__(
+        self, engine: Engine, turn: Callable[[], contextlib.AbstractContextManager[None]]
+    ) -> None:
+        self._engine = engine
+        self._turn = turn
+        self.dialect = engine.dialect
+        self._stack: contextlib.ExitStack | None = None
+        self._conn: Connection | None = None
+        self._since = 0.0
+
+    def _current(self) -> Connection:
+        if self._conn is not None and time.monotonic() - self._since > self.HOLD_SECONDS:
+            self._commit()
+        if self._conn is None:
+            stack = contextlib.ExitStack()
+            stack.enter_context(self._turn())
+            self._conn = stack.enter_context(self._engine.begin())
+            self._stack = stack
+            self._since = time.monotonic()
+        return self._conn
+
+    def _commit(self) -> None:
+        stack, self._stack, self._conn = self._stack, None, None
+        if stack is not None:
+            stack.close()
+
+    @property
+    def connection(self) -> Any:
+        return self._current().connection
+
+    def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self._current().execute(statement, parameters)
+
+    def exec_driver_sql(self, statement: str, parameters: Any = None) -> Any:
+        return self._current().exec_driver_sql(statement, parameters)
+
+    def __enter__(self) -> TurnTakingConnection:
+        return self
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
+        stack, self._stack, self._conn = self._stack, None, None
+        if stack is not None:
+            stack.__exit__(kind, error, traceback)
+
+
 def stream_ids(events: Iterable[Any]) -> list[str]:
     return sorted({str(e.originator_id) for e in events})
 
@@ -604,15 +656,15 @@ class ProjectionRunner:
                 if progress:
                     progress(done, head)
         # The bulk writes build millions of row values with the folded state still alive: the
-        # collector is held back while they do, as while folding. Each builder's tables in a
-        # transaction of their own, taking turns with the API's commands (`_write_turn`): the
-        # new tables serve nothing until the switch below, so they need not commit together,
+        # collector is held back while they do, as while folding. The new tables serve nothing
+        # until the switch below, so their rows need not commit together: they go in
+        # transactions of a moment each, taking turns with the API's commands (`_write_turn`),
         # and SQLite's one writer is let go between them.
         with fewer_collections():
             # Every builder flushes before any forgets its state: some share what they folded.
             for builder in builders:
-                with self._write_turn(), self.engine.begin() as conn:
-                    builder.flush(conn)
+                with TurnTakingConnection(self.engine, self._write_turn) as conn:
+                    builder.flush(conn)  # type: ignore[arg-type]
             for builder in builders:
                 builder.reset()
                 builder.unshare_fold()

@@ -362,13 +362,15 @@ class SearchProjection(Projection):
             f"date(((?2 >> {_NUMBER_BITS}) & {_DAY_MASK}) + {_JULIAN_OF_ORDINAL_ZERO}), "
             f"?2 & {_NUMBER_MASK})"
         )
-        # The driver's own cursor, in the same transaction: it takes the rows as an iterator.
-        cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            for gram in sorted(self._gathered):
+        # The driver's own cursor, which takes the rows as an iterator; asked for again for each
+        # gram, as a rebuild's connection may have committed and begun anew between two
+        # (`runtime.TurnTakingConnection`).
+        for gram in sorted(self._gathered):
+            cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
                 cursor.executemany(statement, zip(repeat(gram), sorted(self._gathered.pop(gram))))
-        finally:
-            cursor.close()
+            finally:
+                cursor.close()
         self._gathered.clear()
 
     def _write_fragments(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

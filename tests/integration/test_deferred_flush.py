@@ -1,13 +1,29 @@
-"""A projection's flush run outside the writer (`projections.runtime.DeferredWrites`): its
-reads at once, its writes kept for the write transaction, on SQLite and PostgreSQL."""
+"""Writes kept short for SQLite's one writer, on SQLite and PostgreSQL: a projection's flush
+outside the writer (`DeferredWrites`) and a rebuild's bulk writes a moment at a time
+(`TurnTakingConnection`)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert, select, text
+import sqlalchemy.exc
+from sqlalchemy import (
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    insert,
+    select,
+    text,
+)
 
 from adapters.database import normalise_url
-from projections.runtime import DeferredWrites, insert_rows
+from projections.runtime import DeferredWrites, TurnTakingConnection, insert_rows
 
 metadata = MetaData()
 counters = Table(
@@ -62,3 +78,37 @@ def test_a_read_of_a_table_already_written_is_refused(engine) -> None:  # type: 
             deferred.exec_driver_sql("DELETE FROM t_deferred_documents")
     with engine.connect() as conn:
         assert conn.execute(select(counters.c.n)).scalar_one() == 1
+
+
+def test_a_rebuilds_bulk_writes_commit_a_moment_at_a_time_taking_turns(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    turns: list[str] = []
+
+    @contextlib.contextmanager
+    def turn() -> Iterator[None]:
+        turns.append("taken")
+        yield
+        turns.append("let go")
+
+    writer = TurnTakingConnection(engine, turn)
+    with writer:
+        writer.execute(insert(documents), [{"key": "a", "doc": "1"}])
+        writer.execute(insert(documents), [{"key": "b", "doc": "2"}])
+    assert turns == ["taken", "let go"]  # within the moment: one transaction
+    monkeypatch.setattr(TurnTakingConnection, "HOLD_SECONDS", -1.0)
+    turns.clear()
+    with writer:
+        writer.execute(insert(documents), [{"key": "c", "doc": "3"}])
+        with engine.connect() as conn:  # not committed yet
+            assert conn.execute(select(documents.c.key)).all() == [("a",), ("b",)]
+        writer.execute(insert(documents), [{"key": "d", "doc": "4"}])
+        with engine.connect() as conn:  # the first committed as the second began
+            assert sorted(conn.execute(select(documents.c.key))) == [("a",), ("b",), ("c",)]
+    assert turns == ["taken", "let go", "taken", "let go"]
+    with pytest.raises(sqlalchemy.exc.IntegrityError), writer:
+        writer.execute(insert(documents), [{"key": "e", "doc": "5"}])
+        writer.execute(insert(documents), [{"key": "a", "doc": "again"}])
+    with engine.connect() as conn:  # the failing moment's rows rolled back, earlier ones kept
+        keys = sorted(conn.execute(select(documents.c.key)))
+    assert keys == [("a",), ("b",), ("c",), ("d",), ("e",)]
