@@ -672,18 +672,30 @@ class ProjectionRunner:
         # Catch the new generations up with events recorded meanwhile, then switch them all.
         while True:
             batch = self.read(position, self.batch_size)
-            with self._write_turn(), self.engine.begin() as conn:
-                if batch:
+            if batch:
+                # Folded, and the rows built, before the writer is taken (as `apply_batch`).
+                deferred: list[tuple[Projection, DeferredWrites | None]] = []
+                with self.engine.connect() as conn:
                     for builder in builders:
                         builder.begin_batch(conn, [e for _, e in batch])
                         for _, domain_event in batch:
                             apply = builder.handler_for(type(domain_event))
                             if apply is not None:
                                 apply(domain_event)
-                        builder.flush(conn)
+                        kept = DeferredWrites(conn) if builder.flush_deferrable else None
+                        if kept is not None:
+                            builder.flush(kept)  # type: ignore[arg-type]
+                        deferred.append((builder, kept))
+                with self._write_turn(), self.engine.begin() as conn:
+                    for builder, kept in deferred:
+                        if kept is not None:
+                            kept.run(conn)
+                        else:
+                            builder.flush(conn)
                         builder.reset()
-                    position = batch[-1][0]
-                    continue
+                position = batch[-1][0]
+                continue
+            with self._write_turn(), self.engine.begin() as conn:
                 for projection, builder in zip(projections, builders, strict=True):
                     result = conn.execute(
                         projections_table.update()

@@ -5,6 +5,7 @@ equal a rebuild's, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from domain.application import Ledger
+from projections.catalogue import all_projections
 from projections.ledger import LedgerProjection
 from projections.progress import ProgressProjection
 from projections.runtime import ProjectionRunner
@@ -94,3 +95,32 @@ def test_the_ledgers_side_rows_rewritten_only_when_changed_equal_a_rebuild(
     assert incremental["years"] == []
     runner.rebuild(projection)
     assert table_contents(runner.engine, projection) == incremental
+
+
+def test_events_recorded_during_a_rebuild_are_caught_up_before_the_switch(
+    ledger: Ledger,
+) -> None:
+    """The rebuild folds the catch-up batches outside the writer and writes them after
+    (`rebuild_many`): what it switches to equals a rebuild of the whole log."""
+    ctx = ledger.context(OFFICER)
+    projects = [factories.signed_project(ledger, signed_on="2023-02-01") for _ in range(3)]
+    runner = ProjectionRunner(ledger, all_projections(), batch_size=2)
+    runner.run_once()
+    recorded: list[int] = []
+
+    def record_meanwhile(done: int, total: int) -> None:
+        if recorded:
+            return
+        for day, project in zip(("2023-03-01", "2023-04-01", "2023-05-01"), projects, strict=True):
+            recorded.append(ledger.record_visit(ctx, project, occurred_on=day))
+        ledger.record_funds_arrival(
+            ctx, projects[0], occurred_on="2023-06-01", amount="25000000.00", currency="CNY"
+        )
+        factories.project(ledger, name="重建期间引荐的项目")
+
+    runner.rebuild_many(runner.projections, progress=record_meanwhile, chunk=1)
+    assert recorded
+    assert runner.run_once() == 0  # caught up before the switch
+    caught_up = {p.name: table_contents(runner.engine, p) for p in runner.projections}
+    runner.rebuild_many(runner.projections)
+    assert {p.name: table_contents(runner.engine, p) for p in runner.projections} == caught_up
