@@ -92,6 +92,7 @@ def test_a_rebuilds_bulk_writes_commit_a_moment_at_a_time_taking_turns(
         turns.append("let go")
 
     writer = TurnTakingConnection(engine, turn)
+    monkeypatch.setattr(TurnTakingConnection, "HOLD_SECONDS", 60.0)  # a long moment
     with writer:
         writer.execute(insert(documents), [{"key": "a", "doc": "1"}])
         writer.execute(insert(documents), [{"key": "b", "doc": "2"}])
