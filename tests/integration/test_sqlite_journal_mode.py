@@ -32,7 +32,7 @@ def test_a_locked_journal_mode_switch_is_retried_not_raised(
     ledger = open_ledger(url)
     try:
         assert len(calls) == 3
-        contract_id, version = ledger.create_service_contract(
+        _contract_id, version = ledger.create_service_contract(
             ledger.context(STAFF), 2024, "单位", "1000000.00", "2024-02-01"
         )
         assert version == 1
