@@ -26,6 +26,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api.encoding import KeptAnswers
 from api.errors import BodyLimitMiddleware, document_errors, install_error_handlers
 from api.health import HealthOut, health_report
 from api.idempotency import IdempotencyMiddleware, document_header, make_idempotent
@@ -116,6 +117,7 @@ def create_app(
     app.state.clock = the_services.clock
     # Re-entrant: a keyed POST holds it around the endpoint that takes it again (idempotency).
     app.state.write_lock = threading.RLock()
+    app.state.kept_answers = KeptAnswers()
     app.state.scheduler_enabled = settings.scheduler_enabled
     app.state.background_services = []
 

@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 
 from adapters.throttle import address_key
 from api.auth import Permission, Principal
+from api.encoding import KeptAnswers
 from api.errors import ApiError, forbidden, too_many_attempts, unauthenticated
 from api.schemas import WriteIn
 from domain import errors
@@ -68,6 +69,12 @@ async def get_users(request: Request) -> AccountService:
     """The accounts service (users, tokens, sessions; `services.accounts`)."""
     users: AccountService = request.app.state.users
     return users
+
+
+async def get_kept_answers(request: Request) -> KeptAnswers:
+    """Encoded answers of immutable states (`api.encoding`), this application's."""
+    kept: KeptAnswers = request.app.state.kept_answers
+    return kept
 
 
 async def get_engine(request: Request) -> Engine:

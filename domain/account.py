@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain import errors
+from domain.copying import TreeCopied
 from domain.events import Context, EnvelopedEvent, envelope
 from domain.values import parse_date, parse_text
 
@@ -61,7 +62,7 @@ def parse_role(value: Any, association_id: Any) -> tuple[str, str | None]:
     return str(value), association
 
 
-class Account(Aggregate):
+class Account(TreeCopied, Aggregate):
     """Who may sign in, as what, with which tokens."""
 
     class_version = 1

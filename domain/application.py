@@ -776,11 +776,14 @@ class Ledger(Application[UUID]):
         project.pending_events.clear()
         return project
 
-    def history(self, project_id: UUID | str) -> list[HistoryEntry]:
-        """Every stored event of a project with its envelope, payload and chain link."""
+    def history(
+        self, project_id: UUID | str, up_to_version: int | None = None
+    ) -> list[HistoryEntry]:
+        """Every stored event of a project with its envelope, payload and chain link (those up
+        to `up_to_version`, when given)."""
         self.get_project(project_id)
         key = _as_uuid(project_id, "project")
-        return list(self._history(self.recorder.select_events(key)))
+        return list(self._history(self.recorder.select_events(key, lte=up_to_version)))
 
     def _history(self, rows: Iterable[StoredEvent]) -> Iterator[HistoryEntry]:
         assert isinstance(self.mapper, ChainedMapper)

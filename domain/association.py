@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain import errors
+from domain.copying import TreeCopied
 from domain.events import Context, EnvelopedEvent, envelope, not_future
 from domain.values import (
     ACTIVITY_KINDS,
@@ -38,7 +39,7 @@ class Designation:
     reason: str
 
 
-class Association(Aggregate):
+class Association(TreeCopied, Aggregate):
     """A 商协会 or 校友会 that refers projects and is evaluated each year."""
 
     class_version = 1

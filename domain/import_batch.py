@@ -21,6 +21,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain import errors
+from domain.copying import TreeCopied
 from domain.events import Context, EnvelopedEvent, envelope
 from domain.project import Project
 
@@ -41,7 +42,7 @@ def import_source(batch_id: str) -> str:
     return f"import:{batch_id}"
 
 
-class ImportBatch(Aggregate):
+class ImportBatch(TreeCopied, Aggregate):
     """One imported file: who, when, which file, how many rows were recorded and refused."""
 
     class_version = 1

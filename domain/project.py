@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain import errors
+from domain.copying import TreeCopied
 from domain.events import Context, EnvelopedEvent, envelope, not_future
 from domain.values import (
     ATTESTATION_KINDS,
@@ -142,7 +143,7 @@ def _optional_money(value: Any, field_name: str) -> Decimal | None:
     return amount
 
 
-class Project(Aggregate):
+class Project(TreeCopied, Aggregate):
     """A referred investment project (项目); versions start at 1 with the referral."""
 
     class_version = 1

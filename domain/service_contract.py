@@ -22,6 +22,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain import errors
+from domain.copying import TreeCopied
 from domain.events import Context, EnvelopedEvent, envelope, not_future
 from domain.values import parse_amount, parse_text
 
@@ -64,7 +65,7 @@ class Amendment:
     reason: str
 
 
-class ServiceContract(Aggregate):
+class ServiceContract(TreeCopied, Aggregate):
     """A year's purchased-service contract and the subsidies paid to associations out of it."""
 
     class_version = 1

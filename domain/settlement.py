@@ -16,6 +16,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain import errors
+from domain.copying import TreeCopied
 from domain.events import Context, EnvelopedEvent, envelope, not_future
 from domain.values import parse_text
 
@@ -26,7 +27,7 @@ def settlement_id(policy_id: str, year: int) -> UUID:
     return uuid5(SETTLEMENT_NAMESPACE, f"settlement/{policy_id}/{year}")
 
 
-class Settlement(Aggregate):
+class Settlement(TreeCopied, Aggregate):
     """结算: the frozen reward decision of one policy for one year, and its revisions."""
 
     class_version = 1

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import msgspec
 import sqlalchemy.exc
 from sqlalchemy import (
     BigInteger,
@@ -36,7 +35,7 @@ from domain.periods import parse_quarter
 from projections.figures import CITY_TOTAL, FiguresProjection
 from projections.ledger import LedgerProjection
 from projections.progress import ProgressProjection, dispatch_query
-from projections.runtime import Projection, chunked, projections_table
+from projections.runtime import Projection, chunked, decode_doc, projections_table
 from projections.search import (
     TRIGRAM,
     SearchProjection,
@@ -64,16 +63,6 @@ def months_before(day: date, months: int) -> date:
         year -= 1
     last = (date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)).day
     return date(year, month, min(day.day, last))
-
-
-def decode_doc(text: str) -> dict[str, Any]:
-    """A read model's JSON document: msgspec's decoder (several times the json module's rate
-    on the ledger's documents, same values), the json module for what msgspec refuses."""
-    try:
-        doc: dict[str, Any] = msgspec.json.decode(text)
-    except msgspec.MsgspecError:
-        doc = json.loads(text)
-    return doc
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from projections.runtime import (
     Handler,
     Projection,
     chunked,
+    decode_doc,
     insert_rows,
     load_docs,
     projections_table,
@@ -159,7 +160,7 @@ def facts_for_year(engine: Engine, year: int) -> list[ProjectFacts]:
     )
     fold = FactsFold()
     with engine.connect() as conn:
-        return [fold.load(json.loads(doc)).to_facts() for (doc,) in conn.execute(query)]
+        return [fold.load(decode_doc(doc)).to_facts() for (doc,) in conn.execute(query)]
 
 
 def facts_of(engine: Engine, project_ids: Sequence[str]) -> dict[str, ProjectFacts]:
@@ -169,7 +170,7 @@ def facts_of(engine: Engine, project_ids: Sequence[str]) -> dict[str, ProjectFac
     with engine.connect() as conn:
         for part in chunked(sorted(project_ids), 500):
             for row in conn.execute(select(facts).where(facts.c.project_id.in_(part))):
-                result[row.project_id] = fold.load(json.loads(row.doc)).to_facts()
+                result[row.project_id] = fold.load(decode_doc(row.doc)).to_facts()
     return result
 
 
@@ -185,7 +186,7 @@ def listed_facts_of(
         for part in chunked(sorted(ids), 500):
             query = select(facts.c.project_id, facts.c.doc).where(facts.c.project_id.in_(part))
             for project_id, doc in conn.execute(query):
-                state = fold.load(json.loads(doc))
+                state = fold.load(decode_doc(doc))
                 found[project_id] = state.to_facts() if year in listing_years(state) else None
     return found
 

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import sqlalchemy.exc
 from eventsourcing.persistence import JSONTranscoder
 from sqlalchemy import (
@@ -819,6 +820,16 @@ def _bind_converter(
     return convert
 
 
+def decode_doc(text: str) -> dict[str, Any]:
+    """A read model's JSON document: msgspec's decoder (several times the json module's rate
+    on the ledger's documents, same values), the json module for what msgspec refuses."""
+    try:
+        doc: dict[str, Any] = msgspec.json.decode(text)
+    except msgspec.MsgspecError:
+        doc = json.loads(text)
+    return doc
+
+
 def load_docs(conn: Connection, table: Table, events: Sequence[Any]) -> dict[str, Any]:
     """The JSON `doc` of every row of `table` (keyed by `project_id`) that the events touch."""
     ids = sorted({str(e.originator_id) for e in events})
@@ -826,7 +837,7 @@ def load_docs(conn: Connection, table: Table, events: Sequence[Any]) -> dict[str
     for part in chunked(ids, 500):
         query = select(table.c.project_id, table.c.doc).where(table.c.project_id.in_(part))
         for project_id, doc in conn.execute(query):
-            docs[project_id] = json.loads(doc)
+            docs[project_id] = decode_doc(doc)
     return docs
 
 

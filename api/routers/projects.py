@@ -11,10 +11,12 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import TypeAdapter
 
 from api.account_schemas import OfficerIn
 from api.auth import Permission, Principal
-from api.deps import Writer, etag, get_ledger, require, writer
+from api.deps import Writer, etag, get_kept_answers, get_ledger, require, writer
+from api.encoding import KeptAnswers, json_response
 from api.schemas import (
     ArrivalCreatedOut,
     AttestationIn,
@@ -47,6 +49,7 @@ router = APIRouter(prefix="/projects", tags=["projects"])
 P = Permission
 Reader = Annotated[Principal, Depends(require(P.READ, P.READ_OWN))]
 Ledgers = Annotated[Ledger, Depends(get_ledger)]
+Kept = Annotated[KeptAnswers, Depends(get_kept_answers)]
 EventWriter = Annotated[Writer, Depends(writer(P.PROJECT_EVENTS))]
 JudgementWriter = Annotated[Writer, Depends(writer(P.JUDGEMENTS))]
 OfficerWriter = Annotated[Writer, Depends(writer(P.ASSIGN_OFFICERS))]
@@ -84,9 +87,9 @@ def refer_project(
 @router.get("/{project_id}", response_model=ProjectOut, summary="A project's state")
 def get_project(
     project_id: str,
-    response: Response,
     user: Reader,
     ledger: Ledgers,
+    kept: Kept,
     as_of_version: Annotated[int | None, Query(description="the state at this version")] = None,
     as_of: Annotated[
         str | None, Query(description="the state from events that occurred on or before")
@@ -94,7 +97,7 @@ def get_project(
     known_on: Annotated[
         str | None, Query(description="the state as recorded by the end of this day")
     ] = None,
-) -> ProjectOut:
+) -> Response:
     """Now, or as of a version, a business date (`as_of`, by `occurred_on`) or a day the
     record stood on (`known_on`, by `recorded_at`, Asia/Shanghai). `ETag` is the version
     of the state answered."""
@@ -116,19 +119,35 @@ def get_project(
         project = ledger.project_as_of(project_id, _query_day(as_of, "as_of"))
     elif known_on is not None:
         project = ledger.project_known_on(project_id, _query_day(known_on, "known_on"))
-    else:
-        project = current
-    response.headers["ETag"] = etag(project.version)
-    return ProjectOut.of(project)
+    else:  # the state at its version never changes: its answer is kept
+        body = kept.get(
+            ("project", current.id, current.version),
+            lambda: ProjectOut.of(current).model_dump_json().encode(),
+        )
+        return json_response(body, {"ETag": etag(current.version)})
+    return json_response(
+        ProjectOut.of(project).model_dump_json().encode(), {"ETag": etag(project.version)}
+    )
+
+
+HISTORY = TypeAdapter(list[HistoryEntryOut])
 
 
 @router.get(
     "/{project_id}/history", response_model=list[HistoryEntryOut], summary="A project's history"
 )
-def project_history(project_id: str, user: Reader, ledger: Ledgers) -> list[HistoryEntryOut]:
-    """Every stored event with its envelope, data and hash-chain link, oldest first."""
-    user.check_reads_project(ledger.get_project(project_id).association_ids(), project_id)
-    return [HistoryEntryOut.of(entry) for entry in ledger.history(project_id)]
+def project_history(project_id: str, user: Reader, ledger: Ledgers, kept: Kept) -> Response:
+    """Every stored event with its envelope, data and hash-chain link, oldest first. `ETag`
+    is the version of the last."""
+    project = ledger.get_project(project_id)
+    user.check_reads_project(project.association_ids(), project_id)
+
+    def encoded() -> bytes:
+        entries = ledger.history(project_id, up_to_version=project.version)
+        return HISTORY.dump_json([HistoryEntryOut.of(e) for e in entries])
+
+    body = kept.get(("history", project.id, project.version), encoded)
+    return json_response(body, {"ETag": etag(project.version)})
 
 
 # ---- project events (officer, staff, admin) --------------------------------------------------
