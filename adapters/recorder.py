@@ -17,7 +17,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing_sqlalchemy.datastore import transactions as event_store_transactions
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, Select, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from adapters.files import ensure_tables, reference_rows, references_table
@@ -25,6 +25,10 @@ from adapters.lock import write_gate
 
 
 class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stream_queries: dict[tuple[bool, bool, bool, bool], Select[Any]] = {}
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], *, session: Session | None = None, **kwargs: Any
     ) -> Sequence[int] | None:
@@ -119,22 +123,33 @@ class BulkApplicationRecorder(SQLAlchemyApplicationRecorder):
     ) -> list[StoredEvent]:
         """One stream's events with a Core SELECT (the stock recorder builds ORM objects, which
         costs more than the query when a cached aggregate is fast-forwarded on every load)."""
-        table = self.events_record_cls.__table__
-        query = select(
-            table.c.originator_id, table.c.originator_version, table.c.topic, table.c.state
-        ).where(table.c.originator_id == originator_id)
-        if gt is not None:
-            query = query.where(table.c.originator_version > gt)
-        if lte is not None:
-            query = query.where(table.c.originator_version <= lte)
-        query = query.order_by(
-            table.c.originator_version.desc() if desc else table.c.originator_version
-        )
-        if limit is not None:
-            query = query.limit(limit)
+        query = self._stream_query(gt is not None, lte is not None, desc, limit is not None)
+        parameters = {"originator_id": originator_id, "gt": gt, "lte": lte, "limit": limit}
         with self.transaction(commit=False) as session:
-            rows = session.execute(query).all()
+            rows = session.execute(query, parameters).all()
         return [StoredEvent(r[0], r[1], r[2], bytes(r[3])) for r in rows]
+
+    def _stream_query(self, gt: bool, lte: bool, desc: bool, limit: bool) -> Select[Any]:
+        """The SELECT of one stream's events in this shape, built once: a statement built anew
+        for every load cost more than the SQLite query (a cached aggregate's fast-forward runs
+        one on every load)."""
+        shape = (gt, lte, desc, limit)
+        query = self._stream_queries.get(shape)
+        if query is None:
+            table = self.events_record_cls.__table__
+            version = table.c.originator_version
+            query = select(table.c.originator_id, version, table.c.topic, table.c.state).where(
+                table.c.originator_id == bindparam("originator_id")
+            )
+            if gt:
+                query = query.where(version > bindparam("gt"))
+            if lte:
+                query = query.where(version <= bindparam("lte"))
+            query = query.order_by(version.desc() if desc else version)
+            if limit:
+                query = query.limit(bindparam("limit"))
+            query = self._stream_queries.setdefault(shape, query)
+        return query
 
 
 def _in_transaction() -> bool:

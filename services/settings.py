@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +49,10 @@ class Settings(BaseSettings):
 
     # How often the projection runner polls the log for new events (SQLite has no NOTIFY).
     projection_poll_seconds: float = 0.5
+    # At most this many events in one of the runner's batches as it follows the log: each
+    # projection holds the database's writer (SQLite has one) while a batch's rows are
+    # written, so the batch bounds how long an API command can wait behind it (issue 23).
+    projection_batch_events: int = Field(default=50, ge=1, le=100_000)
     # How long a read that needs fresh figures (`GET /rewards`) waits for the runner.
     read_models_wait_seconds: float = 60.0
 

@@ -239,10 +239,12 @@ def _evaluation_page(
     frozen = services.documents.latest("evaluation", str(year))
     if frozen is not None:  # the scheduler froze the closed year: what was published
         body, tie_break = frozen.content, services.evaluation_rules.tie_break
+        evaluated = len(body["items"])
+        shown = body["items"] if show_all else [i for i in body["items"] if i["published"]]
     else:
         result = _evaluation(services, year)
-        body, tie_break = result.as_dict(), result.rules.tie_break
-    shown = body["items"] if show_all else [i for i in body["items"] if i["published"]]
+        body, tie_break = result.as_dict(published_only=not show_all), result.rules.tie_break
+        evaluated, shown = len(result.items), body["items"]
     held = designations_held(services.ledger, [i["association_id"] for i in shown], year)
     english = page_language(request) == "en"
     return render(
@@ -253,6 +255,7 @@ def _evaluation_page(
             "year": year,
             "body": body,
             "items": shown,
+            "evaluated": evaluated,
             "show_all": show_all,
             "indicators": body["rules"]["indicators"],
             "frozen": frozen.summary() if frozen is not None else None,

@@ -92,6 +92,22 @@ def test_rewards_page_refusals(sqlite_api: Api) -> None:
     error(explained, 403, "forbidden")
 
 
+def test_the_evaluation_page_counts_every_association_and_shows_the_published_places(
+    sqlite_api: Api,
+) -> None:
+    api = sqlite_api
+    api.at("2024-12-10")
+    for n in range(41):  # one more than the 40 published places
+        api.association(f"第{n}湖南商会")
+    project_read_models(api)
+    html = page(api, "/app/evaluations/2024", role="auditor").text
+    assert "41 个" in html  # evaluated: all of them
+    assert len(re.findall(r"第\d+湖南商会", html)) == 40  # shown: the published places
+    everyone = page(api, "/app/evaluations/2024", role="auditor", params={"all": "true"}).text
+    assert "41 个" in everyone
+    assert len(re.findall(r"第\d+湖南商会", everyone)) == 41
+
+
 def test_evaluation_page_and_the_designation_form(sqlite_api: Api) -> None:
     api = sqlite_api
     api.at("2024-12-10")

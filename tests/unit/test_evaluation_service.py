@@ -25,7 +25,7 @@ class FakeReadModels:
     def position(self, name: str) -> int:
         return self.positions[name]
 
-    def associations(self) -> list[dict[str, Any]]:
+    def evaluation_entrants(self) -> list[dict[str, Any]]:
         self.computed += 1  # read once by each computation
         return [
             {"association_id": a, "name": f"商会{a}", "active": 1, "registered_on": "2020-01-01"}

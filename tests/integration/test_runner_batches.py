@@ -1,0 +1,69 @@
+"""The runner follows the log in batches of at most `projection_batch_events` (issue 23: a
+batch's writes are what an API command can wait behind), on SQLite and PostgreSQL; a
+rebuild keeps its own, larger batches (`batch_size`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, MetaData, Table
+
+from domain.application import Ledger
+from domain.project import Project
+from projections.ledger import LedgerProjection
+from projections.queries import ReadModels
+from projections.runtime import Handler, Projection, ProjectionRunner, engine_of
+from services import bootstrap
+from services.settings import Settings
+from tests import factories
+from tests.conftest import OFFICER
+
+
+class Batches(Projection):
+    """Remembers the size of every batch it is given."""
+
+    name = "batches"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def define_tables(self, metadata: MetaData, generation: int) -> dict[str, Table]:
+        return {}
+
+    def handlers(self) -> dict[type, Handler]:
+        return {}
+
+    def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
+        self.sizes.append(len(events))
+
+
+def _events(ledger: Ledger, visits: int) -> int:
+    association = factories.association(ledger, "北京湖南商会")
+    project_id = factories.project(ledger, association)
+    project: Project = ledger.repository.get(project_id)  # a copy, to change
+    for _ in range(visits):
+        project.record_visit(ledger.context(OFFICER), "2023-01-10")
+    ledger.save_or_conflict(project)
+    return int(ledger.recorder.max_notification_id() or 0)
+
+
+def test_the_runner_follows_the_log_in_batches_of_at_most_the_setting(ledger: Ledger) -> None:
+    head = _events(ledger, 10)  # 12 events: the association, the referral, 10 visits
+    batches = Batches()
+    runner = ProjectionRunner(ledger, [LedgerProjection(), batches], live_batch_size=5)
+    assert runner.run_once() == head
+    assert batches.sizes == [5, 5, head - 10]
+    assert runner.positions() == {"ledger": head, "batches": head}
+    row = ReadModels(engine_of(ledger)).ledger_page(size=10).items[0]
+    assert row["visits"] == 10
+
+
+def test_the_setting_reaches_the_runner(database_url: str) -> None:
+    services = bootstrap.Services(Settings(database_url=database_url, projection_batch_events=7))
+    try:
+        assert services.runner.live_batch_size == 7
+        assert services.runner.batch_size == 2000
+    finally:
+        services.close()
