@@ -6,7 +6,8 @@ conflicting command leaves the cached state untouched. The library copies with
 project with a few hundred events (issue 23: 28 % of the API's time under a write load).
 Aggregate state here is a tree of plain values, dicts, lists and records, with nothing shared
 and no cycles, so it is copied by walking it: values that cannot change are shared, every
-container and record is new. Anything else goes to `copy.deepcopy`.
+container and record is new, except a frozen record holding only such values, which is
+shared as they are. Anything else goes to `copy.deepcopy`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def tree_copy(value: Any) -> Any:
     if kind is set or kind is frozenset:
         return kind(value)  # members are hashable, hence values that do not change
     state = getattr(value, "__dict__", None)
+    if state is not None and _frozen(kind) and all(type(v) in UNCHANGING for v in state.values()):
+        return value  # a frozen record of values that cannot change: shared, as they are
     if state is not None and not _slotted(kind):
         new = object.__new__(kind)
         new.__dict__.update({key: tree_copy(item) for key, item in state.items()})
@@ -43,6 +46,16 @@ def tree_copy(value: Any) -> Any:
 
 
 _SLOTTED: dict[type, bool] = {}
+_FROZEN: dict[type, bool] = {}
+
+
+def _frozen(kind: type) -> bool:
+    """Whether `kind` is a frozen dataclass (its fields cannot be set)."""
+    known = _FROZEN.get(kind)
+    if known is None:
+        params = getattr(kind, "__dataclass_params__", None)
+        known = _FROZEN[kind] = bool(params is not None and params.frozen)
+    return known
 
 
 def _slotted(kind: type) -> bool:

@@ -7,7 +7,7 @@ event; the nested events' apply methods are deterministic folds of already-check
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -86,9 +86,10 @@ STAGE_LABELS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Arrival:
-    """One funds arrival as it stands after its corrections and void."""
+    """One funds arrival as it stands after its corrections and void; replaced, never changed
+    (so a command's copy of the project shares it, `domain.copying`)."""
 
     arrival_id: str
     arrived_on: date
@@ -278,19 +279,23 @@ class Project(TreeCopied, Aggregate):
 
         def apply(self, aggregate: Project) -> None:
             arrival = aggregate.arrivals[self.arrival_id]
-            arrival.amount = self.amount
-            arrival.currency = self.currency
-            arrival.rate_to_cny = self.rate_to_cny
-            arrival.amount_cny = to_cny(self.amount, self.rate_to_cny)
-            arrival.arrived_on = self.arrived_on
-            arrival.corrections += 1
+            aggregate.arrivals[self.arrival_id] = replace(
+                arrival,
+                amount=self.amount,
+                currency=self.currency,
+                rate_to_cny=self.rate_to_cny,
+                amount_cny=to_cny(self.amount, self.rate_to_cny),
+                arrived_on=self.arrived_on,
+                corrections=arrival.corrections + 1,
+            )
 
     class FundsArrivalVoided(Event):
         arrival_id: str
         reason: str
 
         def apply(self, aggregate: Project) -> None:
-            aggregate.arrivals[self.arrival_id].voided = True
+            arrival = aggregate.arrivals[self.arrival_id]
+            aggregate.arrivals[self.arrival_id] = replace(arrival, voided=True)
 
     class FixedAssetInvestmentReported(Event):
         year: int

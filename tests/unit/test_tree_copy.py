@@ -4,9 +4,11 @@ sharing nothing that can change with the cached original."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -25,7 +27,7 @@ def tiny() -> Ledger:
 
 def _aggregates(app: Ledger) -> list[Any]:
     ids = {n.originator_id for n in app.recorder.select_notifications(1, 1_000_000)}
-    return [app.repository.get(i) for i in ids]
+    return [app.repository.get(UUID(str(i))) for i in ids]
 
 
 def _plain(value: Any) -> Any:
@@ -42,8 +44,16 @@ def _plain(value: Any) -> Any:
 
 
 def _shared_mutables(a: Any, b: Any, path: str = "") -> list[str]:
-    """Paths at which the two trees hold the same container or record."""
+    """Paths at which the two trees hold the same container or record (a frozen record of
+    values that cannot change may be shared: nothing can change it)."""
     if type(a) in UNCHANGING or isinstance(a, frozenset):
+        return []
+    frozen = getattr(type(a), "__dataclass_params__", None)
+    if (
+        frozen is not None
+        and frozen.frozen
+        and all(type(v) in UNCHANGING for v in vars(a).values())
+    ):
         return []
     if a is b:
         return [path or "(root)"]
@@ -77,8 +87,8 @@ def test_a_command_on_the_copy_leaves_the_cached_project_as_it_was(tiny: Ledger)
     )
     before = _plain(project)
     copied = copy.deepcopy(project)
-    arrival = next(iter(copied.arrivals.values()))
-    arrival.voided = True
+    arrival_id, arrival = next(iter(copied.arrivals.items()))
+    copied.arrivals[arrival_id] = dataclasses.replace(arrival, voided=True)
     copied.follow_ups[0].issue_ids.append("X")
     copied.referrals[0]["share"] = Decimal(0)
     copied.arrivals.clear()
@@ -92,8 +102,28 @@ class _Slotted:
         self.items = items
 
 
+@dataclasses.dataclass(frozen=True)
+class _Dated:
+    day: date
+    label: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Holding:
+    day: date
+    items: list[int]
+
+
+def test_a_frozen_record_is_shared_only_when_it_holds_nothing_changeable() -> None:
+    dated = _Dated(date(2024, 1, 2), "x")
+    assert tree_copy(dated) is dated
+    holding = _Holding(date(2024, 1, 2), [1])
+    copied = tree_copy(holding)
+    assert copied is not holding and copied.items == [1] and copied.items is not holding.items
+
+
 def test_what_is_not_a_plain_tree_goes_to_the_library_deep_copy() -> None:
-    original = {"slotted": _Slotted([1, 2]), "day": date(2024, 1, 2), "tags": {"a"}}
+    original: dict[str, Any] = {"slotted": _Slotted([1, 2]), "day": date(2024, 1, 2), "tags": {"a"}}
     copied = tree_copy(original)
     assert copied["slotted"] is not original["slotted"]
     assert copied["slotted"].items == [1, 2]
