@@ -119,15 +119,17 @@ def get_project(
         project = ledger.project_as_of(project_id, _query_day(as_of, "as_of"))
     elif known_on is not None:
         project = ledger.project_known_on(project_id, _query_day(known_on, "known_on"))
-    else:  # the state at its version never changes: its answer is kept
-        body = kept.get(
-            ("project", current.id, current.version),
-            lambda: ProjectOut.of(current).model_dump_json().encode(),
-        )
-        return json_response(body, {"ETag": etag(current.version)})
-    return json_response(
-        ProjectOut.of(project).model_dump_json().encode(), {"ETag": etag(project.version)}
-    )
+    else:
+        project = current
+
+    def encoded() -> bytes:
+        return ProjectOut.of(project).model_dump_json().encode()
+
+    # The state at a version (now, or `as_of_version`) never changes: its answer is kept. A
+    # state as of a date leaves events out, so its version does not name it.
+    by_version = as_of is None and known_on is None
+    body = kept.get(("project", project.id, project.version), encoded) if by_version else encoded()
+    return json_response(body, {"ETag": etag(project.version)})
 
 
 HISTORY = TypeAdapter(list[HistoryEntryOut])

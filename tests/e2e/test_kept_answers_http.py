@@ -62,6 +62,13 @@ def test_a_read_of_an_earlier_version_is_not_the_current_answer(api: Api) -> Non
     assert earlier.status_code == 200 and earlier.headers["ETag"] == '"1"'
     assert earlier.json()["signing"] is None
     assert api.get(f"/projects/{project}").json()["signing"] is not None
+    kept = len(api.app.state.kept_answers)
+    assert kept == 2  # versions 2 and 1, each under its version
+    # As of a business date before the signing: version 1's events only, never kept (a date's
+    # state is not named by its version), and not mistaken for the kept version 2.
+    dated = api.get(f"/projects/{project}", params={"as_of": "2022-12-31"})
+    assert dated.status_code == 200 and dated.json()["signing"] is None
+    assert len(api.app.state.kept_answers) == kept
 
 
 @pytest.fixture
