@@ -9,6 +9,7 @@ field again when it reads, so domain code never sees it.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -66,19 +67,29 @@ class ChainedMapper(Mapper[UUID]):
         # the composition root may hand in (`adapters.decoding`); None: the transcoder decodes.
         self.state_decoder: Callable[[str, bytes], dict[str, Any]] | None = None
         self._hashes: OrderedDict[tuple[UUID | str, int], str] = OrderedDict()
+        # The highest version remembered of each stream, so that `forget` drops a stream's
+        # hashes by key rather than by a scan of every remembered one; and a lock, because the
+        # API's threads read streams (remembering) while one of them forgets a failed save.
+        self._tops: dict[UUID | str, int] = {}
+        self._lock = threading.Lock()
 
     def _remember(self, stored: StoredEvent) -> str:
         digest = stored_event_hash(stored)
-        key = (stored.originator_id, stored.originator_version)
-        self._hashes[key] = digest
-        if len(self._hashes) > self.cache_size:
-            self._hashes.popitem(last=False)
+        stream, version = stored.originator_id, stored.originator_version
+        with self._lock:
+            self._hashes[(stream, version)] = digest
+            if version > self._tops.get(stream, 0):
+                self._tops[stream] = version
+            if len(self._hashes) > self.cache_size:
+                self._hashes.popitem(last=False)
         return digest
 
     def forget(self, stream_ids: set[UUID | str]) -> None:
         """Drop remembered hashes of these streams (after a failed save wrote none of them)."""
-        for key in [k for k in self._hashes if k[0] in stream_ids]:
-            del self._hashes[key]
+        with self._lock:
+            for stream in stream_ids:
+                for version in range(1, self._tops.pop(stream, 0) + 1):
+                    self._hashes.pop((stream, version), None)
 
     def _prev_hash(self, originator_id: UUID | str, version: int) -> str:
         if version <= 1:

@@ -193,6 +193,68 @@ class TestCheckStream:
         assert (check.broken, check.head_version, check.head_hash) == (None, 0, GENESIS)
 
 
+class TestRememberedHashes:
+    """What the mapper remembers of streams it read or wrote, and forgets after a failed save."""
+
+    @staticmethod
+    def _stored(stream: UUID, version: int) -> StoredEvent:
+        return StoredEvent(originator_id=stream, originator_version=version, topic="t", state=b"{}")
+
+    def test_forgetting_a_stream_drops_all_of_its_hashes_and_no_other(
+        self, memory_ledger: Ledger
+    ) -> None:
+        mapper = _mapper(memory_ledger)
+        kept, failed = UUID(int=1), UUID(int=2)
+        for version in range(1, 6):
+            mapper._remember(self._stored(kept, version))
+            mapper._remember(self._stored(failed, version))
+        mapper.forget({failed})
+        assert all(mapper._hashes.get((failed, v)) is None for v in range(1, 6))
+        assert all(
+            mapper._hashes.get((kept, v)) == stored_event_hash(self._stored(kept, v))
+            for v in range(1, 6)
+        )
+
+    def test_forgetting_while_other_threads_remember_never_fails(
+        self, memory_ledger: Ledger
+    ) -> None:
+        """The API's threads read streams (remembering their hashes) while one of them forgets
+        a failed save; a scan of the remembered hashes used to fail with "OrderedDict mutated
+        during iteration", turning a version conflict into a server error."""
+        import threading
+
+        mapper = _mapper(memory_ledger)
+        stop = threading.Event()
+        failures: list[BaseException] = []
+
+        def remember() -> None:
+            number = 100
+            while not stop.is_set():
+                number += 1
+                for version in range(1, 20):
+                    mapper._remember(self._stored(UUID(int=number), version))
+
+        readers = [threading.Thread(target=remember) for _ in range(2)]
+        for reader in readers:
+            reader.start()
+        try:
+            for attempt in range(300):
+                stream = UUID(int=3)
+                for version in range(1, 50):
+                    mapper._remember(self._stored(stream, version))
+                try:
+                    mapper.forget({stream, UUID(int=attempt + 100)})
+                except RuntimeError as error:
+                    failures.append(error)
+                    break
+                assert mapper._hashes.get((stream, 7)) is None
+        finally:
+            stop.set()
+            for reader in readers:
+                reader.join()
+        assert failures == []
+
+
 class TestKeys:
     def test_pem_hex_and_openssh_forms_load_to_the_same_key(self) -> None:
         key = Ed25519PrivateKey.generate()
