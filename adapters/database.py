@@ -14,6 +14,7 @@ from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.datastore import transactions as event_store_transactions
 from sqlalchemy import Connection, Engine, event
 
+from adapters.checkpoints import leave_checkpoints_to_a_checkpointer
 from adapters.decoding import StateDecoder
 from domain.application import Ledger, utc_now
 from domain.integrity import ChainedMapper
@@ -21,8 +22,8 @@ from domain.integrity import ChainedMapper
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Every SQLite connection: wait up to 30 s for the write lock instead of failing, and in
-    WAL mode sync at checkpoints rather than at every commit (no corruption on power loss; the
+    """Every SQLite connection: wait up to 30 s for the write lock instead of failing; in WAL
+    mode sync at checkpoints rather than at every commit (no corruption on power loss; the
     last commits may be lost — production runs on PostgreSQL)."""
     if type(dbapi_connection).__module__ != "sqlite3":
         return
@@ -51,10 +52,18 @@ def ledger_env(url: str) -> dict[str, str]:
     }
 
 
-def open_ledger(url: str, clock: Callable[[], datetime] = utc_now) -> Ledger:
+def open_ledger(
+    url: str, clock: Callable[[], datetime] = utc_now, *, checkpoints_in_commits: bool = True
+) -> Ledger:
+    """The ledger at `url`. Without `checkpoints_in_commits`, an SQLite file's commits never
+    checkpoint its log: the caller runs a `WalCheckpointer` (`adapters.checkpoints`)."""
     ledger = Ledger(ledger_env(url), clock=clock)
     use_compiled_decoder(ledger)
     settle_journal_mode(ledger)
+    if not checkpoints_in_commits:
+        datastore = getattr(ledger.recorder, "datastore", None)
+        if isinstance(datastore, SQLAlchemyDatastore) and isinstance(datastore.engine, Engine):
+            leave_checkpoints_to_a_checkpointer(datastore.engine)
     return ledger
 
 

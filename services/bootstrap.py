@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from adapters.checkpoints import WalCheckpointer, sqlite_file
 from adapters.database import open_ledger
 from adapters.documents import DocumentStore
 from adapters.files import FileIndex, FolderFileStore
@@ -75,6 +76,8 @@ class Services:
             clock = ledger.clock if ledger is not None else utc_now
         self.clock = clock
         self._owns_ledger = ledger is None
+        # An SQLite file's log, checkpointed off the writers' path (`adapters.checkpoints`).
+        self.checkpointer: WalCheckpointer | None = None
         if ledger is not None:
             self.__dict__["ledger"] = ledger
             ledger.duplicates = self.read_models
@@ -83,9 +86,13 @@ class Services:
     def ledger(self) -> Ledger:
         """The application (commands and queries) on the event store; it looks for duplicates
         in the read models."""
-        ledger = open_ledger(self.settings.database_url, self.clock)
+        ledger = open_ledger(self.settings.database_url, self.clock, checkpoints_in_commits=False)
         self.__dict__["ledger"] = ledger
         ledger.duplicates = self.read_models
+        database = sqlite_file(engine_of(ledger))
+        if database is not None:
+            self.checkpointer = WalCheckpointer(database, self.settings.sqlite_checkpoint_seconds)
+            self.checkpointer.start()
         return ledger
 
     @cached_property
@@ -301,6 +308,9 @@ class Services:
             self.users.close()
         if self._owns_ledger and "ledger" in self.__dict__:
             self.ledger.close()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            self.checkpointer = None
 
 
 def bootstrap(

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # projection holds the database's writer (SQLite has one) while a batch's rows are
     # written, so the batch bounds how long an API command can wait behind it (issue 23).
     projection_batch_events: int = Field(default=50, ge=1, le=100_000)
+    # How often each process moves an SQLite file's write-ahead log into the database
+    # (`adapters.checkpoints`), so that no command's commit does it (issue 23).
+    sqlite_checkpoint_seconds: float = Field(default=0.5, gt=0, le=60)
     # How long a read that needs fresh figures (`GET /rewards`) waits for the runner.
     read_models_wait_seconds: float = 60.0
 
