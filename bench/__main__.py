@@ -342,17 +342,19 @@ def api_load(
             time.sleep(0.2)
         with tempfile.NamedTemporaryFile("w", suffix=".ids", delete=False) as handle:
             handle.write("\n".join(ids))
-        for scenario, share in (
-            ("writes", 1.0),
-            ("project", 1.0),
-            ("history", 1.0),
-            ("rewards", 0.5),
-            ("rewards_page", 0.5),
+        # The first seconds of writes load each written project's aggregate from its events
+        # (the server starts cold): kept apart as `writes_cold`, so that `writes` is the
+        # steady rate that DESIGN §10 sets, as `bench.busy` measures it after its warm-up.
+        for name, scenario, duration in (
+            ("writes_cold", "writes", 2.0),
+            ("writes", "writes", seconds),
+            ("project", "project", seconds),
+            ("history", "history", seconds),
+            ("rewards", "rewards", seconds * 0.5),
+            ("rewards_page", "rewards_page", seconds * 0.5),
         ):
             connections = concurrency if scenario != "rewards" else 2
-            results[scenario] = _drive(
-                base, token, scenario, seconds * share, connections, handle.name, env
-            )
+            results[name] = _drive(base, token, scenario, duration, connections, handle.name, env)
         os.unlink(handle.name)
     finally:
         server.terminate()
@@ -451,6 +453,7 @@ COMPARED = (
     ("dispatch_one_quarter", "seconds", False),
     ("rewards_one_year", "seconds_with_explanations", False),
     ("api_writes_1w", "p99_ms", False),
+    ("api_writes_cold_1w", "p99_ms", False),
     ("api_project_1w", "p99_ms", False),
     ("api_history_1w", "p99_ms", False),
     ("api_rewards_1w", "p50_ms", False),
@@ -579,7 +582,7 @@ EXPECTED_PHASES = (
     *(
         f"api_{s}_{w}w"
         for w in (1, 2)
-        for s in ("writes", "project", "history", "rewards", "rewards_page")
+        for s in ("writes_cold", "writes", "project", "history", "rewards", "rewards_page")
     ),
     "rewards_page",
     "rewards_page_first",

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # How often each process moves an SQLite file's write-ahead log into the database
     # (`adapters.checkpoints`), so that no command's commit does it (issue 23).
     sqlite_checkpoint_seconds: float = Field(default=0.5, gt=0, le=60)
+    # `zhaoshang projections rebuild` lowers its own CPU priority by this much (0 to 19, as
+    # `nice`): a rebuild is background work, and on a small machine it would otherwise take a
+    # core from the API's commands for minutes (issue 23).
+    rebuild_niceness: int = Field(default=10, ge=0, le=19)
     # How long a read that needs fresh figures (`GET /rewards`) waits for the runner.
     read_models_wait_seconds: float = 60.0
 

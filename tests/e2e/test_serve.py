@@ -70,14 +70,19 @@ def serving_process(database_url: str, *args: str) -> Iterator[tuple[str, subpro
             time.sleep(0.2)
         yield base, process
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process, signal.SIGINT, seconds=15)
         if process.stdout:
             process.stdout.close()
+
+
+def stop(process: subprocess.Popen[bytes], signal_number: int, seconds: float) -> None:
+    """`process` asked to stop by `signal_number`, killed if it has not within `seconds`."""
+    process.send_signal(signal_number)
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
 
 
 def admin_token(
@@ -238,3 +243,44 @@ def test_serve_starts_no_runner_where_background_services_are_off(
         # No runner ever set the read models up here: the list says so rather than answer empty.
         assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable", r.text
         assert runner_pid(database) is None
+
+
+def projects_listed_once_set_up(base: str, token: str) -> int | None:
+    """The projects listed, or None while no runner has set the read models up (503)."""
+    r = httpx.get(f"{base}/projects", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    if r.status_code == 503 and r.json()["error"]["code"] == "unavailable":
+        return None
+    assert r.status_code == 200, r.text
+    return int(r.json()["total"])
+
+
+@contextmanager
+def runner_elsewhere(database_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`zhaoshang background` on its own, as on a host of its own beside the API's."""
+    process = subprocess.Popen(
+        [*zhaoshang(), "background", "--no-scheduler", "--log-level", "warning"],
+        env={**os.environ, "ZHAOSHANG_DATABASE_URL": database_url},
+    )
+    try:
+        yield process
+    finally:
+        stop(process, signal.SIGTERM, seconds=30)
+
+
+def test_api_workers_beside_one_runner_elsewhere(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The production layout on either database (issue 23): `serve --workers 2` with background
+    services off, and the one runner in a process of its own. The API's writes are projected
+    there, and only there: with it stopped they wait, and the next one catches them up."""
+    token = admin_token(database_url, monkeypatch, capsys)
+    monkeypatch.setenv("ZHAOSHANG_BACKGROUND_SERVICES", "false")
+    with serving(database_url, "--workers", "2", "--no-scheduler") as base:
+        with runner_elsewhere(database_url):
+            new_project(base, token, "智能制造产业园")
+            assert eventually(lambda: projects_listed_once_set_up(base, token) == 1)
+        new_project(base, token, "新能源装备产业园")
+        time.sleep(1.5)  # three of a runner's polls, had the API processes started one
+        assert projects_listed(base, token) == 1
+        with runner_elsewhere(database_url):
+            assert eventually(lambda: projects_listed(base, token) == 2)
