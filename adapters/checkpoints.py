@@ -96,7 +96,7 @@ class WalCheckpointer:
                         )
                     self.checkpoint(connection)
                     self.last_error = None
-                except sqlite3.Error as error:
+                except (sqlite3.Error, OSError) as error:
                     # Loudly, once per new error; the next tick tries again, connecting anew.
                     if repr(error) != repr(self.last_error):
                         log.error("checkpoint of %s: %s; retrying", self.database, error)
