@@ -55,9 +55,12 @@ class WalCheckpointer:
     name = "wal-checkpointer"
 
     def __init__(self, database: Path, interval: float = 0.5) -> None:
-        self.database = database
+        # Absolute now: the thread opens it later, whatever the working folder is by then.
+        self.database = database.absolute()
         self.interval = interval
         self.checkpoints = 0
+        # (busy, pages in the log, pages of it in the database) of the last checkpoint.
+        self.last_result: tuple[int, int, int] | None = None
         self.last_error: Exception | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -66,7 +69,8 @@ class WalCheckpointer:
         """One passive checkpoint: (busy, pages in the log, pages moved into the database)."""
         row = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         self.checkpoints += 1
-        return int(row[0]), int(row[1]), int(row[2])
+        self.last_result = (int(row[0]), int(row[1]), int(row[2]))
+        return self.last_result
 
     def start(self) -> None:
         if self._thread is not None:
@@ -79,7 +83,8 @@ class WalCheckpointer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-            self._thread = None
+            if not self._thread.is_alive():  # else a later `start` would run a second one
+                self._thread = None
 
     def _loop(self) -> None:
         connection: sqlite3.Connection | None = None
@@ -89,21 +94,30 @@ class WalCheckpointer:
                     if connection is None:
                         # Read-write, never create: a file gone is an error, not a new database.
                         connection = sqlite3.connect(
-                            f"{self.database.resolve().as_uri()}?mode=rw",
+                            f"{self.database.as_uri()}?mode=rw",
                             uri=True,
                             isolation_level=None,
                             check_same_thread=False,
                         )
                     self.checkpoint(connection)
                     self.last_error = None
-                except (sqlite3.Error, OSError) as error:
-                    # Loudly, once per new error; the next tick tries again, connecting anew.
+                except Exception as error:
+                    # Whatever it was, the thread goes on (commits no longer checkpoint, so
+                    # without it the log would only grow): loudly, once per new error; the
+                    # next tick tries again, connecting anew.
                     if repr(error) != repr(self.last_error):
                         log.error("checkpoint of %s: %s; retrying", self.database, error)
                     self.last_error = error
-                    if connection is not None:
-                        connection.close()
-                        connection = None
+                    _close(connection)
+                    connection = None
         finally:
-            if connection is not None:
-                connection.close()
+            _close(connection)
+
+
+def _close(connection: sqlite3.Connection | None) -> None:
+    """`connection` closed, if there is one; a failure to close is logged, not raised."""
+    if connection is not None:
+        try:
+            connection.close()
+        except sqlite3.Error as error:
+            log.warning("closing the checkpoint connection: %s", error)

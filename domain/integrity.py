@@ -67,10 +67,10 @@ class ChainedMapper(Mapper[UUID]):
         # the composition root may hand in (`adapters.decoding`); None: the transcoder decodes.
         self.state_decoder: Callable[[str, bytes], dict[str, Any]] | None = None
         self._hashes: OrderedDict[tuple[UUID | str, int], str] = OrderedDict()
-        # The highest version remembered of each stream, so that `forget` drops a stream's
-        # hashes by key rather than by a scan of every remembered one; and a lock, because the
-        # API's threads read streams (remembering) while one of them forgets a failed save.
-        self._tops: dict[UUID | str, int] = {}
+        # The versions remembered of each stream, so that `forget` drops a stream's hashes by
+        # key rather than by a scan of every remembered one; and a lock, because the API's
+        # threads read streams (remembering) while one of them forgets a failed save.
+        self._versions: dict[UUID | str, set[int]] = {}
         self._lock = threading.Lock()
 
     def _remember(self, stored: StoredEvent) -> str:
@@ -78,18 +78,21 @@ class ChainedMapper(Mapper[UUID]):
         stream, version = stored.originator_id, stored.originator_version
         with self._lock:
             self._hashes[(stream, version)] = digest
-            if version > self._tops.get(stream, 0):
-                self._tops[stream] = version
+            self._versions.setdefault(stream, set()).add(version)
             if len(self._hashes) > self.cache_size:
-                self._hashes.popitem(last=False)
+                (dropped_stream, dropped_version), _ = self._hashes.popitem(last=False)
+                versions = self._versions[dropped_stream]
+                versions.discard(dropped_version)
+                if not versions:
+                    del self._versions[dropped_stream]
         return digest
 
     def forget(self, stream_ids: set[UUID | str]) -> None:
         """Drop remembered hashes of these streams (after a failed save wrote none of them)."""
         with self._lock:
             for stream in stream_ids:
-                for version in range(1, self._tops.pop(stream, 0) + 1):
-                    self._hashes.pop((stream, version), None)
+                for version in self._versions.pop(stream, ()):
+                    del self._hashes[(stream, version)]
 
     def _prev_hash(self, originator_id: UUID | str, version: int) -> str:
         if version <= 1:

@@ -87,12 +87,12 @@ class Services:
         """The application (commands and queries) on the event store; it looks for duplicates
         in the read models."""
         ledger = open_ledger(self.settings.database_url, self.clock, checkpoints_in_commits=False)
-        self.__dict__["ledger"] = ledger
-        ledger.duplicates = self.read_models
         database = sqlite_file(engine_of(ledger))
         if database is not None:
             self.checkpointer = WalCheckpointer(database, self.settings.sqlite_checkpoint_seconds)
             self.checkpointer.start()
+        self.__dict__["ledger"] = ledger
+        ledger.duplicates = self.read_models
         return ledger
 
     @cached_property
@@ -304,13 +304,15 @@ class Services:
         )
 
     def close(self) -> None:
-        if "users" in self.__dict__:
-            self.users.close()
-        if self._owns_ledger and "ledger" in self.__dict__:
-            self.ledger.close()
-        if self.checkpointer is not None:
-            self.checkpointer.stop()
-            self.checkpointer = None
+        try:
+            if "users" in self.__dict__:
+                self.users.close()
+            if self._owns_ledger and "ledger" in self.__dict__:
+                self.ledger.close()
+        finally:
+            if self.checkpointer is not None:
+                self.checkpointer.stop()
+                self.checkpointer = None
 
 
 def bootstrap(

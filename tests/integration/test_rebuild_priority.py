@@ -4,6 +4,7 @@ CPU priority by `ZHAOSHANG_REBUILD_NICENESS` (or `--niceness`) before it reads a
 from __future__ import annotations
 
 from argparse import Namespace
+from typing import Any
 
 import pytest
 
@@ -22,14 +23,21 @@ def test_the_rebuild_lowers_its_priority_first_by_the_setting_or_the_option(
 ) -> None:
     association = factories.association(ledger, "北京湖南商会")
     factories.signed_project(ledger, association, signed_on="2023-01-10")
-    asked: list[int] = []
-    monkeypatch.setattr(cli.os, "nice", lambda niceness: asked.append(niceness) or niceness)
+    asked: list[str] = []
+    monkeypatch.setattr(cli.os, "nice", lambda niceness: asked.append(f"nice {niceness}") or 0)
+    real_bootstrap = cli.bootstrap
+
+    def bootstrap(settings: Settings) -> Any:
+        asked.append("bootstrap")
+        return real_bootstrap(settings)
+
+    monkeypatch.setattr(cli, "bootstrap", bootstrap)
     settings = Settings(database_url=database_url, rebuild_niceness=7)
 
     assert cli._rebuild(Namespace(name=None, niceness=None), settings) == 0
     assert cli._rebuild(Namespace(name="ledger", niceness=0), settings) == 0
 
-    assert asked == [7, 0]
+    assert asked == ["nice 7", "bootstrap", "nice 0", "bootstrap"]
     out = capsys.readouterr().out
     assert "rebuilt 5 projection(s)" in out and "rebuilt 1 projection(s)" in out
 

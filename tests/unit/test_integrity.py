@@ -215,6 +215,21 @@ class TestRememberedHashes:
             for v in range(1, 6)
         )
 
+    def test_what_is_remembered_stays_within_the_cache_whatever_the_streams(
+        self, memory_ledger: Ledger
+    ) -> None:
+        mapper = _mapper(memory_ledger)
+        mapper.cache_size = 100
+        for number in range(mapper.cache_size * 3):
+            mapper._remember(self._stored(UUID(int=number + 1), 1))
+            mapper._remember(self._stored(UUID(int=number + 1), 2))
+        assert len(mapper._hashes) == mapper.cache_size
+        assert sum(len(v) for v in mapper._versions.values()) == mapper.cache_size
+        newest = UUID(int=mapper.cache_size * 3)
+        mapper.forget({newest, UUID(int=1)})  # the first stream's hashes are long gone
+        assert (newest, 2) not in mapper._hashes and newest not in mapper._versions
+        assert len(mapper._hashes) == mapper.cache_size - 2
+
     def test_forgetting_while_other_threads_remember_never_fails(
         self, memory_ledger: Ledger
     ) -> None:
