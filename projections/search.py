@@ -48,7 +48,14 @@ from sqlalchemy.sql.expression import table as bare_table
 
 from domain.association import Association
 from domain.project import Project
-from projections.runtime import Handler, Projection, chunked, insert_rows, upsert
+from projections.runtime import (
+    BULK_STATEMENT_ROWS,
+    Handler,
+    Projection,
+    chunked,
+    insert_rows,
+    upsert,
+)
 
 TRIGRAM = 3  # characters the trigram indexes need; shorter queries use `fragments`
 MAX_QUERY = 100
@@ -211,6 +218,10 @@ class SearchProjection(Projection):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {self.fts_name(generation)}")
         super().drop_tables(conn, generation)
 
+    def table_names(self, generation: int) -> list[str]:
+        # The FTS5 index first (SQLite only: the name is absent elsewhere, and so skipped).
+        return [self.fts_name(generation), *super().table_names(generation)]
+
     def handlers(self) -> dict[type, Handler]:
         return {
             Project.Referred: self.on_referred,
@@ -290,7 +301,10 @@ class SearchProjection(Projection):
         statement = (
             insert(projects) if self.bulk else upsert(conn.dialect, projects, ["project_id"])
         )
-        for part in chunked(ids, 1000):
+        # Each project's row also indexes its text in the FTS5 table (a trigger), about 0.1 ms
+        # a row: a rebuild inserts them a hundred at a time, so that no statement holds
+        # SQLite's writer for long (`runtime.TurnTakingConnection`).
+        for part in chunked(ids, 100 if self.bulk else 1000):
             rows = [self._row(p) for p in part]
             if self.bulk:
                 insert_rows(conn, projects, rows)
@@ -363,14 +377,18 @@ class SearchProjection(Projection):
             f"?2 & {_NUMBER_MASK})"
         )
         # The driver's own cursor, which takes the rows as an iterator; asked for again for each
-        # gram, as a rebuild's connection may have committed and begun anew between two
-        # (`runtime.TurnTakingConnection`).
+        # statement of at most BULK_STATEMENT_ROWS, as a rebuild's connection may have
+        # committed and begun anew between two (`runtime.TurnTakingConnection`).
         for gram in sorted(self._gathered):
-            cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.executemany(statement, zip(repeat(gram), sorted(self._gathered.pop(gram))))
-            finally:
-                cursor.close()
+            rows = sorted(self._gathered.pop(gram))
+            for start in range(0, len(rows), BULK_STATEMENT_ROWS):
+                cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    cursor.executemany(
+                        statement, zip(repeat(gram), rows[start : start + BULK_STATEMENT_ROWS])
+                    )
+                finally:
+                    cursor.close()
         self._gathered.clear()
 
     def _write_fragments(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from adapters.database import open_ledger
 from demo.province import generate
@@ -88,6 +90,12 @@ def fixture_history(ledger: Ledger) -> dict[str, str]:
         count=2,
     )
     return {"x": x, "y": y, "p1": str(p1), "p2": str(p2), "p3": str(p3)}
+
+
+def generation_tables(engine: Any, generation: int) -> list[str]:
+    """The read models' tables of `generation`, with whatever a table keeps beside it."""
+    names = inspect(engine).get_table_names()
+    return sorted(n for n in names if re.match(rf"rm_.*_g{generation}($|_)", n))
 
 
 class TestReadModels:
@@ -257,9 +265,17 @@ class TestReadModels:
         runner.run_once()
         incremental = {p.name: table_contents(runner.engine, p) for p in runner.projections}
         assert fields_read(runner.projections) is not None
+        generation_1 = generation_tables(runner.engine, 1)
+        assert any("_fts_g1" in name for name in generation_1) == (
+            runner.engine.dialect.name == "sqlite"
+        )
         runner.rebuild_many(runner.projections)
         rebuilt = {p.name: table_contents(runner.engine, p) for p in runner.projections}
         assert rebuilt == incremental
+        # Dropped after the switch, table by table: nothing of the old generation is left, the
+        # search's FTS5 index and the tables it keeps for itself included.
+        assert generation_tables(runner.engine, 1) == []
+        assert len(generation_tables(runner.engine, 2)) == len(generation_1)
         for projection in runner.projections:
             monkeypatch.setattr(type(projection), "event_fields", None)
         assert fields_read(runner.projections) is None
