@@ -37,17 +37,11 @@ class ProgressBar:
         )
 
 
-def lower_priority(niceness: int) -> int:
-    """This process's CPU priority lowered by `niceness`; answers its niceness now."""
-    return os.nice(niceness)
-
-
 def _rebuild(args: argparse.Namespace, settings: Any) -> int:
     # Below the API's processes: they win the CPU while the rebuild reads and folds. Its turns
-    # at the writer stay short (`ProjectionRunner.rebuild_many`), so a command seldom waits on
-    # a lowered process holding one.
-    niceness = args.niceness if args.niceness is not None else settings.rebuild_niceness
-    lower_priority(niceness)
+    # at the writer are kept short (`TurnTakingConnection`), so that a lowered process seldom
+    # holds one while a command waits.
+    os.nice(args.niceness if args.niceness is not None else settings.rebuild_niceness)
     services = bootstrap(settings)
     try:
         runner = services.runner

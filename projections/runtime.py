@@ -166,8 +166,11 @@ class Projection:
             table.create(conn, checkfirst=True)
 
     def drop_tables(self, conn: Connection, generation: int) -> None:
-        for table in self.define_tables(MetaData(), generation).values():
-            table.drop(conn, checkfirst=True)
+        """A generation's tables dropped, one statement each (`table_names`); with a rebuild's
+        `TurnTakingConnection`, each large one in a turn of its own."""
+        preparer = conn.dialect.identifier_preparer
+        for name in self.table_names(generation):
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {preparer.quote(name)}")
 
     # -- applying ---------------------------------------------------------------------------
 
@@ -747,14 +750,8 @@ class ProjectionRunner:
         # they were dropped in the switch's transaction).
         with TurnTakingConnection(self.engine, self._write_turn) as conn:
             for projection in projections:
-                for name in projection.table_names(old_generations[projection.name]):
-                    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quoted(self.engine, name)}")
+                projection.drop_tables(conn, old_generations[projection.name])  # type: ignore[arg-type]
         return done
-
-
-def quoted(engine: Engine, name: str) -> str:
-    """`name` as an identifier in `engine`'s SQL."""
-    return str(engine.dialect.identifier_preparer.quote(name))
 
 
 def _dispatcher(builders: Sequence[Projection]) -> Callable[[type], list[Handler]]:
