@@ -1,7 +1,8 @@
 """The load generator: a separate process driving the API over loopback with an async httpx
 client (`python -m bench.load BASE_URL TOKEN SCENARIO SECONDS CONCURRENCY IDS_FILE`).
 
-Bounded in time and count; it prints throughput, p50 and p99 as JSON on its last line.
+Bounded in time and count, and stopped early by SIGINT (as wrk is); it prints throughput,
+percentiles and the slowest request as JSON on its last line.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import sys
 import time
 from typing import Any
@@ -49,6 +51,8 @@ async def run(
     deadline = time.perf_counter() + seconds
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    stopping = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stopping.set)
 
     async with httpx.AsyncClient(
         base_url=base, headers=headers, limits=limits, timeout=30
@@ -56,7 +60,11 @@ async def run(
 
         async def worker(seed: int) -> None:
             rng = random.Random(seed)
-            while time.perf_counter() < deadline and len(latencies) < MAX_REQUESTS:
+            while (
+                time.perf_counter() < deadline
+                and len(latencies) < MAX_REQUESTS
+                and not stopping.is_set()
+            ):
                 method, path, body = _request(scenario, ids, rng)
                 started = time.perf_counter()
                 response = await client.request(method, path, json=body)
@@ -86,6 +94,7 @@ async def run(
         "p50_ms": pct(50),
         "p95_ms": pct(95),
         "p99_ms": pct(99),
+        "max_ms": latencies[-1] if latencies else float("nan"),
         "concurrency": concurrency,
         "seconds": wall,
     }

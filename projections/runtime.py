@@ -166,10 +166,13 @@ class Projection:
             table.create(conn, checkfirst=True)
 
     def drop_tables(self, conn: Connection, generation: int) -> None:
-        """A generation's tables dropped, one statement each (`table_names`); with a rebuild's
-        `TurnTakingConnection`, each large one in a turn of its own."""
+        """A generation's tables dropped, one statement each (`table_names`). On SQLite each
+        is emptied first in short statements (`empty_in_steps`); with a rebuild's
+        `TurnTakingConnection` each statement is a turn of its own."""
         preparer = conn.dialect.identifier_preparer
         for name in self.table_names(generation):
+            if conn.dialect.name == "sqlite":
+                empty_in_steps(conn, name)
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {preparer.quote(name)}")
 
     # -- applying ---------------------------------------------------------------------------
@@ -255,12 +258,15 @@ BULK_STATEMENT_ROWS = 1_000
 
 
 class TurnTakingConnection:
-    """A connection for a rebuild's bulk flush into tables nothing reads yet: its statements
-    run in a transaction that commits, letting SQLite's writer go to whoever waits, once it
-    has been held for `HOLD_SECONDS` (checked as a statement ends and before the next one
-    begins); the next statement takes a turn and a new transaction."""
+    """A connection for a rebuild's writes into tables nothing reads yet: each statement runs
+    in a transaction of its own, in a turn at SQLite's writer (`turn`), committed as the
+    statement ends (the rows it answers read first), so that the writer is never held while
+    the caller builds its next rows.
 
-    HOLD_SECONDS = 0.01
+    Holding it across statements for a moment (10 ms) was tried: a statement that ended within
+    its moment kept the writer through whatever the caller computed next, up to 1 s at province
+    scale; committing each one holds it 15 s in all over a province rebuild rather than 25 s,
+    and the rebuild is no slower (issue 23)."""
 
     def __init__(
         self, engine: Engine, turn: Callable[[], contextlib.AbstractContextManager[None]]
@@ -270,17 +276,13 @@ class TurnTakingConnection:
         self.dialect = engine.dialect
         self._stack: contextlib.ExitStack | None = None
         self._conn: Connection | None = None
-        self._since = 0.0
 
     def _current(self) -> Connection:
-        if self._conn is not None and time.monotonic() - self._since > self.HOLD_SECONDS:
-            self._commit()
-        if self._conn is None:
-            stack = contextlib.ExitStack()
-            stack.enter_context(self._turn())
-            self._conn = stack.enter_context(self._engine.begin())
-            self._stack = stack
-            self._since = time.monotonic()
+        self._commit()
+        stack = contextlib.ExitStack()
+        stack.enter_context(self._turn())
+        self._conn = stack.enter_context(self._engine.begin())
+        self._stack = stack
         return self._conn
 
     def _commit(self) -> None:
@@ -290,6 +292,8 @@ class TurnTakingConnection:
 
     @property
     def connection(self) -> Any:
+        """The driver's connection, in a transaction of its own (committed as the next
+        statement begins, or as this connection is left)."""
         return self._current().connection
 
     def execute(self, statement: Any, parameters: Any = None) -> Any:
@@ -299,11 +303,10 @@ class TurnTakingConnection:
         return self._after(self._current().exec_driver_sql(statement, parameters))
 
     def _after(self, result: Any) -> Any:
-        # A statement that answers no rows leaves nothing to read: once the writer has been
-        # held its moment, it is let go as the statement ends, not after whatever the caller
-        # computes before its next statement (building a rebuild's next rows took ~0.1 s).
-        if not result.returns_rows and time.monotonic() - self._since > self.HOLD_SECONDS:
-            self._commit()
+        if result.returns_rows:
+            # Read at once, so that the turn is not held while the caller goes through them.
+            result = result.freeze()()
+        self._commit()
         return result
 
     def __enter__(self) -> TurnTakingConnection:
@@ -313,6 +316,49 @@ class TurnTakingConnection:
         stack, self._stack, self._conn = self._stack, None, None
         if stack is not None:
             stack.__exit__(kind, error, traceback)
+
+
+# About how long one of `empty_in_steps`'s statements runs.
+EMPTYING_STEP_SECONDS = 0.02
+
+
+def empty_in_steps(conn: Connection, name: str) -> None:
+    """Delete the rows of the ordinary SQLite table `name` in statements of about
+    `EMPTYING_STEP_SECONDS` each, its triggers dropped first (a virtual table, or none at all,
+    is left as it is).
+
+    Dropping a table frees every page it holds in that one statement: the old generation's
+    largest tables, 50–80 MiB at province scale, held SQLite's writer 0.3–0.7 s each. Emptied
+    a step at a time, each step frees a part of them and the drop that follows is instant."""
+    preparer = conn.dialect.identifier_preparer
+    definition = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).scalar()
+    if not definition or definition.lstrip().upper().startswith("CREATE VIRTUAL"):
+        return
+    triggers = conn.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (name,)
+    ).all()
+    for (trigger,) in triggers:  # a search index's triggers would index every deletion
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {preparer.quote(trigger)}")
+    table = preparer.quote(name)
+    key = "rowid"
+    if "WITHOUT ROWID" in definition.upper():  # the search's fragments: its primary key
+        columns = conn.exec_driver_sql(
+            "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", (name,)
+        ).all()
+        key = ", ".join(preparer.quote(column) for (column,) in columns)
+    statement = f"DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} LIMIT ?)"
+    rows = 500
+    while True:
+        started = time.monotonic()
+        deleted = conn.exec_driver_sql(statement, (rows,)).rowcount
+        if deleted < rows:
+            return
+        # As many rows as fill a step at the rate just seen (row sizes differ by table), at
+        # most twice as many as the last step.
+        rate = rows / max(time.monotonic() - started, 1e-4)
+        rows = max(100, min(2 * rows, int(rate * EMPTYING_STEP_SECONDS)))
 
 
 def stream_ids(events: Iterable[Any]) -> list[str]:
@@ -700,6 +746,11 @@ class ProjectionRunner:
                 builder.unshare_fold()
                 builder.bulk = False
         # Catch the new generations up with events recorded meanwhile, then switch them all.
+        # Commands may go on recording as fast as a round applies (the rebuild runs at a lower
+        # priority): the catch-up ends once a round finds less than a batch, or leaves no fewer
+        # events behind than the round before; the runner serving the projections applies the
+        # rest after the switch (it rebinds to the new generation at its position).
+        left: int | None = None
         while True:
             batch = self.read(position, self.batch_size)
             if batch:
@@ -716,15 +767,21 @@ class ProjectionRunner:
                         if kept is not None:
                             builder.flush(kept)  # type: ignore[arg-type]
                         deferred.append((builder, kept))
-                with self._write_turn(), self.engine.begin() as conn:
+                # The new tables serve nothing until the switch: as in the bulk flush, each
+                # statement takes a turn of its own, and what a flush that cannot be deferred
+                # computes between two of them (the progress, the search) holds no one up.
+                with TurnTakingConnection(self.engine, self._write_turn) as writer:
                     for builder, kept in deferred:
                         if kept is not None:
-                            kept.run(conn)
+                            kept.run(writer)  # type: ignore[arg-type]
                         else:
-                            builder.flush(conn)
+                            builder.flush(writer)  # type: ignore[arg-type]
                         builder.reset()
                 position = batch[-1][0]
-                continue
+                behind = (self.ledger.recorder.max_notification_id() or 0) - position
+                if len(batch) == self.batch_size and (left is None or behind < left):
+                    left = behind
+                    continue
             with self._write_turn(), self.engine.begin() as conn:
                 for projection, builder in zip(projections, builders, strict=True):
                     result = conn.execute(

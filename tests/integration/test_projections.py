@@ -284,6 +284,46 @@ class TestReadModels:
         assert whole == incremental
         assert runner.run_once() == 0
 
+    def test_a_rebuild_switches_while_commands_record_as_fast_as_it_catches_up(
+        self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Each round of the catch-up finds a whole batch more: the rebuild switches once a
+        round leaves it no nearer the head, and the runner applies the rest (issue 23)."""
+        ids = fixture_history(ledger)
+        runner = ProjectionRunner(ledger, all_projections(), batch_size=5)
+        runner.run_once()
+        read = runner.read
+        rounds: list[int] = []
+
+        def record(visits: int) -> None:
+            for day in range(1, visits + 1):
+                ledger.record_visit(
+                    ledger.context(OFFICER), ids["p3"], occurred_on=f"2024-03-{day:02d}"
+                )
+
+        def read_while_commands_record(after: int, limit: int, *args: Any, **kw: Any) -> Any:
+            catching_up = not args and not kw and len(rounds) < 30  # not the fold's reads
+            if catching_up:
+                rounds.append(after)
+                record(limit)  # a whole batch waiting
+            found = read(after, limit, *args, **kw)
+            if catching_up:
+                record(limit)  # and as many again while the round applies it
+            return found
+
+        monkeypatch.setattr(runner, "read", read_while_commands_record)
+        runner.rebuild_many(runner.projections)
+        assert len(rounds) == 2  # the first round sets the gap, the second does not close it
+        head = ledger.recorder.max_notification_id()
+        positions = runner.positions()
+        assert all(position < head for position in positions.values())
+        monkeypatch.setattr(runner, "read", read)
+        assert runner.run_once() > 0
+        assert set(runner.positions().values()) == {head}
+        caught_up = {p.name: table_contents(runner.engine, p) for p in runner.projections}
+        runner.rebuild_many(runner.projections)
+        assert {p.name: table_contents(runner.engine, p) for p in runner.projections} == caught_up
+
     def test_a_changed_schema_version_rebuilds_itself(self, ledger: Ledger) -> None:
         fixture_history(ledger)
         runner_for(ledger).run_once()

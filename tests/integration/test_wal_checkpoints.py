@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from adapters import database
 from adapters.checkpoints import WalCheckpointer
 from adapters.database import open_ledger
 from projections.runtime import engine_of
@@ -26,9 +27,9 @@ def _autocheckpoint(engine: Engine) -> int:
         return int(conn.execute(text("PRAGMA wal_autocheckpoint")).scalar_one())
 
 
-def _record(ledger_owner: object, contracts: int) -> None:
+def _record(ledger_owner: object, contracts: int, first_year: int = 2000) -> None:
     ledger = ledger_owner.ledger  # type: ignore[attr-defined]
-    for year in range(2000, 2000 + contracts):
+    for year in range(first_year, first_year + contracts):
         ledger.create_service_contract(
             ledger.context(STAFF), year, "单位", "1000000.00", f"{year}-02-01"
         )
@@ -65,6 +66,32 @@ def test_the_composition_root_checkpoints_off_the_commits(tmp_path: Path) -> Non
     finally:
         services.close()
     assert services.checkpointer is None
+
+
+def test_the_log_is_cut_back_once_checkpointed_and_begun_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = 16 * 1024
+    monkeypatch.setattr(database, "WAL_KEPT_BYTES", kept)
+    wal = tmp_path / "ledger.db-wal"
+    services = bootstrap(
+        Settings(database_url=f"sqlite:///{tmp_path / 'ledger.db'}", sqlite_checkpoint_seconds=0.05)
+    )
+    try:
+        _record(services, 20)
+        assert wal.stat().st_size > 2 * kept
+        checkpointer = services.checkpointer
+        assert checkpointer is not None
+
+        def whole_log_moved() -> bool:
+            result = checkpointer.last_result
+            return result is not None and result[1] > 0 and result[2] == result[1]
+
+        assert eventually(whole_log_moved)
+        _record(services, 1, first_year=2020)  # the log begins again, and is cut back
+        assert wal.stat().st_size <= kept
+    finally:
+        services.close()
 
 
 def test_a_ledger_opened_elsewhere_keeps_sqlite_s_own_checkpoints(tmp_path: Path) -> None:
