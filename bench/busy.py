@@ -80,6 +80,14 @@ def behind(url: str) -> int:
         ledger.close()
 
 
+def settle_runner(url: str, seconds: float = 300) -> float:
+    """Wait (up to `seconds`) until the runner has applied every event; answer how long."""
+    started = time.monotonic()
+    while behind(url) > 0 and time.monotonic() < started + seconds:
+        time.sleep(0.5)
+    return time.monotonic() - started
+
+
 def start_rebuild(cli: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     """`zhaoshang projections rebuild` of every projection, in a process of its own."""
     return subprocess.Popen(
@@ -156,9 +164,7 @@ def writes_while_busy(
         _drive(base, token, "writes", 2.0, connections, handle.name, env)
         record_burst(url, burst_ids, burst)
         measure("writes_runner_burst")
-        settle = time.monotonic() + 300
-        while behind(url) > 0 and time.monotonic() < settle:
-            time.sleep(0.5)
+        settle_runner(url)
         measure("writes_runner_idle")
         rebuild = start_rebuild(cli, env)
         try:
@@ -177,6 +183,9 @@ def writes_while_busy(
             results["writes_whole_rebuild"]["rebuild_still_running"] = int(rebuild.poll() is None)
         finally:
             rebuild.wait(timeout=1800)
+        # Commands recorded throughout, faster than the runner beside them could project them:
+        # its backlog is left behind here, not to the phases that follow.
+        results["writes_whole_rebuild"]["runner_settled_seconds"] = settle_runner(url, 900)
     finally:
         os.unlink(handle.name)
         server.terminate()
