@@ -422,7 +422,12 @@ def _drive(
             client.send_signal(signal.SIGINT)
             break
         time.sleep(0.05)
-    out, err = client.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    try:
+        out, err = client.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        client.kill()  # not left loading the server
+        client.communicate()
+        raise
     if client.returncode != 0:
         raise subprocess.CalledProcessError(client.returncode, command, out, err)
     result = dict(json.loads(out.strip().splitlines()[-1]))

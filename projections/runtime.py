@@ -166,12 +166,14 @@ class Projection:
             table.create(conn, checkfirst=True)
 
     def drop_tables(self, conn: Connection, generation: int) -> None:
-        """A generation's tables dropped, one statement each (`table_names`). On SQLite each
-        is emptied first in short statements (`empty_in_steps`); with a rebuild's
-        `TurnTakingConnection` each statement is a turn of its own."""
+        """A generation's tables dropped, one statement each (`table_names`). On SQLite, with
+        a rebuild's `TurnTakingConnection`, each is emptied first in short statements
+        (`empty_in_steps`), each a turn of its own."""
         preparer = conn.dialect.identifier_preparer
+        # Only in turns: in one transaction, emptying first would only hold the writer longer.
+        in_turns = isinstance(conn, TurnTakingConnection)
         for name in self.table_names(generation):
-            if conn.dialect.name == "sqlite":
+            if in_turns and conn.dialect.name == "sqlite":
                 empty_in_steps(conn, name)
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {preparer.quote(name)}")
 
@@ -279,10 +281,10 @@ class TurnTakingConnection:
 
     def _current(self) -> Connection:
         self._commit()
-        stack = contextlib.ExitStack()
-        stack.enter_context(self._turn())
-        self._conn = stack.enter_context(self._engine.begin())
-        self._stack = stack
+        with contextlib.ExitStack() as stack:  # the turn let go if the transaction cannot begin
+            stack.enter_context(self._turn())
+            self._conn = stack.enter_context(self._engine.begin())
+            self._stack = stack.pop_all()
         return self._conn
 
     def _commit(self) -> None:
@@ -347,7 +349,7 @@ def empty_in_steps(conn: Connection, name: str) -> None:
         columns = conn.exec_driver_sql(
             "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", (name,)
         ).all()
-        key = ", ".join(preparer.quote(column) for (column,) in columns)
+        key = ", ".join(preparer.quote(column) for (column,) in columns) or key
     statement = f"DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} LIMIT ?)"
     rows = 500
     while True:
@@ -484,9 +486,13 @@ class ProjectionRunner:
     # -- applying ---------------------------------------------------------------------------
 
     def apply_batch(
-        self, batch: Sequence[tuple[int, Any]], projections: Sequence[Projection]
+        self,
+        batch: Sequence[tuple[int, Any]],
+        projections: Sequence[Projection],
+        after: int | None = None,
     ) -> None:
         """Apply a batch to the projections behind it; each projection's rows with its position.
+        `after`: the position the batch was read from (it holds no event at or before it).
 
         The events are folded first, in a read-only transaction (the rows they change are
         loaded, the handlers run); only then are each projection's rows and position written,
@@ -505,6 +511,11 @@ class ProjectionRunner:
                     assert reg is not None
                     if reg.generation != projection.generation:
                         projection.bind(reg.generation)  # a rebuild elsewhere switched it
+                    if after is not None and reg.position < after:
+                        # Switched since the positions were read, to a generation that stands
+                        # before this batch (a rebuild may switch behind the head): the events
+                        # between are not in it. Read the positions again.
+                        raise ConcurrentProjectionError(projection.name)
                     events = [e for (n, e) in batch if n > reg.position]
                     if not events:
                         continue
@@ -582,7 +593,7 @@ class ProjectionRunner:
                 return applied
             behind = [p for p in running if positions.get(p.name, 0) < batch[-1][0]]
             try:
-                self.apply_batch(batch, behind)
+                self.apply_batch(batch, behind, after=start)
             except (ConcurrentProjectionError, *CONCURRENCY_ERRORS):
                 # Another runner got there first (on PostgreSQL its rows can collide with ours,
                 # or deadlock with them, before the guarded position update does); our
@@ -598,29 +609,31 @@ class ProjectionRunner:
                 # projection alone, and stop the failing one just before its event.
                 for projection in behind:
                     projection.reset()
-                self._isolate(batch, behind)
+                self._isolate(batch, behind, start)
                 continue
             collisions = 0
             applied += len(batch)
 
-    def _isolate(self, batch: Sequence[tuple[int, Any]], projections: Sequence[Projection]) -> None:
+    def _isolate(
+        self, batch: Sequence[tuple[int, Any]], projections: Sequence[Projection], after: int
+    ) -> None:
         for projection in projections:
             try:
-                self.apply_batch(batch, [projection])
+                self.apply_batch(batch, [projection], after)
             except (ConcurrentProjectionError, *CONCURRENCY_ERRORS):
                 projection.reset()
                 raise
             except Exception:
                 projection.reset()
-                self._stop_at_failing_event(batch, projection)
+                self._stop_at_failing_event(batch, projection, after)
 
     def _stop_at_failing_event(
-        self, batch: Sequence[tuple[int, Any]], projection: Projection
+        self, batch: Sequence[tuple[int, Any]], projection: Projection, after: int
     ) -> None:
         """Apply the batch's events one at a time up to the one that fails, and stop there."""
         for notification_id, event in batch:
             try:
-                self.apply_batch([(notification_id, event)], [projection])
+                self.apply_batch([(notification_id, event)], [projection], after)
             except (ConcurrentProjectionError, *CONCURRENCY_ERRORS):
                 projection.reset()
                 raise

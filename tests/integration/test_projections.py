@@ -324,6 +324,29 @@ class TestReadModels:
         runner.rebuild_many(runner.projections)
         assert {p.name: table_contents(runner.engine, p) for p in runner.projections} == caught_up
 
+    def test_a_batch_read_before_a_switch_behind_it_waits_for_the_positions_again(
+        self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The runner read its positions, then a rebuild elsewhere switched to a generation
+        standing before them: the batch read from the old positions lacks the events between,
+        so it is not applied; the positions are read again and every event goes in once."""
+        ids = fixture_history(ledger)
+        runner = ProjectionRunner(ledger, all_projections(), batch_size=50)
+        runner.run_once()
+        for day in range(1, 7):
+            ledger.record_visit(
+                ledger.context(OFFICER), ids["p3"], occurred_on=f"2024-03-{day:02d}"
+            )
+        third = runner.read(min(runner.positions().values()), 3)[-1][0]
+        positions = runner.positions
+        stale = iter([{p.name: third for p in runner.projections}])
+        monkeypatch.setattr(runner, "positions", lambda: next(stale, None) or positions())
+        assert runner.run_once() == 6  # the three after `third` refused, then all six
+        assert set(runner.positions().values()) == {ledger.recorder.max_notification_id()}
+        applied = {p.name: table_contents(runner.engine, p) for p in runner.projections}
+        runner.rebuild_many(runner.projections)
+        assert {p.name: table_contents(runner.engine, p) for p in runner.projections} == applied
+
     def test_a_changed_schema_version_rebuilds_itself(self, ledger: Ledger) -> None:
         fixture_history(ledger)
         runner_for(ledger).run_once()
