@@ -417,7 +417,7 @@ def _drive(
         command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + seconds + 60
-    while stop_when is not None and client.poll() is None:
+    while stop_when is not None and client.poll() is None and time.monotonic() < deadline:
         if stop_when():
             client.send_signal(signal.SIGINT)
             break

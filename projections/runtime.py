@@ -292,12 +292,6 @@ class TurnTakingConnection:
         if stack is not None:
             stack.close()
 
-    @property
-    def connection(self) -> Any:
-        """The driver's connection, in a transaction of its own (committed as the next
-        statement begins, or as this connection is left)."""
-        return self._current().connection
-
     def execute(self, statement: Any, parameters: Any = None) -> Any:
         return self._after(self._current().execute(statement, parameters))
 

@@ -371,19 +371,15 @@ class SearchProjection(Projection):
             f"date(((?2 >> {_NUMBER_BITS}) & {_DAY_MASK}) + {_JULIAN_OF_ORDINAL_ZERO}), "
             f"?2 & {_NUMBER_MASK})"
         )
-        # The driver's own cursor, which takes the rows as an iterator; asked for again for each
-        # statement of at most BULK_STATEMENT_ROWS, as a rebuild's connection may have
-        # committed and begun anew between two (`runtime.TurnTakingConnection`).
+        # In statements of at most BULK_STATEMENT_ROWS, each committed as it ends on a
+        # rebuild's connection (`runtime.TurnTakingConnection`), so the writer is not held
+        # while the next gram's rows are sorted.
         for gram in sorted(self._gathered):
             rows = sorted(self._gathered.pop(gram))
             for start in range(0, len(rows), BULK_STATEMENT_ROWS):
-                cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-                try:
-                    cursor.executemany(
-                        statement, zip(repeat(gram), rows[start : start + BULK_STATEMENT_ROWS])
-                    )
-                finally:
-                    cursor.close()
+                conn.exec_driver_sql(
+                    statement, list(zip(repeat(gram), rows[start : start + BULK_STATEMENT_ROWS]))
+                )
         self._gathered.clear()
 
     def _write_fragments(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
