@@ -370,14 +370,17 @@ class ProjectionRunner:
         projections: Sequence[Projection],
         batch_size: int = 2000,
         live_batch_size: int | None = None,
+        live_batch_aggregates: int | None = None,
     ):
         """`batch_size` events at most in a batch; `live_batch_size` (default: the same) in
-        one of `run_once`'s, which the API's commands wait behind, not a rebuild's."""
+        one of `run_once`'s, which the API's commands wait behind, not a rebuild's, and those
+        on `live_batch_aggregates` aggregates at most (default: no bound but the events)."""
         self.ledger = ledger
         self.engine = engine_of(ledger)
         self.projections = list(projections)
         self.batch_size = batch_size
         self.live_batch_size = live_batch_size or batch_size
+        self.live_batch_aggregates = live_batch_aggregates or self.live_batch_size
         self.events_table: Table = ledger.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
         assert isinstance(ledger.mapper.transcoder, JSONTranscoder)
         self.reader = FastEventReader(self.engine, self.events_table, ledger.mapper.transcoder)
@@ -476,6 +479,32 @@ class ProjectionRunner:
     ) -> list[Any]:
         """(notification id, decoded event) pairs after `after`, in order (see `reader`)."""
         return self.reader.read(after, limit, upto, fields)
+
+    def read_live(self, after: int, upto: int) -> list[Any]:
+        """The next of `run_once`'s batches: the events after `after` (up to `upto`), at most
+        `live_batch_size` of them, and only as far as they stay on `live_batch_aggregates`
+        aggregates.
+
+        A projection writes about a row per aggregate a batch touches, however many of its
+        events the batch holds, and the API's commands wait behind those writes: so the
+        aggregates bound a batch, not its events. Many events on few aggregates (a project's
+        arrivals recorded in a stream) go in one batch, each document decoded and encoded once
+        for all of them, instead of once for every few events; the runner then keeps up where
+        it fell further behind with every batch. Read in steps of `live_batch_aggregates`
+        events, so a batch cut short decodes few events it leaves for the next."""
+        batch: list[Any] = []
+        aggregates: set[Any] = set()
+        while len(batch) < self.live_batch_size:
+            step = min(self.live_batch_aggregates, self.live_batch_size - len(batch))
+            chunk = self.read(batch[-1][0] if batch else after, step, upto=upto)
+            for index, (_, event) in enumerate(chunk):
+                aggregates.add(event.originator_id)
+                if len(aggregates) > self.live_batch_aggregates:
+                    return batch + chunk[:index]
+            batch.extend(chunk)
+            if len(chunk) < step:
+                break
+        return batch
 
     # -- applying ---------------------------------------------------------------------------
 
@@ -582,7 +611,7 @@ class ProjectionRunner:
             stopped = self.stopped()
             running = [p for p in self.projections if p.name not in stopped]
             start = min((positions.get(p.name, 0) for p in running), default=0)
-            batch = self.read(start, self.live_batch_size, upto=head) if running else []
+            batch = self.read_live(start, upto=head) if running else []
             if not batch:
                 return applied
             behind = [p for p in running if positions.get(p.name, 0) < batch[-1][0]]

@@ -193,6 +193,7 @@ class Services:
             self.ledger,
             all_projections(),
             live_batch_size=self.settings.projection_batch_events,
+            live_batch_aggregates=self.settings.projection_batch_aggregates,
         )
 
     @cached_property

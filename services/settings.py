@@ -49,10 +49,12 @@ class Settings(BaseSettings):
 
     # How often the projection runner polls the log for new events (SQLite has no NOTIFY).
     projection_poll_seconds: float = 0.5
-    # At most this many events in one of the runner's batches as it follows the log: each
-    # projection holds the database's writer (SQLite has one) while a batch's rows are
-    # written, so the batch bounds how long an API command can wait behind it (issue 23).
-    projection_batch_events: int = Field(default=50, ge=1, le=100_000)
+    # The runner's batches as it follows the log: at most this many events, on at most this
+    # many aggregates. Each projection holds the database's writer (SQLite has one) while it
+    # writes a batch's rows, about one per aggregate, so the aggregates bound how long an API
+    # command can wait behind the runner; the events, how much it decodes at once (issue 23).
+    projection_batch_events: int = Field(default=2000, ge=1, le=100_000)
+    projection_batch_aggregates: int = Field(default=200, ge=1, le=100_000)
     # How often each process moves an SQLite file's write-ahead log into the database
     # (`adapters.checkpoints`), so that no command's commit does it (issue 23).
     sqlite_checkpoint_seconds: float = Field(default=0.5, gt=0, le=60)

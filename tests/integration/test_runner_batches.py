@@ -1,6 +1,7 @@
-"""The runner follows the log in batches of at most `projection_batch_events` (issue 23: a
-batch's writes are what an API command can wait behind), on SQLite and PostgreSQL; a
-rebuild keeps its own, larger batches (`batch_size`)."""
+"""The runner follows the log in batches of at most `projection_batch_events` events on at most
+`projection_batch_aggregates` aggregates (issue 23: a batch's writes, about a row per aggregate,
+are what an API command can wait behind), on SQLite and PostgreSQL; a rebuild keeps its own,
+larger batches (`batch_size`)."""
 
 from __future__ import annotations
 
@@ -60,10 +61,54 @@ def test_the_runner_follows_the_log_in_batches_of_at_most_the_setting(ledger: Le
     assert row["visits"] == 10
 
 
-def test_the_setting_reaches_the_runner(database_url: str) -> None:
-    services = bootstrap.Services(Settings(database_url=database_url, projection_batch_events=7))
+def _projects(ledger: Ledger, projects: int, visits: int) -> list[str]:
+    """`projects` referrals, then `visits` visits on each, project after project."""
+    association = factories.association(ledger, "北京湖南商会")
+    ids = [factories.project(ledger, association) for _ in range(projects)]
+    for project_id in ids:
+        project: Project = ledger.repository.get(project_id)
+        for _ in range(visits):
+            project.record_visit(ledger.context(OFFICER), "2023-01-10")
+        ledger.save_or_conflict(project)
+    return ids
+
+
+def test_a_batch_ends_before_an_aggregate_beyond_the_setting(ledger: Ledger) -> None:
+    # 1 association + 4 referrals, then 4 × 6 visits: 29 events on 5 aggregates.
+    _projects(ledger, 4, 6)
+    head = int(ledger.recorder.max_notification_id() or 0)
+    batches = Batches()
+    runner = ProjectionRunner(
+        ledger, [LedgerProjection(), batches], live_batch_size=1000, live_batch_aggregates=3
+    )
+    assert runner.run_once() == head == 29
+    # In the log: the association, the four referrals, then each project's six visits. The
+    # first batch stops before the third referral (a fourth aggregate), the second before the
+    # second project's visits; the third holds the last three projects' visits.
+    assert batches.sizes == [3, 2 + 6, 6 * 3]
+    rows = ReadModels(engine_of(ledger)).ledger_page(size=10).items
+    assert sorted(r["visits"] for r in rows) == [6, 6, 6, 6]
+
+
+def test_events_on_few_aggregates_go_in_one_batch_up_to_the_events_bound(ledger: Ledger) -> None:
+    head = _events(ledger, 40)  # 42 events on 2 aggregates
+    batches = Batches()
+    runner = ProjectionRunner(
+        ledger, [LedgerProjection(), batches], live_batch_size=30, live_batch_aggregates=2
+    )
+    assert runner.run_once() == head
+    assert batches.sizes == [30, head - 30]
+
+
+def test_the_settings_reach_the_runner(database_url: str) -> None:
+    services = bootstrap.Services(
+        Settings(
+            database_url=database_url, projection_batch_events=7, projection_batch_aggregates=3
+        )
+    )
     try:
         assert services.runner.live_batch_size == 7
+        assert services.runner.live_batch_aggregates == 3
         assert services.runner.batch_size == 2000
     finally:
         services.close()
