@@ -65,6 +65,9 @@ CONCURRENCY_ERRORS = (
 
 Handler = Callable[[Any], None]
 RUNNER_SWITCH_INTERVAL = 0.0005  # seconds; see `ProjectionRunner.start`
+# How long one projection's write of a live batch should hold the writer: the API's commands
+# wait behind it (`ProjectionRunner.read_live` sizes the next batch by the last one's turns).
+LIVE_TURN_SECONDS = 0.02
 
 
 def engine_of(ledger: Ledger) -> Engine:
@@ -381,6 +384,11 @@ class ProjectionRunner:
         self.batch_size = batch_size
         self.live_batch_size = live_batch_size or batch_size
         self.live_batch_aggregates = live_batch_aggregates or self.live_batch_size
+        # The aggregates the next live batch may touch: at most `live_batch_aggregates`, fewer
+        # where their rows took longer to write (`_fit_live_batch`).
+        self.live_batch_fitting = self.live_batch_aggregates
+        self.live_turn_seconds = LIVE_TURN_SECONDS
+        self.longest_write_seconds = 0.0
         self.events_table: Table = ledger.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
         assert isinstance(ledger.mapper.transcoder, JSONTranscoder)
         self.reader = FastEventReader(self.engine, self.events_table, ledger.mapper.transcoder)
@@ -490,21 +498,33 @@ class ProjectionRunner:
         aggregates bound a batch, not its events. Many events on few aggregates (a project's
         arrivals recorded in a stream) go in one batch, each document decoded and encoded once
         for all of them, instead of once for every few events; the runner then keeps up where
-        it fell further behind with every batch. Read in steps of `live_batch_aggregates`
-        events, so a batch cut short decodes few events it leaves for the next."""
+        it fell further behind with every batch. But a row's write grows with its document
+        (a project's arrivals), so the bound is `live_batch_fitting`: fewer aggregates where
+        the last batch's turns took longer than `live_turn_seconds`. Read in steps, so a batch
+        cut short decodes few events it leaves for the next."""
+        bound = self.live_batch_fitting
         batch: list[Any] = []
         aggregates: set[Any] = set()
         while len(batch) < self.live_batch_size:
-            step = min(self.live_batch_aggregates, self.live_batch_size - len(batch))
+            step = min(max(bound, 50), self.live_batch_size - len(batch))
             chunk = self.read(batch[-1][0] if batch else after, step, upto=upto)
             for index, (_, event) in enumerate(chunk):
                 aggregates.add(event.originator_id)
-                if len(aggregates) > self.live_batch_aggregates:
+                if len(aggregates) > bound:
                     return batch + chunk[:index]
             batch.extend(chunk)
             if len(chunk) < step:
                 break
         return batch
+
+    def _fit_live_batch(self, batch: Sequence[tuple[int, Any]]) -> None:
+        """The next live batch's bound on aggregates, from this one's: as many as its longest
+        projection write would have written in `live_turn_seconds`, at most the setting."""
+        if self.longest_write_seconds <= 0:
+            return
+        touched = len({event.originator_id for _, event in batch})
+        fitting = int(touched * self.live_turn_seconds / self.longest_write_seconds)
+        self.live_batch_fitting = max(1, min(self.live_batch_aggregates, fitting))
 
     # -- applying ---------------------------------------------------------------------------
 
@@ -558,8 +578,9 @@ class ProjectionRunner:
             # One short transaction per projection (its rows with its position): the writer
             # is let go between them, so an API command waits for one projection's rows at
             # most, never for the whole batch's.
+            self.longest_write_seconds = 0.0
             for projection, reg in folded:
-                with self._write_turn(), self.engine.begin() as conn:
+                with self._write_turn(), self._timed_write(), self.engine.begin() as conn:
                     if projection.name in deferred:
                         deferred[projection.name].run(conn)
                     else:
@@ -578,6 +599,14 @@ class ProjectionRunner:
             for projection, _ in folded:
                 projection.reset()
             raise
+
+    @contextlib.contextmanager
+    def _timed_write(self) -> Iterator[None]:
+        """The longest of a batch's write transactions, from its turn to its commit."""
+        started = time.monotonic()
+        yield
+        elapsed = time.monotonic() - started
+        self.longest_write_seconds = max(self.longest_write_seconds, elapsed)
 
     def _write_turn(self) -> contextlib.AbstractContextManager[None]:
         """SQLite's writer, taken after every command waiting for it (`adapters.lock`)."""
@@ -636,6 +665,7 @@ class ProjectionRunner:
                 continue
             collisions = 0
             applied += len(batch)
+            self._fit_live_batch(batch)
 
     def _isolate(
         self, batch: Sequence[tuple[int, Any]], projections: Sequence[Projection], after: int

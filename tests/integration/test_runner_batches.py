@@ -5,6 +5,7 @@ larger batches (`batch_size`)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,7 +62,7 @@ def test_the_runner_follows_the_log_in_batches_of_at_most_the_setting(ledger: Le
     assert row["visits"] == 10
 
 
-def _projects(ledger: Ledger, projects: int, visits: int) -> list[str]:
+def _projects(ledger: Ledger, projects: int, visits: int) -> None:
     """`projects` referrals, then `visits` visits on each, project after project."""
     association = factories.association(ledger, "北京湖南商会")
     ids = [factories.project(ledger, association) for _ in range(projects)]
@@ -70,7 +71,6 @@ def _projects(ledger: Ledger, projects: int, visits: int) -> list[str]:
         for _ in range(visits):
             project.record_visit(ledger.context(OFFICER), "2023-01-10")
         ledger.save_or_conflict(project)
-    return ids
 
 
 def test_a_batch_ends_before_an_aggregate_beyond_the_setting(ledger: Ledger) -> None:
@@ -81,6 +81,7 @@ def test_a_batch_ends_before_an_aggregate_beyond_the_setting(ledger: Ledger) -> 
     runner = ProjectionRunner(
         ledger, [LedgerProjection(), batches], live_batch_size=1000, live_batch_aggregates=3
     )
+    runner.live_turn_seconds = 60.0  # no write here is slow enough to shrink a batch
     assert runner.run_once() == head == 29
     # In the log: the association, the four referrals, then each project's six visits. The
     # first batch stops before the third referral (a fourth aggregate), the second before the
@@ -98,6 +99,43 @@ def test_events_on_few_aggregates_go_in_one_batch_up_to_the_events_bound(ledger:
     )
     assert runner.run_once() == head
     assert batches.sizes == [30, head - 30]
+
+
+class SlowWrites(Batches):
+    """Holds the writer 10 ms for every aggregate of its batch, as rows of large documents do."""
+
+    name = "slow_writes"
+    flush_deferrable = False  # its flush runs in the write transaction, where it is timed
+
+    def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
+        super().begin_batch(conn, events)
+        self.aggregates = len({event.originator_id for event in events})
+
+    def flush(self, conn: Connection) -> None:
+        time.sleep(0.01 * self.aggregates)
+
+
+def test_a_batch_whose_writes_held_the_writer_long_makes_the_next_smaller(ledger: Ledger) -> None:
+    # The association, ten referrals, then one visit on each project: 21 events.
+    _projects(ledger, 10, 1)
+    head = int(ledger.recorder.max_notification_id() or 0)
+    slow = SlowWrites()
+    runner = ProjectionRunner(ledger, [slow], live_batch_size=1000, live_batch_aggregates=4)
+    runner.live_turn_seconds = 0.02
+    assert runner.run_once() == head == 21
+    # 4 aggregates took 40 ms to write: the next batches hold one aggregate each (10 ms).
+    assert slow.sizes == [4] + [1] * 17
+    assert runner.live_batch_fitting == 1
+
+
+def test_batches_whose_writes_were_quick_stay_at_the_setting(ledger: Ledger) -> None:
+    _projects(ledger, 10, 1)
+    batches = Batches()
+    runner = ProjectionRunner(ledger, [batches], live_batch_size=1000, live_batch_aggregates=4)
+    runner.live_turn_seconds = 60.0
+    runner.run_once()
+    assert runner.live_batch_fitting == 4
+    assert batches.sizes[:2] == [4, 4]
 
 
 def test_the_settings_reach_the_runner(database_url: str) -> None:
