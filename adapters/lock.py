@@ -8,6 +8,7 @@ held on a dedicated connection. Either is released when the process ends, even b
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import threading
 import time
@@ -81,6 +82,34 @@ class SingleRunnerLock:
         return self._handle is not None
 
 
+_collections_lock = threading.Lock()
+_turns_held = 0
+_collecting_before = False
+
+
+@contextmanager
+def collections_deferred() -> Iterator[None]:
+    """No cyclic garbage collection in this process while it holds SQLite's writer.
+
+    A full collection walks every object the process keeps — the runner's folded documents,
+    the API's cached aggregates — and took 50–450 ms at province scale (issue 23); inside a turn,
+    every command of every process waited it out. Deferred, not skipped: the first allocations
+    after the turn collect. Process-wide; restored when the last turn in the process ends."""
+    global _turns_held, _collecting_before
+    with _collections_lock:
+        if _turns_held == 0:
+            _collecting_before = gc.isenabled()
+            gc.disable()
+        _turns_held += 1
+    try:
+        yield
+    finally:
+        with _collections_lock:
+            _turns_held -= 1
+            if _turns_held == 0 and _collecting_before:
+                gc.enable()
+
+
 class WriteGate:
     """SQLite's one writer, taken in turns with a waiting command going first (issue 23).
 
@@ -121,7 +150,8 @@ class WriteGate:
             try:
                 fcntl.flock(turn, fcntl.LOCK_EX)
                 try:
-                    yield
+                    with collections_deferred():
+                        yield
                 finally:
                     fcntl.flock(turn, fcntl.LOCK_UN)
             finally:
@@ -148,7 +178,8 @@ class WriteGate:
                     fcntl.flock(intent, fcntl.LOCK_UN)  # commands may queue behind us now
                 break
             try:
-                yield
+                with collections_deferred():
+                    yield
             finally:
                 fcntl.flock(turn, fcntl.LOCK_UN)
 

@@ -5,13 +5,14 @@ open file, so two gates exclude each other even in one process)."""
 from __future__ import annotations
 
 import fcntl
+import gc
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from adapters.lock import WriteGate
+from adapters.lock import WriteGate, collections_deferred
 
 
 def test_a_command_waits_for_the_runners_write_and_then_goes_before_its_next(
@@ -79,3 +80,33 @@ def test_threads_of_one_process_take_turns_too(tmp_path: Path) -> None:
     for thread in threads:
         thread.join(10)
     assert most == 1
+
+
+def test_no_collection_runs_while_a_turn_is_held_and_collecting_resumes_after(
+    tmp_path: Path,
+) -> None:
+    gate = WriteGate(tmp_path / "db")
+    assert gc.isenabled()
+    with gate.priority():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with gate.yielding():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_collections_resume_only_when_the_last_turn_ends_and_stay_off_if_they_were(
+    tmp_path: Path,
+) -> None:
+    with collections_deferred():
+        with collections_deferred():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # an outer turn is still held
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with WriteGate(tmp_path / "db").priority():
+            pass
+        assert not gc.isenabled()  # someone else had turned it off: left off
+    finally:
+        gc.enable()
