@@ -519,8 +519,10 @@ class ProjectionRunner:
 
     def _fit_live_batch(self, batch: Sequence[tuple[int, Any]]) -> None:
         """The next live batch's bound on aggregates, from this one's: as many as its longest
-        projection write would have written in `live_turn_seconds`, at most the setting."""
-        if self.longest_write_seconds <= 0:
+        projection write would have written in `live_turn_seconds`, at most the setting.
+        Only where commands wait behind those writes: on PostgreSQL (no write gate) the
+        runner's rows block no command's insert, and the bound stays the setting."""
+        if self.write_gate is None or self.longest_write_seconds <= 0:
             return
         touched = len({event.originator_id for _, event in batch})
         fitting = int(touched * self.live_turn_seconds / self.longest_write_seconds)
