@@ -388,7 +388,6 @@ class ProjectionRunner:
         # where their rows took longer to write (`_fit_live_batch`).
         self.live_batch_fitting = self.live_batch_aggregates
         self.live_turn_seconds = LIVE_TURN_SECONDS
-        self.longest_write_seconds = 0.0
         self.events_table: Table = ledger.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
         assert isinstance(ledger.mapper.transcoder, JSONTranscoder)
         self.reader = FastEventReader(self.engine, self.events_table, ledger.mapper.transcoder)
@@ -506,6 +505,8 @@ class ProjectionRunner:
         batch: list[Any] = []
         aggregates: set[Any] = set()
         while len(batch) < self.live_batch_size:
+            # At least 50 a read: a bound of a few aggregates with many events on each would
+            # otherwise take a query for every few events.
             step = min(max(bound, 50), self.live_batch_size - len(batch))
             chunk = self.read(batch[-1][0] if batch else after, step, upto=upto)
             for index, (_, event) in enumerate(chunk):
@@ -517,15 +518,15 @@ class ProjectionRunner:
                 break
         return batch
 
-    def _fit_live_batch(self, batch: Sequence[tuple[int, Any]]) -> None:
+    def _fit_live_batch(self, batch: Sequence[tuple[int, Any]], longest_write: float) -> None:
         """The next live batch's bound on aggregates, from this one's: as many as its longest
-        projection write would have written in `live_turn_seconds`, at most the setting.
-        Only where commands wait behind those writes: on PostgreSQL (no write gate) the
-        runner's rows block no command's insert, and the bound stays the setting."""
-        if self.write_gate is None or self.longest_write_seconds <= 0:
+        projection write (`longest_write` seconds) would have written in `live_turn_seconds`,
+        at most the setting. Only where commands wait behind those writes: on PostgreSQL (no
+        write gate) the runner's rows block no command's insert, and the bound stays."""
+        if self.write_gate is None or longest_write <= 0:
             return
         touched = len({event.originator_id for _, event in batch})
-        fitting = int(touched * self.live_turn_seconds / self.longest_write_seconds)
+        fitting = int(touched * self.live_turn_seconds / longest_write)
         self.live_batch_fitting = max(1, min(self.live_batch_aggregates, fitting))
 
     # -- applying ---------------------------------------------------------------------------
@@ -535,9 +536,10 @@ class ProjectionRunner:
         batch: Sequence[tuple[int, Any]],
         projections: Sequence[Projection],
         after: int | None = None,
-    ) -> None:
+    ) -> float:
         """Apply a batch to the projections behind it; each projection's rows with its position.
         `after`: the position the batch was read from (it holds no event at or before it).
+        Answers how long the longest projection's write held the writer, in seconds.
 
         The events are folded first, in a read-only transaction (the rows they change are
         loaded, the handlers run); only then are each projection's rows and position written,
@@ -580,35 +582,42 @@ class ProjectionRunner:
             # One short transaction per projection (its rows with its position): the writer
             # is let go between them, so an API command waits for one projection's rows at
             # most, never for the whole batch's.
-            self.longest_write_seconds = 0.0
+            longest_write = 0.0
             for projection, reg in folded:
-                with self._write_turn(), self._timed_write(), self.engine.begin() as conn:
-                    if projection.name in deferred:
-                        deferred[projection.name].run(conn)
-                    else:
-                        projection.flush(conn)
-                    result = conn.execute(
-                        projections_table.update()
-                        .where(projections_table.c.name == projection.name)
-                        .where(projections_table.c.generation == reg.generation)
-                        .where(projections_table.c.position == reg.position)
-                        .values(position=last)
-                    )
-                    if result.rowcount != 1:
-                        # Someone else applied these events first: undo ours.
-                        raise ConcurrentProjectionError(projection.name)
+                with self._write_turn():
+                    began = time.monotonic()
+                    self._write_rows(projection, reg, deferred.get(projection.name), last)
+                    longest_write = max(longest_write, time.monotonic() - began)
         except BaseException:
             for projection, _ in folded:
                 projection.reset()
             raise
+        return longest_write
 
-    @contextlib.contextmanager
-    def _timed_write(self) -> Iterator[None]:
-        """The longest of a batch's write transactions, from its turn to its commit."""
-        started = time.monotonic()
-        yield
-        elapsed = time.monotonic() - started
-        self.longest_write_seconds = max(self.longest_write_seconds, elapsed)
+    def _write_rows(
+        self,
+        projection: Projection,
+        reg: Registration,
+        deferred: DeferredWrites | None,
+        last: int,
+    ) -> None:
+        """A projection's rows and its position `last`, in a transaction of their own (the
+        caller holds the writer)."""
+        with self.engine.begin() as conn:
+            if deferred is not None:
+                deferred.run(conn)
+            else:
+                projection.flush(conn)
+            result = conn.execute(
+                projections_table.update()
+                .where(projections_table.c.name == projection.name)
+                .where(projections_table.c.generation == reg.generation)
+                .where(projections_table.c.position == reg.position)
+                .values(position=last)
+            )
+            if result.rowcount != 1:
+                # Someone else applied these events first: undo ours.
+                raise ConcurrentProjectionError(projection.name)
 
     def _write_turn(self) -> contextlib.AbstractContextManager[None]:
         """SQLite's writer, taken after every command waiting for it (`adapters.lock`)."""
@@ -650,7 +659,7 @@ class ProjectionRunner:
                 return applied
             behind = [p for p in running if positions.get(p.name, 0) < batch[-1][0]]
             try:
-                self.apply_batch(batch, behind, after=start)
+                longest_write = self.apply_batch(batch, behind, after=start)
             except (ConcurrentProjectionError, *CONCURRENCY_ERRORS):
                 # Another runner got there first (on PostgreSQL its rows can collide with ours,
                 # or deadlock with them, before the guarded position update does); our
@@ -670,7 +679,7 @@ class ProjectionRunner:
                 continue
             collisions = 0
             applied += len(batch)
-            self._fit_live_batch(batch)
+            self._fit_live_batch(batch, longest_write)
 
     def _isolate(
         self, batch: Sequence[tuple[int, Any]], projections: Sequence[Projection], after: int
