@@ -267,10 +267,7 @@ class Writer:
 
     def project(self, command: Callable[..., T], project_id: str, body: WriteIn, **extra: Any) -> T:
         """A command on an existing project, honouring If-Match."""
-        # Loaded into the repository's cache before the lock is taken: the first load of a
-        # project replays its whole stream, which the process's other writes need not wait for
-        # (under the lock the command then only fast-forwards the cached state).
-        self.ledger.get_project(project_id)
+        self.ledger.load_project(project_id)  # before the lock: a first load replays it all
         with self.lock:
             expected = self._expected(
                 "project", lambda: int(self.ledger.get_project(project_id).version)
@@ -286,7 +283,7 @@ class Writer:
     def association(self, command: Callable[..., T], association_id: str, body: WriteIn) -> T:
         """A command on an existing association. Its commands take no expected version, so
         If-Match is checked against the version read under the process's write lock."""
-        self.ledger.get_association(association_id)  # loaded before the lock, as `project`
+        self.ledger.load_association(association_id)  # before the lock, as `project`
         with self.lock:
             versions = parse_if_match(self.if_match)
             if versions is not None:

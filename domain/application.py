@@ -207,6 +207,27 @@ class Ledger(Application[UUID]):
             raise errors.NotFound(f"no {what} {aggregate_id}", field=f"{what}_id")
         return aggregate
 
+    def load_project(self, project_id: UUID | str) -> None:
+        """Have the project in the repository's cache, replaying its stream only if it is not
+        there (no query when it is). A write calls it before taking its process's write lock,
+        so that a first load's replay keeps no other write waiting; under the lock the command
+        then fast-forwards the cached state, as every load does."""
+        self._load(Project, project_id, "project")
+
+    def load_association(self, association_id: UUID | str) -> None:
+        """Have the association in the repository's cache (as `load_project`)."""
+        self._load(Association, association_id, "association")
+
+    def _load(self, cls: type, aggregate_id: UUID | str, what: str) -> None:
+        cache = self.repository.cache
+        if cache is not None:
+            try:
+                if isinstance(cache.get(_as_uuid(aggregate_id, what)), cls):
+                    return
+            except (KeyError, errors.NotFound):
+                pass  # not cached, or not an id: `_get` loads it or names the error
+        self._get(cls, aggregate_id, what, to_change=False)
+
     def get_project(self, project_id: UUID | str) -> Project:
         """The project as it stands (for reading: do not change the object)."""
         return self._get(Project, project_id, "project", to_change=False)
