@@ -363,15 +363,11 @@ class UserStore:
         client no longer costs a query per request."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
+        kept = self.kept_bearer(token)
+        if kept is not None:
+            return kept
         now = epoch(self.clock())
         digest = token_hash(token)
-        kept = self._bearers.get(digest)
-        if kept is not None:
-            read_at, expires_at, principal = kept
-            if time.monotonic() - read_at < BEARER_SECONDS and (
-                expires_at is None or expires_at > now
-            ):
-                return principal
         self.ensure_table()
         read_at = time.monotonic()
         with connection_for(self.engine, write=False) as conn:
@@ -397,6 +393,21 @@ class UserStore:
         if len(self._bearers) >= BEARERS_KEPT:
             self._bearers.clear()
         self._bearers[digest] = (read_at, row._mapping["token_expires_at"], principal)
+        return principal
+
+    def kept_bearer(self, token: str) -> Principal | None:
+        """The user of a good token read less than `BEARER_SECONDS` ago, or None (no query:
+        `authenticate` then reads it)."""
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        kept = self._bearers.get(token_hash(token))
+        if kept is None:
+            return None
+        read_at, expires_at, principal = kept
+        if time.monotonic() - read_at >= BEARER_SECONDS:
+            return None
+        if expires_at is not None and expires_at <= epoch(self.clock()):
+            return None
         return principal
 
     def forget_bearers(self) -> None:

@@ -336,6 +336,12 @@ class AccountService:
         self.ensure_ready()
         return self.store.authenticate(token)
 
+    def kept_bearer(self, token: str) -> Principal | None:
+        """The user of a token read within the last moment (`BEARER_SECONDS`), or None; never
+        a query, so the API asks it on its event loop before handing `authenticate_bearer` to
+        a thread."""
+        return self.store.kept_bearer(token)
+
     def authenticate_bearer(self, token: str, address: str) -> Principal | None:
         """The user of a token, or None (counted against the address; 10 in 10 minutes and
         the address is throttled). A valid token is never throttled: 256 random bits cannot

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -169,12 +170,8 @@ def test_users_of_before_accounts_are_carried_over_and_their_tokens_keep_working
         assert conn.execute(text("SELECT count(*) FROM zhaoshang_accounts")).scalar() == 1
 
 
-def test_a_good_token_is_read_again_after_a_moment_and_at_once_after_a_change(
-    ledger: Ledger, database_url: str, clock: list[Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    accounts = _accounts(ledger, database_url, clock)
-    user, token = accounts.create("qian", "officer", actor=ADMIN)
-    store = UserStore(database_url, clock=lambda: clock[0])
+def counted_connections(store: UserStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one each time `store` connects to its database."""
     reads: list[int] = []
     real = store.engine.connect
 
@@ -183,17 +180,54 @@ def test_a_good_token_is_read_again_after_a_moment_and_at_once_after_a_change(
         return real()
 
     monkeypatch.setattr(store.engine, "connect", counted)
+    return reads
+
+
+@pytest.fixture
+def officer_token(
+    ledger: Ledger, database_url: str, clock: list[Any]
+) -> Iterator[tuple[Any, str, UserStore]]:
+    """An officer, its token, and a store of its own (a worker's) reading the same accounts."""
+    user, token = _accounts(ledger, database_url, clock).create("qian", "officer", actor=ADMIN)
+    store = UserStore(database_url, clock=lambda: clock[0])
     try:
-        assert store.authenticate(token) is not None
-        assert reads  # read from the database
-        reads.clear()
-        assert store.authenticate(token) is not None
-        assert reads == []  # the answer was kept
-        monkeypatch.setattr(users, "BEARER_SECONDS", 0.0)  # the moment has passed
-        assert store.authenticate(token) is not None
-        assert len(reads) == 1  # read again once the moment passed
-        (token_row,) = store.tokens(user.id)
-        store.revoke_token(token_row.id, clock[0])
-        assert store.authenticate(token) is None  # its own change: at once
+        yield user, token, store
     finally:
         store.close()
+
+
+def test_a_good_token_is_read_again_after_a_moment_and_at_once_after_a_change(
+    officer_token: tuple[Any, str, UserStore], clock: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user, token, store = officer_token
+    reads = counted_connections(store, monkeypatch)
+    assert store.authenticate(token) is not None
+    assert reads  # read from the database
+    reads.clear()
+    assert store.authenticate(token) is not None
+    assert reads == []  # the answer was kept
+    monkeypatch.setattr(users, "BEARER_SECONDS", 0.0)  # the moment has passed
+    assert store.authenticate(token) is not None
+    assert len(reads) == 1  # read again once the moment passed
+    (token_row,) = store.tokens(user.id)
+    store.revoke_token(token_row.id, clock[0])
+    assert store.authenticate(token) is None  # its own change: at once
+
+
+def test_a_kept_token_is_answered_without_a_query_and_only_while_it_is_good(
+    officer_token: tuple[Any, str, UserStore], clock: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user, token, store = officer_token
+    assert store.kept_bearer(token) is None  # not read yet
+    read = store.authenticate(token)
+    assert read is not None and read.id == user.id
+    reads = counted_connections(store, monkeypatch)
+    kept = store.kept_bearer(token)
+    assert kept is not None and kept.id == user.id and reads == []
+    assert store.kept_bearer(token + "x") is None
+    clock[0] += timedelta(days=91)  # past the token's 90 days
+    assert store.kept_bearer(token) is None
+    clock[0] -= timedelta(days=91)
+    monkeypatch.setattr(users, "BEARER_SECONDS", 0.0)  # the moment has passed
+    assert store.kept_bearer(token) is None
+    assert reads == []
