@@ -363,11 +363,11 @@ class UserStore:
         client no longer costs a query per request."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
-        kept = self.kept_bearer(token)
+        digest = token_hash(token)
+        kept = self._kept(digest)
         if kept is not None:
             return kept
         now = epoch(self.clock())
-        digest = token_hash(token)
         self.ensure_table()
         read_at = time.monotonic()
         with connection_for(self.engine, write=False) as conn:
@@ -400,7 +400,10 @@ class UserStore:
         `authenticate` then reads it)."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
-        kept = self._bearers.get(token_hash(token))
+        return self._kept(token_hash(token))
+
+    def _kept(self, digest: str) -> Principal | None:
+        kept = self._bearers.get(digest)
         if kept is None:
             return None
         read_at, expires_at, principal = kept

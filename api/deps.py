@@ -132,13 +132,14 @@ async def current_user(
     header = request.headers.get("authorization")
     if header:
         scheme, _, token = header.strip().partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise unauthenticated("use the header Authorization: Bearer <token>")
         # A busy client's token was read a moment ago: no hand-off to a thread for it.
-        user = accounts.kept_bearer(token.strip())
+        user = accounts.kept_bearer(token)
         if user is None:
             try:
-                user = await run_in_threadpool(accounts.authenticate_bearer, token.strip(), address)
+                user = await run_in_threadpool(accounts.authenticate_bearer, token, address)
             except TooManyAttempts as e:
                 raise _throttled(e) from None
         if user is None:
