@@ -42,9 +42,11 @@ from projections.runtime import (
     Handler,
     Projection,
     chunked,
+    decode_doc,
     insert_rows,
     insert_values,
     load_docs,
+    touched,
     upsert,
 )
 
@@ -158,7 +160,9 @@ class FiguresProjection(Projection):
         }
 
     def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
-        self.docs.update(load_docs(conn, self.tables["projects"], events))
+        kept = self.kept.take(touched(events))
+        self.docs.update(load_docs(conn, self.tables["projects"], events, kept))
+        self.docs.update(kept)
 
     def reset(self) -> None:
         self.docs.clear()
@@ -176,10 +180,12 @@ class FiguresProjection(Projection):
             insert(projects) if self.bulk else upsert(conn.dialect, projects, ["project_id"])
         )
         for ids in chunked(sorted(self.dirty), 1000):
-            docs = [
-                {"project_id": p, "doc": json.dumps(self.docs[p], separators=(",", ":"))}
-                for p in ids
-            ]
+            docs = []
+            for project_id in ids:
+                doc = self.docs[project_id]
+                stored = json.dumps(doc, separators=(",", ":"))
+                docs.append({"project_id": project_id, "doc": stored})
+                self.kept.keep(project_id, doc, functools.partial(decode_doc, stored))
             if self.bulk:
                 insert_rows(conn, projects, docs)
             else:

@@ -34,7 +34,16 @@ from domain.association import Association
 from domain.project import Project, stage_from
 from domain.values import to_cny, to_fen
 from projections.amounts import WholeNumberText
-from projections.runtime import Handler, Projection, chunked, insert_rows, load_docs, upsert
+from projections.runtime import (
+    Handler,
+    Projection,
+    chunked,
+    decode_doc,
+    insert_rows,
+    load_docs,
+    touched,
+    upsert,
+)
 
 PROJECT_COLUMNS = (
     "name",
@@ -100,6 +109,14 @@ def document_text(doc: dict[str, Any]) -> str:
     `json.dumps(doc, separators=(",", ":"), ensure_ascii=False)` (so rows written before
     and after compare equal in `verify --read-models`), encoded in C."""
     return DOCUMENT_ENCODER.encode(doc).decode()
+
+
+def stored_with_sides(
+    project_id: str, text: str
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """A project's document as read back from its stored `text`, with its side rows."""
+    doc = decode_doc(text)
+    return doc, side_rows(project_id, doc)
 
 
 def _stage(doc: dict[str, Any]) -> str:
@@ -312,10 +329,14 @@ class LedgerProjection(Projection):
     # -- batch state ------------------------------------------------------------------------
 
     def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
-        stored = load_docs(conn, self.tables["projects"], events)
+        kept = self.kept.take(touched(events))
+        stored = load_docs(conn, self.tables["projects"], events, kept)
         for project_id, doc in stored.items():
             self.stored_sides[project_id] = side_rows(project_id, doc)
         self.docs.update(stored)
+        for project_id, (doc, sides) in kept.items():
+            self.docs[project_id] = doc
+            self.stored_sides[project_id] = sides
         associations = self.tables["associations"]
         ids = sorted({str(e.originator_id) for e in events})
         for part in chunked(ids, 500):
@@ -346,10 +367,14 @@ class LedgerProjection(Projection):
                 doc = self.docs[project_id]
                 row = {column: doc[column] for column in PROJECT_COLUMNS}
                 row["project_id"] = project_id
-                row["doc"] = document_text(doc)
+                row["doc"] = text = document_text(doc)
                 project_rows.append(row)
                 before = None if self.bulk else self.stored_sides.get(project_id)
-                for name, rows in side_rows(project_id, doc).items():
+                sides = side_rows(project_id, doc)
+                self.kept.keep(
+                    project_id, (doc, sides), functools.partial(stored_with_sides, project_id, text)
+                )
+                for name, rows in sides.items():
                     if before is not None and before[name] == rows:
                         continue
                     new_rows[name].extend(rows)

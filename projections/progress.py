@@ -44,8 +44,10 @@ from projections.runtime import (
     Handler,
     Projection,
     chunked,
+    decode_doc,
     insert_rows,
     load_docs,
+    touched,
     upsert,
 )
 
@@ -275,12 +277,14 @@ class ProgressProjection(LedgerProjection):
 
     def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
         projects = [e for e in events if isinstance(e, Project.Event)]
-        stored = load_docs(conn, self.tables["projects"], projects)
+        kept = self.kept.take(touched(projects))
+        stored = load_docs(conn, self.tables["projects"], projects, kept)
         for project_id, doc in stored.items():
-            self.stored_quarters[project_id] = {
-                row["quarter"]: row for row in quarter_rows(project_id, doc)
-            }
+            self.stored_quarters[project_id] = quarters_by_quarter(project_id, doc)
         self.docs.update(stored)
+        for project_id, (doc, quarters) in kept.items():
+            self.docs[project_id] = doc
+            self.stored_quarters[project_id] = quarters
 
     def reset(self) -> None:
         super().reset()
@@ -298,16 +302,17 @@ class ProgressProjection(LedgerProjection):
             quarter_rows_: list[dict[str, Any]] = []
             for project_id in part:
                 doc = self.docs[project_id]
-                project_rows.append(
-                    {
-                        "project_id": project_id,
-                        "doc": document_text(doc),
-                    }
-                )
+                text = document_text(doc)
+                project_rows.append({"project_id": project_id, "doc": text})
                 rows = quarter_rows(project_id, doc)
                 if self.bulk:
                     quarter_rows_.extend(rows)
                     continue
+                self.kept.keep(
+                    project_id,
+                    (doc, {row["quarter"]: row for row in rows}),
+                    functools.partial(stored_with_quarters, project_id, text),
+                )
                 before = self.stored_quarters.get(project_id, {})
                 quarter_rows_.extend(r for r in rows if before.get(r["quarter"]) != r)
                 drawn = {r["quarter"] for r in rows}
@@ -339,6 +344,18 @@ class ProgressProjection(LedgerProjection):
         if not self.bulk:
             self.docs.clear()
             self.stored_quarters.clear()
+
+
+def quarters_by_quarter(project_id: str, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["quarter"]: row for row in quarter_rows(project_id, doc)}
+
+
+def stored_with_quarters(
+    project_id: str, text: str
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A project's document as read back from its stored `text`, with its quarter rows."""
+    doc = decode_doc(text)
+    return doc, quarters_by_quarter(project_id, doc)
 
 
 def dispatch_query(quarters: Table, quarter: str, stalled_cutoff: str, overdue_cutoff: str) -> Any:

@@ -4,6 +4,7 @@ evaluation (DESIGN §6, §7)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable, Collection, Sequence
@@ -46,6 +47,7 @@ from projections.runtime import (
     insert_rows,
     load_docs,
     projections_table,
+    touched,
     upsert,
 )
 
@@ -93,8 +95,10 @@ class RewardFactsProjection(Projection):
 
     def begin_batch(self, conn: Connection, events: Sequence[Any]) -> None:
         projects = [e for e in events if isinstance(e, Project.Event)]
-        for doc in load_docs(conn, self.tables["facts"], projects).values():
+        kept = self.kept.take(touched(projects))
+        for doc in load_docs(conn, self.tables["facts"], projects, kept).values():
             self.fold.load(doc)
+        self.fold.states.update(kept)
 
     def reset(self) -> None:
         self.fold = FactsFold()
@@ -110,6 +114,7 @@ class RewardFactsProjection(Projection):
                 state = self.fold.states[project_id]
                 doc = json.dumps(state.to_json(), separators=(",", ":"))
                 fact_rows.append({"project_id": project_id, "doc": doc})
+                self.kept.keep(project_id, state, functools.partial(stored_state, doc))
                 year_rows.extend(
                     {"project_id": project_id, "year": y} for y in sorted(listing_years(state))
                 )
@@ -123,6 +128,11 @@ class RewardFactsProjection(Projection):
         self.dirty.clear()
         if not self.bulk:
             self.fold = FactsFold()
+
+
+def stored_state(doc: str) -> ProjectFactsState:
+    """A project's facts as read back from its stored `doc`."""
+    return ProjectFactsState.from_json(decode_doc(doc))
 
 
 def listing_years(state: ProjectFactsState) -> set[int]:

@@ -26,7 +26,8 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,9 @@ RUNNER_SWITCH_INTERVAL = 0.0005  # seconds; see `ProjectionRunner.start`
 # How long one projection's write of a live batch should hold the writer: the API's commands
 # wait behind it (`ProjectionRunner.read_live` sizes the next batch by the last one's turns).
 LIVE_TURN_SECONDS = 0.02
+# How many aggregates' last written state a live projection keeps decoded (`KeptRows`): the
+# projects written over and over (a busy day's few hundred) are the ones worth keeping.
+KEPT_AGGREGATES = 1000
 
 
 def engine_of(ledger: Ledger) -> Engine:
@@ -120,6 +124,66 @@ class Registration:
     schema_version: int
 
 
+class KeptRows:
+    """What a live projection last wrote for each of the aggregates it wrote most recently, as
+    the objects it wrote them from (decoded documents, a fold's states, the side rows drawn from
+    them), so that a batch on a project written a moment ago neither reads its rows back nor
+    decodes them: that was a runner's main cost on projects written again and again, growing
+    with each project's size.
+
+    Kept rows stand only at the generation and position they were written at. The runner
+    `begin`s each batch at the projection's registration and `settle`s what the batch kept
+    once its write has committed; a batch that finds the projection anywhere else (another
+    runner went on, a rebuild switched it) or that fails (`clear`, from `Projection.reset`)
+    drops them all. A batch `take`s the rows it changes out, since its handlers change them
+    in place. Outside a runner's batch (a rebuild's catch-up) nothing is kept. `check` (set by the tests) compares each kept object with what reading its
+    stored row back gives."""
+
+    check = False
+
+    def __init__(self, limit: int = KEPT_AGGREGATES) -> None:
+        self.limit = limit
+        self._kept: OrderedDict[str, Any] = OrderedDict()
+        self._written: dict[str, Any] = {}
+        self._at: tuple[int, int] | None = None
+        self._open = False  # between `begin` and `settle`: only a runner's batch keeps rows
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def begin(self, generation: int, position: int) -> None:
+        if self._at != (generation, position):
+            self._kept.clear()
+        self._written.clear()
+        self._at = None  # until the batch settles
+        self._open = True
+
+    def take(self, keys: Collection[str]) -> dict[str, Any]:
+        return {key: self._kept.pop(key) for key in keys if key in self._kept}
+
+    def keep(self, key: str, value: Any, stored: Callable[[], Any]) -> None:
+        """`value`, about to be written; `stored`: what reading the written row back gives."""
+        if not self._open:
+            return
+        if self.check and stored() != value:
+            raise AssertionError(f"the kept state of {key} differs from its stored row")
+        self._written[key] = value
+
+    def settle(self, generation: int, position: int) -> None:
+        self._open = False
+        self._kept.update(self._written)
+        self._written.clear()
+        while len(self._kept) > self.limit:
+            self._kept.popitem(last=False)
+        self._at = (generation, position)
+
+    def clear(self) -> None:
+        self._kept.clear()
+        self._written.clear()
+        self._at = None
+        self._open = False
+
+
 class Projection:
     """Base of read models: tables per generation, one handler per event type.
 
@@ -147,6 +211,7 @@ class Projection:
         # A rebuild into fresh tables: state piles up in memory across batches and `flush`
         # writes plain inserts; otherwise each batch loads, changes and upserts its rows.
         self.bulk = False
+        self.kept = KeptRows()
 
     # -- tables -----------------------------------------------------------------------------
 
@@ -163,6 +228,7 @@ class Projection:
     def bind(self, generation: int) -> None:
         self.generation = generation
         self.tables = self.define_tables(MetaData(), generation)
+        self.kept.clear()
 
     def create_tables(self, conn: Connection) -> None:
         for table in self.tables.values():
@@ -567,6 +633,7 @@ class ProjectionRunner:
                     if not events:
                         continue
                     folded.append((projection, reg))
+                    projection.kept.begin(reg.generation, reg.position)
                     projection.begin_batch(conn, events)
                     for domain_event in events:
                         handler = projection.handler_for(type(domain_event))
@@ -587,6 +654,7 @@ class ProjectionRunner:
                 with self._write_turn():
                     began = time.monotonic()
                     self._write_rows(projection, reg, deferred.get(projection.name), last)
+                    projection.kept.settle(reg.generation, last)
                     longest_write = max(longest_write, time.monotonic() - began)
         except BaseException:
             for projection, _ in folded:
@@ -1005,9 +1073,16 @@ def decode_doc(text: str) -> dict[str, Any]:
     return doc
 
 
-def load_docs(conn: Connection, table: Table, events: Sequence[Any]) -> dict[str, Any]:
-    """The JSON `doc` of every row of `table` (keyed by `project_id`) that the events touch."""
-    ids = sorted({str(e.originator_id) for e in events})
+def touched(events: Iterable[Any]) -> set[str]:
+    return {str(e.originator_id) for e in events}
+
+
+def load_docs(
+    conn: Connection, table: Table, events: Sequence[Any], kept: Collection[str] = ()
+) -> dict[str, Any]:
+    """The JSON `doc` of every row of `table` (keyed by `project_id`) that the events touch,
+    but those of `kept`."""
+    ids = sorted(touched(events).difference(kept))
     docs: dict[str, Any] = {}
     for part in chunked(ids, 500):
         query = select(table.c.project_id, table.c.doc).where(table.c.project_id.in_(part))
