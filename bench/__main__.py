@@ -29,6 +29,7 @@ import httpx
 from sqlalchemy import func, select
 
 from adapters.database import open_ledger
+from bench import paced
 from bench.baseline import raw_insert_rate, raw_read_decode_rate
 from bench.pages import PAGES
 from demo.province import OFFICER, generate
@@ -383,11 +384,25 @@ def _drive(
     ids_file: str,
     env: dict[str, str],
     stop_when: Callable[[], bool] | None = None,
+    rate: float | None = None,
 ) -> dict[str, Any]:
     """wrk (C, one thread) where it is installed, else the async httpx client: either way a
     separate process on loopback, bounded in time, and stopped sooner (SIGINT, after which
-    either still reports) once `stop_when` answers true."""
-    if shutil.which("wrk"):
+    either still reports) once `stop_when` answers true. With a `rate`, `bench.paced` sends
+    that many requests a second whatever the answers' speed, on its own connections."""
+    if rate is not None:
+        command = [
+            sys.executable,
+            "-m",
+            "bench.paced",
+            base,
+            token,
+            scenario,
+            str(seconds),
+            str(rate),
+            ids_file,
+        ]
+    elif shutil.which("wrk"):
         command = [
             "wrk",
             "-t1",
@@ -432,8 +447,8 @@ def _drive(
         raise subprocess.CalledProcessError(client.returncode, command, out, err)
     result = dict(json.loads(out.strip().splitlines()[-1]))
     result.pop("scenario", None)
-    result["client"] = command[0] if command[0] == "wrk" else "httpx"
-    result["connections"] = connections
+    result["client"] = "paced" if rate is not None else "wrk" if command[0] == "wrk" else "httpx"
+    result["connections"] = paced.CONNECTIONS if rate is not None else connections
     return result
 
 
@@ -480,6 +495,8 @@ COMPARED = (
     ("writes_during_rebuild", "p99_ms", False),
     ("writes_whole_rebuild", "p99_ms", False),
     ("writes_whole_rebuild", "max_ms", False),
+    ("writes_paced_runner_idle", "p99_ms", False),
+    ("writes_whole_rebuild_paced", "p99_ms", False),
     *((f"page_{name}", "p95_ms", False) for name in PAGES),
     ("upload", "mib_per_s", True),
     ("import", "rows_per_s", True),
@@ -609,6 +626,8 @@ EXPECTED_PHASES = (
     "writes_runner_idle",
     "writes_during_rebuild",
     "writes_whole_rebuild",
+    "writes_paced_runner_idle",
+    "writes_whole_rebuild_paced",
     "notifications_day",
 )
 

@@ -3,7 +3,8 @@ behind the runner): `POST /projects/{id}/funds` latency on one worker (warmed up
 in-process runner is projecting a burst of events just recorded by another process on other
 projects, then with the runner idle, then while another process rebuilds every projection
 (`zhaoshang projections rebuild`): for `--seconds` after it starts, and from its start to its
-end.
+end. Then, paced at DESIGN §10's 300 writes a second (`bench.paced`, an open loop) rather than
+at saturation: with the runner idle, and across a whole rebuild.
 
     python -m bench.busy URL [--seconds 6] [--burst 20000]
 
@@ -33,6 +34,10 @@ from projections.runtime import engine_of, projections_table
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 1, 20, 2, 0, tzinfo=UTC)
+
+
+# Writes a second asked of the paced phases: DESIGN §10's "≥ 300 writes/s, p99 ≤ 50 ms".
+PACED_WRITES = 300.0
 
 
 def split_projects(url: str) -> tuple[list[str], list[str]]:
@@ -88,6 +93,35 @@ def settle_runner(url: str, seconds: float = 300) -> float:
     return time.monotonic() - started
 
 
+def cpu_seconds(root: int) -> dict[str, float]:
+    """CPU seconds used so far by the server `root` and its descendants, by role: `runner` (the
+    `zhaoshang background` process) and `api` (the others). Read from /proc (Linux): empty
+    where there is none."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    totals = {"api": 0.0, "runner": 0.0}
+    for pid in used:
+        ancestor = pid
+        while ancestor not in (root, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor != root:
+            continue
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        totals["runner" if b"background" in command else "api"] += used[pid]
+    return totals if used else {}
+
+
 def start_rebuild(cli: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     """`zhaoshang projections rebuild` of every projection, in a process of its own."""
     return subprocess.Popen(
@@ -141,12 +175,21 @@ def writes_while_busy(
             time.sleep(0.1)
 
         def measure(
-            name: str, seconds: float = seconds, stop_when: Callable[[], bool] | None = None
+            name: str,
+            seconds: float = seconds,
+            stop_when: Callable[[], bool] | None = None,
+            rate: float | None = None,
         ) -> None:
             before = behind(url)
+            cpu_before, started = cpu_seconds(server.pid), time.monotonic()
             figures = _drive(
-                base, token, "writes", seconds, connections, handle.name, env, stop_when
+                base, token, "writes", seconds, connections, handle.name, env, stop_when, rate
             )
+            elapsed = time.monotonic() - started
+            cpu = {
+                role: (used - cpu_before[role]) / elapsed
+                for role, used in cpu_seconds(server.pid).items()
+            }
             results[name] = {
                 "p50_ms": figures["p50_ms"],
                 "p95_ms": figures["p95_ms"],
@@ -157,6 +200,9 @@ def writes_while_busy(
                 "runner_behind_at_start": before,
                 "runner_behind_at_end": behind(url),
                 "client": figures["client"],
+                "connections": figures["connections"],
+                # Cores: the API's (its CPU a write is what the writes cost) and the runner's.
+                **{f"{role}_cores": round(cores, 3) for role, cores in cpu.items()},
             }
 
         # Warm the server (imports, routes, the written projects' aggregates) with the runner
@@ -186,6 +232,24 @@ def writes_while_busy(
         # Commands recorded throughout, faster than the runner beside them could project them:
         # its backlog is left behind here, not to the phases that follow.
         results["writes_whole_rebuild"]["runner_settled_seconds"] = settle_runner(url, 900)
+        # The same at DESIGN §10's rate rather than at saturation (`bench.paced`).
+        measure("writes_paced_runner_idle", rate=PACED_WRITES)
+        settle_runner(url)
+        started = time.monotonic()
+        rebuild = start_rebuild(cli, env)
+        try:
+            measure(
+                "writes_whole_rebuild_paced",
+                1800.0,
+                lambda: rebuild.poll() is not None,
+                rate=PACED_WRITES,
+            )
+            paced = results["writes_whole_rebuild_paced"]
+            paced["rebuild_seconds"] = time.monotonic() - started
+            paced["rebuild_still_running"] = int(rebuild.poll() is None)
+        finally:
+            rebuild.wait(timeout=1800)
+        paced["runner_settled_seconds"] = settle_runner(url, 900)
     finally:
         os.unlink(handle.name)
         server.terminate()

@@ -77,7 +77,14 @@ async def run(
         started = time.perf_counter()
         await asyncio.gather(*(worker(i) for i in range(concurrency)))
         wall = time.perf_counter() - started
-    latencies.sort()
+    return summary(scenario, latencies, errors, wall, concurrency=concurrency)
+
+
+def summary(
+    scenario: str, latencies: list[float], errors: dict[int, int], wall: float, **more: Any
+) -> dict[str, Any]:
+    """A run's figures: throughput, percentiles and the slowest of `latencies` (ms)."""
+    latencies = sorted(latencies)
 
     def pct(p: float) -> float:
         return (
@@ -95,14 +102,19 @@ async def run(
         "p95_ms": pct(95),
         "p99_ms": pct(99),
         "max_ms": latencies[-1] if latencies else float("nan"),
-        "concurrency": concurrency,
+        **more,
         "seconds": wall,
     }
 
 
+def ids_in(path: str) -> list[str]:
+    with open(path) as handle:
+        return [line.strip() for line in handle if line.strip()]
+
+
 if __name__ == "__main__":
     base, token, scenario, seconds, concurrency, ids_file = sys.argv[1:7]
-    with open(ids_file) as handle:
-        project_ids = [line.strip() for line in handle if line.strip()]
-    result = asyncio.run(run(base, token, scenario, float(seconds), int(concurrency), project_ids))
+    result = asyncio.run(
+        run(base, token, scenario, float(seconds), int(concurrency), ids_in(ids_file))
+    )
     print(json.dumps(result))
