@@ -12,7 +12,6 @@ count a jointly referred project twice.
 from __future__ import annotations
 
 import functools
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
@@ -29,7 +28,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     insert,
-    text,
 )
 
 from adapters.reader import FastEventReader, events_of, headers_between
@@ -41,6 +39,7 @@ from projections.ledger import day_text, month_text
 from projections.runtime import (
     Handler,
     Projection,
+    ascii_document_text,
     chunked,
     decode_doc,
     insert_rows,
@@ -183,7 +182,7 @@ class FiguresProjection(Projection):
             docs = []
             for project_id in ids:
                 doc = self.docs[project_id]
-                stored = json.dumps(doc, separators=(",", ":"))
+                stored = ascii_document_text(doc)
                 docs.append({"project_id": project_id, "doc": stored})
                 self.kept.keep(project_id, doc, functools.partial(decode_doc, stored))
             if self.bulk:
@@ -384,16 +383,17 @@ def _stored_counters(
     """The stored counters among `wanted` (their keys in `keys` order), one primary-key lookup
     each: the keys as rows of a `VALUES` joined to the table. A row-value `IN` list made SQLite
     scan the whole table instead — 1.5 s for 200 keys among a million counters at province,
-    twice a batch, with the database's one writer held (issue 23)."""
-    rows = ", ".join(
-        "(" + ", ".join(f":w{i}_{j}" for j in range(len(keys))) + ")" for i in range(len(wanted))
-    )
+    twice a batch, with the database's one writer held (issue 23). Driver SQL with positional
+    parameters: as a `text()` of up to 2,000 named ones, SQLAlchemy's parsing, compiling and
+    cache key cost the runner more than the lookup did."""
+    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}[conn.dialect.paramstyle]
+    row = "(" + ", ".join([mark] * len(keys)) + ")"
     names = ", ".join(f"c{j}" for j in range(len(keys)))
     on = " AND ".join(f"t.{key} = w.c{j}" for j, key in enumerate(keys))
     columns = ", ".join(f"t.{key}" for key in keys)
-    statement = text(
-        f"WITH w({names}) AS (VALUES {rows}) "
+    statement = (
+        f"WITH w({names}) AS (VALUES {', '.join([row] * len(wanted))}) "
         f"SELECT {columns}, t.value FROM w JOIN {table.name} AS t ON {on}"
     )
-    params = {f"w{i}_{j}": value for i, key in enumerate(wanted) for j, value in enumerate(key)}
-    return [tuple(row) for row in conn.execute(statement, params)]
+    params = tuple(value for key in wanted for value in key)
+    return [tuple(found) for found in conn.exec_driver_sql(statement, params)]

@@ -5,7 +5,6 @@ evaluation (DESIGN §6, §7)."""
 from __future__ import annotations
 
 import functools
-import json
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
@@ -42,6 +41,7 @@ from projections.policy.fold import FACTS_FOLD_FIELDS, ProjectFactsState
 from projections.runtime import (
     Handler,
     Projection,
+    ascii_document_text,
     chunked,
     decode_doc,
     insert_rows,
@@ -112,7 +112,7 @@ class RewardFactsProjection(Projection):
             year_rows: list[dict[str, Any]] = []
             for project_id in part:
                 state = self.fold.states[project_id]
-                doc = json.dumps(state.to_json(), separators=(",", ":"))
+                doc = ascii_document_text(state.to_json())
                 fact_rows.append({"project_id": project_id, "doc": doc})
                 self.kept.keep(project_id, state, functools.partial(stored_state, doc))
                 year_rows.extend(

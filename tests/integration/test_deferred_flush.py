@@ -76,6 +76,11 @@ def test_a_read_of_a_table_already_written_is_refused(engine) -> None:  # type: 
             deferred.execute(text("DELETE FROM t_deferred_documents"))
         with pytest.raises(RuntimeError, match="INSERT INTO"):
             deferred.exec_driver_sql("DELETE FROM t_deferred_documents")
+        # Driver SQL: a read runs at once, but not of a table already written either.
+        read = deferred.exec_driver_sql("SELECT count(*) FROM t_deferred_documents")
+        assert read.scalar_one() == 0
+        with pytest.raises(RuntimeError, match="t_deferred_counters"):
+            deferred.exec_driver_sql("SELECT n FROM t_deferred_counters")
     with engine.connect() as conn:
         assert conn.execute(select(counters.c.n)).scalar_one() == 1
 
