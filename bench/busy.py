@@ -40,16 +40,20 @@ NOW = datetime(2026, 1, 20, 2, 0, tzinfo=UTC)
 PACED_WRITES = 300.0
 
 
-def split_projects(url: str) -> tuple[list[str], list[str]]:
-    """Active projects in two halves: signed ones of the first for the HTTP writes, the second
-    for the burst (so the writes' cached aggregates are not the burst's)."""
+def split_projects(url: str) -> tuple[list[str], list[str], list[str]]:
+    """Active projects in three parts: signed ones of the first thousand's even rows for the
+    saturating writes, the odd rows for the burst (so the writes' cached aggregates are not
+    the burst's), and signed ones of the next 4,000 for the paced writes (so the projects
+    they write have not grown by the hundreds of arrivals a saturating phase adds to each)."""
     ledger = open_ledger(url)
     try:
-        rows = ReadModels(engine_of(ledger)).ledger_page(status="active", size=1000).items
+        rows = ReadModels(engine_of(ledger)).ledger_page(status="active", size=5000).items
     finally:
         ledger.close()
-    written = [r["project_id"] for r in rows[0::2] if r["signed_on"]]
-    return written, [r["project_id"] for r in rows[1::2]]
+    head, rest = rows[:1000], rows[1000:]
+    written = [r["project_id"] for r in head[0::2] if r["signed_on"]]
+    paced = [r["project_id"] for r in rest if r["signed_on"]]
+    return written, [r["project_id"] for r in head[1::2]], paced
 
 
 def record_burst(url: str, ids: list[str], events: int) -> None:
@@ -93,10 +97,8 @@ def settle_runner(url: str, seconds: float = 300) -> float:
     return time.monotonic() - started
 
 
-def cpu_seconds(root: int) -> dict[str, float]:
-    """CPU seconds used so far by the server `root` and its descendants, by role: `runner` (the
-    `zhaoshang background` process) and `api` (the others). Read from /proc (Linux): empty
-    where there is none."""
+def _processes() -> tuple[dict[int, int], dict[int, float]]:
+    """Every process's parent and CPU seconds so far, from /proc (Linux; empty elsewhere)."""
     ticks = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     used: dict[int, float] = {}
@@ -107,8 +109,14 @@ def cpu_seconds(root: int) -> dict[str, float]:
             continue
         parents[int(entry.name)] = int(fields[1])
         used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
-    totals = {"api": 0.0, "runner": 0.0}
-    for pid in used:
+    return parents, used
+
+
+def _roles(root: int, parents: dict[int, int]) -> dict[int, str]:
+    """The server `root` and its descendants, each `runner` (the `zhaoshang background`
+    process) or `api` (the others)."""
+    roles = {}
+    for pid in parents:
         ancestor = pid
         while ancestor not in (root, 0, 1) and ancestor in parents:
             ancestor = parents[ancestor]
@@ -118,8 +126,27 @@ def cpu_seconds(root: int) -> dict[str, float]:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        totals["runner" if b"background" in command else "api"] += used[pid]
+        roles[pid] = "runner" if b"background" in command else "api"
+    return roles
+
+
+def cpu_seconds(root: int) -> dict[str, float]:
+    """CPU seconds used so far by the server `root` and its descendants, by role."""
+    parents, used = _processes()
+    totals = {"api": 0.0, "runner": 0.0}
+    for pid, role in _roles(root, parents).items():
+        totals[role] += used[pid]
     return totals if used else {}
+
+
+def runner_peak_mib(root: int) -> float | None:
+    """The runner process's peak resident memory so far, in MiB."""
+    for pid, role in _roles(root, _processes()[0]).items():
+        if role == "runner":
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    return None
 
 
 def start_rebuild(cli: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -139,7 +166,7 @@ def writes_while_busy(
     from bench.__main__ import _drive, _free_port, admin_token
 
     env, cli, token = admin_token(url, f"bench-busy-{os.getpid()}")
-    signed, burst_ids = split_projects(url)
+    signed, burst_ids, paced_ids = split_projects(url)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -162,6 +189,8 @@ def writes_while_busy(
     results: dict[str, dict[str, Any]] = {}
     with tempfile.NamedTemporaryFile("w", suffix=".ids", delete=False) as handle:
         handle.write("\n".join(signed))
+    with tempfile.NamedTemporaryFile("w", suffix=".ids", delete=False) as paced_handle:
+        paced_handle.write("\n".join(paced_ids or signed))
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -182,9 +211,8 @@ def writes_while_busy(
         ) -> None:
             before = behind(url)
             cpu_before, started = cpu_seconds(server.pid), time.monotonic()
-            figures = _drive(
-                base, token, "writes", seconds, connections, handle.name, env, stop_when, rate
-            )
+            ids = handle.name if rate is None else paced_handle.name
+            figures = _drive(base, token, "writes", seconds, connections, ids, env, stop_when, rate)
             elapsed = time.monotonic() - started
             cpu = {
                 role: (used - cpu_before[role]) / elapsed
@@ -201,9 +229,13 @@ def writes_while_busy(
                 "runner_behind_at_end": behind(url),
                 "client": figures["client"],
                 "connections": figures["connections"],
+                "projects": len(signed if rate is None else paced_ids or signed),
                 # Cores: the API's (its CPU a write is what the writes cost) and the runner's.
                 **{f"{role}_cores": round(cores, 3) for role, cores in cpu.items()},
             }
+            peak = runner_peak_mib(server.pid)
+            if peak is not None:
+                results[name]["runner_peak_rss_mib"] = round(peak, 1)
 
         # Warm the server (imports, routes, the written projects' aggregates) with the runner
         # idle; then record the burst from here and measure while the runner projects it.
@@ -232,7 +264,9 @@ def writes_while_busy(
         # Commands recorded throughout, faster than the runner beside them could project them:
         # its backlog is left behind here, not to the phases that follow.
         results["writes_whole_rebuild"]["runner_settled_seconds"] = settle_runner(url, 900)
-        # The same at DESIGN §10's rate rather than at saturation (`bench.paced`).
+        # The same at DESIGN §10's rate rather than at saturation (`bench.paced`), on projects
+        # of their own, their aggregates loaded first (as for the saturating phases).
+        _drive(base, token, "project", 4.0, connections, paced_handle.name, env)
         measure("writes_paced_runner_idle", rate=PACED_WRITES)
         settle_runner(url)
         started = time.monotonic()
@@ -252,6 +286,7 @@ def writes_while_busy(
         paced["runner_settled_seconds"] = settle_runner(url, 900)
     finally:
         os.unlink(handle.name)
+        os.unlink(paced_handle.name)
         server.terminate()
         try:
             server.wait(timeout=30)
