@@ -3,8 +3,9 @@ behind the runner): `POST /projects/{id}/funds` latency on one worker (warmed up
 in-process runner is projecting a burst of events just recorded by another process on other
 projects, then with the runner idle, then while another process rebuilds every projection
 (`zhaoshang projections rebuild`): for `--seconds` after it starts, and from its start to its
-end. Then, paced at DESIGN §10's 300 writes a second (`bench.paced`, an open loop) rather than
-at saturation: with the runner idle, and across a whole rebuild.
+end. Then paced (`bench.paced`, an open loop) rather than at saturation, on projects of their
+own: DESIGN §10's 300 writes a second with the runner idle, and 200 a second across a whole
+rebuild.
 
     python -m bench.busy URL [--seconds 6] [--burst 20000]
 
@@ -36,21 +37,25 @@ REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 1, 20, 2, 0, tzinfo=UTC)
 
 
-# Writes a second asked of the paced phases: DESIGN §10's "≥ 300 writes/s, p99 ≤ 50 ms".
+# Writes a second asked of the paced phases. With the runner idle, DESIGN §10's "≥ 300
+# writes/s, p99 ≤ 50 ms". Across a whole rebuild, less than the ~260/s the one API worker
+# reaches there at saturation on two cores (the rebuild takes most of a core): 300/s would
+# measure only a queue growing for as long as the rebuild lasts.
 PACED_WRITES = 300.0
+PACED_REBUILD_WRITES = 200.0
 
 
 def split_projects(url: str) -> tuple[list[str], list[str], list[str]]:
     """Active projects in three parts: signed ones of the first thousand's even rows for the
     saturating writes, the odd rows for the burst (so the writes' cached aggregates are not
-    the burst's), and signed ones of the next 4,000 for the paced writes (so the projects
+    the burst's), and signed ones of the next thousand for the paced writes (so the projects
     they write have not grown by the hundreds of arrivals a saturating phase adds to each)."""
     ledger = open_ledger(url)
     try:
-        rows = ReadModels(engine_of(ledger)).ledger_page(status="active", size=5000).items
+        rows = ReadModels(engine_of(ledger)).ledger_page(status="active", size=2000).items
     finally:
         ledger.close()
-    head, rest = rows[:1000], rows[1000:]
+    head, rest = rows[:1000], rows[1000:2000]
     written = [r["project_id"] for r in head[0::2] if r["signed_on"]]
     paced = [r["project_id"] for r in rest if r["signed_on"]]
     return written, [r["project_id"] for r in head[1::2]], paced
@@ -276,7 +281,7 @@ def writes_while_busy(
                 "writes_whole_rebuild_paced",
                 1800.0,
                 lambda: rebuild.poll() is not None,
-                rate=PACED_WRITES,
+                rate=PACED_REBUILD_WRITES,
             )
             paced = results["writes_whole_rebuild_paced"]
             paced["rebuild_seconds"] = time.monotonic() - started
