@@ -134,11 +134,12 @@ class KeptRows:
 
     Kept rows stand only at the generation and position they were written at. The runner
     `begin`s each batch at the projection's registration and `settle`s what the batch kept
-    once its write has committed; a batch that finds the projection anywhere else (another
-    runner went on, a rebuild switched it) or that fails (`clear`, from `Projection.reset`)
-    drops them all. A batch `take`s the rows it changes out, since its handlers change them
-    in place. Outside a runner's batch (a rebuild's catch-up) nothing is kept. `check` (set by the tests) compares each kept object with what reading its
-    stored row back gives."""
+    once its write has committed. A batch that finds the projection anywhere else (another
+    runner went on, a rebuild switched it), or that follows a batch which never settled (its
+    write failed), finds nothing kept. A batch `take`s the rows it changes out, since its
+    handlers change them in place. Outside a runner's batch (a rebuild's catch-up) nothing is
+    kept. `check` (set by the tests) compares each kept object with what reading its stored
+    row back gives."""
 
     check = False
 
