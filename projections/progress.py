@@ -280,7 +280,7 @@ class ProgressProjection(LedgerProjection):
         kept = self.kept.take(touched(projects))
         stored = load_docs(conn, self.tables["projects"], projects, kept)
         for project_id, doc in stored.items():
-            self.stored_quarters[project_id] = quarters_by_quarter(project_id, doc)
+            self.stored_quarters[project_id] = by_quarter(quarter_rows(project_id, doc))
         self.docs.update(stored)
         for project_id, (doc, quarters) in kept.items():
             self.docs[project_id] = doc
@@ -310,7 +310,7 @@ class ProgressProjection(LedgerProjection):
                     continue
                 self.kept.keep(
                     project_id,
-                    (doc, {row["quarter"]: row for row in rows}),
+                    (doc, by_quarter(rows)),
                     functools.partial(stored_with_quarters, project_id, text),
                 )
                 before = self.stored_quarters.get(project_id, {})
@@ -346,8 +346,8 @@ class ProgressProjection(LedgerProjection):
             self.stored_quarters.clear()
 
 
-def quarters_by_quarter(project_id: str, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {row["quarter"]: row for row in quarter_rows(project_id, doc)}
+def by_quarter(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {row["quarter"]: row for row in rows}
 
 
 def stored_with_quarters(
@@ -355,7 +355,7 @@ def stored_with_quarters(
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """A project's document as read back from its stored `text`, with its quarter rows."""
     doc = decode_doc(text)
-    return doc, quarters_by_quarter(project_id, doc)
+    return doc, by_quarter(quarter_rows(project_id, doc))
 
 
 def dispatch_query(quarters: Table, quarter: str, stalled_cutoff: str, overdue_cutoff: str) -> Any:

@@ -20,16 +20,22 @@ from services.bootstrap import Services
 from tests import factories
 from tests.conftest import OFFICER, services_for
 
-DOCUMENT_TABLES = {"ledger": "projects", "progress": "projects", "figures": "projects"}
+# Each projection that keeps rows, and its table of stored documents.
+DOCUMENT_TABLES = {
+    "ledger": "projects",
+    "progress": "projects",
+    "figures": "projects",
+    "rewards": "facts",
+}
 
 
 @contextmanager
 def documents_read(engine: Engine, runner: ProjectionRunner) -> Iterator[list[str]]:
     """The names of the projections whose stored documents are read meanwhile."""
     tables = {
-        p.name: p.tables["facts" if p.name == "rewards" else "projects"].name
+        p.name: p.tables[DOCUMENT_TABLES[p.name]].name
         for p in runner.projections
-        if p.name in {*DOCUMENT_TABLES, "rewards"}
+        if p.name in DOCUMENT_TABLES
     }
     read: list[str] = []
 
