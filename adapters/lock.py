@@ -12,12 +12,15 @@ import gc
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+
+from adapters.checkpoints import sqlite_file
 
 ADVISORY_KEY = 0x7A68616F  # "zhao"
 
@@ -122,7 +125,12 @@ class WriteGate:
 
     Two `flock` files beside the database: the turn (exclusive) and the intent (shared by
     commands waiting or writing, tested by the runner). Threads of one process take turns
-    through a lock of their own first (a `flock` is shared by every thread of a process).
+    through a lock of their own first (a `flock` is shared by every thread of a process), and
+    hold the intent together: taken by the first thread to want it, let go by the last
+    (`wanting`). A process's commands may say they want the writer before their insert, for as
+    long as they are queued or deciding (`CommandLock`): otherwise the runner, finding no
+    intent in the moment between two commands, takes the turn before the second one's insert
+    each time, and commands then go at one a turn of the runner's (issue 23).
     """
 
     YIELD_SECONDS = 0.2
@@ -133,6 +141,8 @@ class WriteGate:
         self._threads = threading.Lock()
         self._turn: Any = None
         self._intent: Any = None
+        self._wanting = 0
+        self._wanting_lock = threading.Lock()
 
     def _files(self) -> tuple[int, int]:
         if self._turn is None:
@@ -141,21 +151,57 @@ class WriteGate:
             self._turn = open(f"{self.database}.write-turn.lock", "a+")  # noqa: SIM115
         return self._turn.fileno(), self._intent.fileno()
 
+    def want(self) -> None:
+        """Say that a command of this process waits for the writer (until `done`)."""
+        with self._wanting_lock:
+            if self._wanting == 0:
+                fcntl.flock(self._files()[1], fcntl.LOCK_SH)
+            self._wanting += 1
+
+    def done(self) -> None:
+        """Take back one `want`; the intent is let go with the last."""
+        with self._wanting_lock:
+            self._wanting -= 1
+            if self._wanting == 0:
+                fcntl.flock(self._files()[1], fcntl.LOCK_UN)
+
+    @contextmanager
+    def wanting(self) -> Iterator[None]:
+        self.want()
+        try:
+            yield
+        finally:
+            self.done()
+
     @contextmanager
     def priority(self) -> Iterator[None]:
         """A command's write: say it waits, then take the turn."""
-        with self._threads:
-            turn, intent = self._files()
-            fcntl.flock(intent, fcntl.LOCK_SH)
+        with self.wanting(), self._threads:
+            turn, _ = self._files()
+            fcntl.flock(turn, fcntl.LOCK_EX)
+            try:
+                with collections_deferred():
+                    yield
+            finally:
+                fcntl.flock(turn, fcntl.LOCK_UN)
+
+    def _taken_unwanted(self, turn: int, intent: int) -> bool:
+        """The turn taken if no command of any process wants it; else False at once.
+
+        This process's own commands are counted, not tested through the intent's `flock`: a
+        lock taken on the file this process holds shared would only convert its own."""
+        with self._wanting_lock:
+            if self._wanting:
+                return False
+            try:
+                fcntl.flock(intent, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
             try:
                 fcntl.flock(turn, fcntl.LOCK_EX)
-                try:
-                    with collections_deferred():
-                        yield
-                finally:
-                    fcntl.flock(turn, fcntl.LOCK_UN)
             finally:
-                fcntl.flock(intent, fcntl.LOCK_UN)
+                fcntl.flock(intent, fcntl.LOCK_UN)  # commands may queue behind us now
+            return True
 
     @contextmanager
     def yielding(self) -> Iterator[None]:
@@ -163,19 +209,11 @@ class WriteGate:
         with self._threads:
             turn, intent = self._files()
             deadline = time.monotonic() + self.YIELD_SECONDS
-            while True:
-                try:
-                    fcntl.flock(intent, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    if time.monotonic() < deadline:
-                        time.sleep(self._POLL_SECONDS)
-                        continue
-                    fcntl.flock(turn, fcntl.LOCK_EX)  # waited long enough: our turn
-                    break
-                try:
-                    fcntl.flock(turn, fcntl.LOCK_EX)
-                finally:
-                    fcntl.flock(intent, fcntl.LOCK_UN)  # commands may queue behind us now
+            while not self._taken_unwanted(turn, intent):
+                if time.monotonic() < deadline:
+                    time.sleep(self._POLL_SECONDS)
+                    continue
+                fcntl.flock(turn, fcntl.LOCK_EX)  # waited long enough: our turn
                 break
             try:
                 with collections_deferred():
@@ -184,21 +222,54 @@ class WriteGate:
                 fcntl.flock(turn, fcntl.LOCK_UN)
 
 
+class CommandLock:
+    """A process's lock around its commands, one at a time (re-entrant): while a thread waits
+    for it or holds it, the process says it wants SQLite's writer (`WriteGate.want`), so that
+    the runner and a rebuild leave the writer to the commands queued here, not only to the one
+    inserting (for `WriteGate.YIELD_SECONDS` at most, as always)."""
+
+    def __init__(self, gate: WriteGate | None) -> None:
+        self._gate = gate
+        self._lock = threading.RLock()
+
+    def __enter__(self) -> CommandLock:
+        if self._gate is not None:
+            self._gate.want()
+        try:
+            self._lock.acquire()
+        except BaseException:
+            if self._gate is not None:
+                self._gate.done()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+        if self._gate is not None:
+            self._gate.done()
+
+
 _gates: dict[tuple[int, str], WriteGate] = {}
 _gates_lock = threading.Lock()
+_engine_gates: weakref.WeakKeyDictionary[Engine, tuple[int, WriteGate | None]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def write_gate(engine: Engine) -> WriteGate | None:
     """The gate of the SQLite file `engine` writes to (one per process and file), or None:
     PostgreSQL needs none (the runner's rows never block an insert of events)."""
-    if engine.dialect.name != "sqlite":
-        return None
-    database = engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    key = (os.getpid(), str(Path(database).resolve()))  # a forked process opens its own files
+    pid = os.getpid()  # a forked process opens its own files
+    known = _engine_gates.get(engine)
+    if known is not None and known[0] == pid:
+        return known[1]  # resolving the path took a few system calls on every insert
+    database = sqlite_file(engine)
+    path = str(database.resolve()) if database is not None else None
     with _gates_lock:
-        gate = _gates.get(key)
-        if gate is None:
-            gate = _gates[key] = WriteGate(Path(key[1]))
+        gate = None
+        if path is not None:
+            gate = _gates.get((pid, path))
+            if gate is None:
+                gate = _gates[(pid, path)] = WriteGate(Path(path))
+        _engine_gates[engine] = (pid, gate)
     return gate

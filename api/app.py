@@ -15,7 +15,6 @@ from the `ZHAOSHANG_*` environment.
 from __future__ import annotations
 
 import gc
-import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -116,7 +115,7 @@ def create_app(
     app.state.users = the_services.accounts
     app.state.clock = the_services.clock
     # Re-entrant: a keyed POST holds it around the endpoint that takes it again (idempotency).
-    app.state.write_lock = threading.RLock()
+    app.state.write_lock = the_services.command_lock
     app.state.kept_answers = KeptAnswers()
     app.state.scheduler_enabled = settings.scheduler_enabled
     app.state.background_services = []

@@ -17,7 +17,6 @@ A router for a new area needs only these:
 # No `from __future__ import annotations` here: FastAPI reads the dependencies' annotations
 # at run time, and those of the closures below name local variables.
 import re
-import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -27,6 +26,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy import Engine
 
+from adapters.lock import CommandLock
 from adapters.throttle import address_key
 from api.auth import Permission, Principal
 from api.encoding import KeptAnswers
@@ -58,10 +58,10 @@ async def get_ledger(request: Request) -> Ledger:
     return ledger
 
 
-async def get_write_lock(request: Request) -> threading.Lock:
+async def get_write_lock(request: Request) -> CommandLock:
     """The process's write lock (see `Writer`), for the writes that do not go through one
     (settlements, designations, the purchased service)."""
-    lock: threading.Lock = request.app.state.write_lock
+    lock: CommandLock = request.app.state.write_lock
     return lock
 
 
@@ -236,7 +236,7 @@ class Writer:
     ledger: Ledger
     user: Principal
     if_match: str | None
-    lock: threading.Lock
+    lock: CommandLock
 
     # The composition root, for the file store when the body references files.
     services: Any = None

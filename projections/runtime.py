@@ -354,11 +354,15 @@ class TurnTakingConnection:
         self.dialect = engine.dialect
         self._stack: contextlib.ExitStack | None = None
         self._conn: Connection | None = None
+        self._turn_taken = 0.0
+        # How long the last statement held the writer, from its turn taken to its commit.
+        self.held_seconds = 0.0
 
     def _current(self) -> Connection:
         self._commit()
         with contextlib.ExitStack() as stack:  # the turn let go if the transaction cannot begin
             stack.enter_context(self._turn())
+            self._turn_taken = time.monotonic()
             self._conn = stack.enter_context(self._engine.begin())
             self._stack = stack.pop_all()
         return self._conn
@@ -367,6 +371,7 @@ class TurnTakingConnection:
         stack, self._stack, self._conn = self._stack, None, None
         if stack is not None:
             stack.close()
+            self.held_seconds = time.monotonic() - self._turn_taken
 
     def execute(self, statement: Any, parameters: Any = None) -> Any:
         return self._after(self._current().execute(statement, parameters))
@@ -428,8 +433,15 @@ def empty_in_steps(conn: Connection, name: str) -> None:
         if deleted < rows:
             return
         # As many rows as fill a step at the rate just seen (row sizes differ by table), at
-        # most twice as many as the last step.
-        rate = rows / max(time.monotonic() - started, 1e-4)
+        # most twice as many as the last step. In turns, the rate is that of the turn alone:
+        # counting the wait for it too (up to `WriteGate.YIELD_SECONDS` while commands write)
+        # shrank the steps to a hundred rows, and the emptying to minutes.
+        took = (
+            conn.held_seconds
+            if isinstance(conn, TurnTakingConnection)
+            else time.monotonic() - started
+        )
+        rate = rows / max(took, 1e-4)
         rows = max(100, min(2 * rows, int(rate * EMPTYING_STEP_SECONDS)))
 
 

@@ -25,6 +25,7 @@ from adapters.checkpoints import WalCheckpointer, sqlite_file
 from adapters.database import open_ledger
 from adapters.documents import DocumentStore
 from adapters.files import FileIndex, FolderFileStore
+from adapters.lock import CommandLock, write_gate
 from adapters.notifications import NotificationStore
 from adapters.reader import reader_for
 from adapters.sessions import SessionStore
@@ -99,6 +100,11 @@ class Services:
     def engine(self) -> Engine:
         """The event store's engine; read models, documents and users share it."""
         return engine_of(self.ledger)
+
+    @cached_property
+    def command_lock(self) -> CommandLock:
+        """The process's lock around its commands, one at a time (`adapters.lock`)."""
+        return CommandLock(write_gate(self.engine))
 
     @cached_property
     def users(self) -> UserStore:

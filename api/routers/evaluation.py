@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field
 
+from adapters.lock import CommandLock
 from api.auth import Permission, Principal
 from api.deps import get_ledger, get_write_lock, require
 from api.exports import ExportColumn, Sheet, check_format, export
@@ -32,7 +32,7 @@ router = APIRouter(tags=["evaluation"])
 P = Permission
 Reader = Annotated[Principal, Depends(require(P.READ))]
 Ledgers = Annotated[Ledger, Depends(get_ledger)]
-WriteLock = Annotated[threading.Lock, Depends(get_write_lock)]
+WriteLock = Annotated[CommandLock, Depends(get_write_lock)]
 AllServices = Annotated[Services, Depends(get_services)]
 
 

@@ -5,12 +5,12 @@ Every route runs the one import command (`services/imports.py`), as the page and
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations at run time.
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
+from adapters.lock import CommandLock
 from api.auth import Permission, Principal
 from api.deps import get_write_lock, require
 from api.errors import error_responses
@@ -35,7 +35,7 @@ def run_import(
     *,
     dry_run: bool,
     fine_rows_only: bool,
-    lock: threading.Lock,
+    lock: CommandLock,
 ) -> ImportReport:
     """The import command for the user of a request (the API's route and the page's)."""
     scope = None
@@ -78,7 +78,7 @@ def run_import(
 def import_ledger(
     request: Request,
     user: Importer,
-    lock: Annotated[threading.Lock, Depends(get_write_lock)],
+    lock: Annotated[CommandLock, Depends(get_write_lock)],
     file: Annotated[UploadFile, File(description="the ledger: .xlsx, .xls or .csv")],
     dry_run: Annotated[bool, Form()] = True,
     fine_rows_only: Annotated[bool, Form()] = False,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import ConfigDict, Field
 
+from adapters.lock import CommandLock
 from api.auth import Permission, Principal
 from api.deps import get_ledger, get_write_lock, require
 from api.errors import error_responses
@@ -36,7 +36,7 @@ Auditor = Annotated[Principal, Depends(require(P.READ_AUDIT))]
 Settler = Annotated[Principal, Depends(require(P.SETTLEMENTS))]
 Settlements = Annotated[SettlementService, Depends(get_settlements)]
 Ledgers = Annotated[Ledger, Depends(get_ledger)]
-WriteLock = Annotated[threading.Lock, Depends(get_write_lock)]
+WriteLock = Annotated[CommandLock, Depends(get_write_lock)]
 
 
 class SettlementIn(In):

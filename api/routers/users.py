@@ -3,13 +3,13 @@ the accounts, their passwords and tokens; an auditor reads them and their histor
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict
 
+from adapters.lock import CommandLock
 from api.account_schemas import (
     AccountEventOut,
     AccountIn,
@@ -32,7 +32,7 @@ router = APIRouter(prefix="/users", tags=["users"])
 Admin = Annotated[Principal, Depends(require(Permission.USERS))]
 Reader = Annotated[Principal, Depends(require(Permission.USERS, Permission.READ_ACCOUNTS))]
 Accounts = Annotated[AccountService, Depends(get_users)]
-Lock = Annotated[threading.Lock, Depends(get_write_lock)]
+Lock = Annotated[CommandLock, Depends(get_write_lock)]
 
 
 class UserOut(BaseModel):

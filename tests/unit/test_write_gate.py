@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.lock import WriteGate, collections_deferred
+from adapters.lock import CommandLock, WriteGate, collections_deferred
 
 
 def test_a_command_waits_for_the_runners_write_and_then_goes_before_its_next(
@@ -110,3 +110,82 @@ def test_collections_resume_only_when_the_last_turn_ends_and_stay_off_if_they_we
         assert not gc.isenabled()  # someone else had turned it off: left off
     finally:
         gc.enable()
+
+
+def _intent_held_elsewhere(path: Path) -> bool:
+    """Whether some process (an open file of the intent other than ours) holds the intent."""
+    with open(f"{path}.write-intent.lock", "a+") as probe:
+        try:
+            fcntl.flock(probe.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(probe.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+def test_a_process_holds_the_intent_from_its_first_wanting_thread_to_its_last(
+    tmp_path: Path,
+) -> None:
+    gate = WriteGate(tmp_path / "db")
+    assert not _intent_held_elsewhere(tmp_path / "db")
+    gate.want()
+    gate.want()  # a second thread queued behind the first
+    assert _intent_held_elsewhere(tmp_path / "db")
+    gate.done()
+    assert _intent_held_elsewhere(tmp_path / "db")  # one still wants it
+    gate.done()
+    assert not _intent_held_elsewhere(tmp_path / "db")
+    with gate.priority():  # an insert's turn wants it too, and lets it go after
+        assert _intent_held_elsewhere(tmp_path / "db")
+    assert not _intent_held_elsewhere(tmp_path / "db")
+
+
+def test_the_runner_yields_to_commands_queued_on_a_command_lock_before_their_insert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between two commands of a process, neither inserting, the runner would otherwise find
+    no intent and take the turn before each next insert."""
+    monkeypatch.setattr(WriteGate, "YIELD_SECONDS", 0.1)
+    runner, api = WriteGate(tmp_path / "db"), WriteGate(tmp_path / "db")
+    lock = CommandLock(api)
+    with lock, lock:  # re-entrant, as a keyed request around its endpoint
+        started = time.monotonic()
+        with runner.yielding():
+            waited = time.monotonic() - started
+        assert waited >= 0.1
+    started = time.monotonic()
+    with runner.yielding():  # no command queued now: at once
+        assert time.monotonic() - started < 0.1
+    assert not _intent_held_elsewhere(tmp_path / "db")
+
+
+def test_the_runner_yields_to_its_own_processs_commands_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command of the runner's process (the scheduler's) is counted, not tested by `flock`:
+    the runner's exclusive lock on the intent would only have converted the process's own."""
+    monkeypatch.setattr(WriteGate, "YIELD_SECONDS", 0.1)
+    gate = WriteGate(tmp_path / "db")
+    with CommandLock(gate):
+        started = time.monotonic()
+        with gate.yielding():
+            waited = time.monotonic() - started
+        assert waited >= 0.1
+        assert _intent_held_elsewhere(tmp_path / "db")  # still the command's, after the turn
+    assert not _intent_held_elsewhere(tmp_path / "db")
+
+
+def test_a_command_lock_without_a_gate_is_a_re_entrant_lock() -> None:
+    lock = CommandLock(None)
+    entered = threading.Event()
+    with lock, lock:
+
+        def other() -> None:
+            with lock:
+                entered.set()
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        assert not entered.wait(0.05)
+    thread.join(5)
+    assert entered.is_set()
