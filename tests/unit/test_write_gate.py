@@ -189,3 +189,24 @@ def test_a_command_lock_without_a_gate_is_a_re_entrant_lock() -> None:
         assert not entered.wait(0.05)
     thread.join(5)
     assert entered.is_set()
+
+
+def test_behind_commands_that_keep_wanting_the_runner_waits_four_times_its_last_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commands keep four fifths of the writer; the runner (or a rebuild) is not starved by
+    commands that never stop: it goes on with a fifth rather than a turn in `YIELD_SECONDS`."""
+    monkeypatch.setattr(WriteGate, "YIELD_SECONDS", 0.6)
+    runner, api = WriteGate(tmp_path / "db"), WriteGate(tmp_path / "db")
+    api.want()
+    try:
+        started = time.monotonic()
+        with runner.yielding():  # no turn yet to go by: the whole YIELD_SECONDS
+            assert time.monotonic() - started >= 0.6
+            time.sleep(0.05)  # this turn holds the writer for 50 ms
+        started = time.monotonic()
+        with runner.yielding():
+            waited = time.monotonic() - started
+        assert 0.2 <= waited < 0.55
+    finally:
+        api.done()
